@@ -1,0 +1,69 @@
+# deltalog — run `make` for the list of targets.
+
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/deltalog
+DATA ?= ../shared/data/debian
+
+# Real Debian archive indexes: each suite is a repository, its -updates and
+# -security indexes are overlays applied on top of it.
+BOOKWORM  := $(wildcard $(DATA)/debian-bookworm-main-Sources-*.xz)
+BOOKWORM_OVERLAYS := $(wildcard $(DATA)/debian-bookworm-updates-main-Sources-*.xz) $(wildcard $(DATA)/debian-bookworm-security-main-Sources-*.xz)
+TRIXIE    := $(wildcard $(DATA)/debian-trixie-main-Sources-*.xz)
+TRIXIE_OVERLAYS := $(wildcard $(DATA)/debian-trixie-updates-main-Sources-*.xz) $(wildcard $(DATA)/debian-trixie-security-main-Sources-*.xz)
+
+.DEFAULT_GOAL := help
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+deps: ## install PostgreSQL server binaries from the OS packages if none are found
+	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v pg_config >/dev/null 2>&1; then \
+		echo "PostgreSQL server binaries found"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		echo "installing PostgreSQL from the OS packages"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; \
+	else \
+		echo "no PostgreSQL server binaries: install PostgreSQL 14+ (dnf install postgresql-server, brew install postgresql) or set DATABASE_URL" >&2; exit 1; \
+	fi
+
+build: ## build bin/deltalog
+	$(GO) build -o $(BIN) ./cmd/deltalog
+
+demo: deps build ## ingest the real Debian data into the managed PostgreSQL and print the summaries
+	@test -n "$(BOOKWORM)" || { echo "no Debian data under $(DATA)" >&2; exit 1; }
+	@echo "== bookworm Sources"
+	$(BIN) update --repo debian_12 --format debian-sources $(BOOKWORM)
+	@echo "== bookworm + -updates + -security overlays"
+	$(BIN) update --repo debian_12 --format debian-sources $(BOOKWORM) $(BOOKWORM_OVERLAYS)
+	@echo "== the same snapshot again: nothing changes, nothing is written"
+	$(BIN) update --repo debian_12 --format debian-sources $(BOOKWORM) $(BOOKWORM_OVERLAYS)
+	@echo "== trixie + overlays as a second repository"
+	$(BIN) update --repo debian_13 --format debian-sources $(TRIXIE) $(TRIXIE_OVERLAYS)
+	@echo "== status"
+	$(BIN) status
+	@echo "== the last two events"
+	$(BIN) tail --from $$($(BIN) status --json | sed -n 's/.*"head_seq": \([0-9]*\).*/\1/p' | awk '{print $$1-2}') | cut -c1-300
+
+test: deps ## run the tests (starts its own PostgreSQL)
+	$(GO) vet ./...
+	$(GO) test -count=1 ./...
+
+bench: deps ## run the Go benchmarks
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
+
+fuzz: ## fuzz every parser and decoder for FUZZTIME each (default 30s)
+	@for f in $$(grep -rhoE '^func Fuzz[A-Za-z0-9]+' --include '*_test.go' . | sed 's/func //'); do \
+		pkg=$$(grep -rlE "^func $$f\(" --include '*_test.go' . | head -1 | xargs dirname); \
+		echo "== $$f ($$pkg)"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-30s} $$pkg || exit 1; \
+	done
+
+db-stop: ## stop the managed PostgreSQL clusters (demo and tests)
+	-@[ -x $(BIN) ] && $(BIN) db stop
+	-@DELTALOG_HOME=.deltalog/test-cluster $(GO) run ./cmd/deltalog db stop 2>/dev/null
+
+clean: db-stop ## stop the clusters and remove build output and the managed data
+	rm -rf bin .deltalog
+
+.PHONY: help deps build demo test bench fuzz db-stop clean

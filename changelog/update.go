@@ -1,0 +1,658 @@
+package changelog
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/deltalog/deltalog/events"
+	"github.com/deltalog/deltalog/hashing"
+	dlsql "github.com/deltalog/deltalog/sql"
+)
+
+// DB is what the updater needs from a pool: transactions.
+type DB interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Config configures an Updater.
+type Config struct {
+	// MinFraction is the smallest share of a repository's current packages
+	// a snapshot may have without Force. Default 0.5.
+	MinFraction float64
+	Logger      *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.MinFraction == 0 {
+		c.MinFraction = 0.5
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Updater applies snapshots to the database.
+type Updater struct {
+	db  DB
+	cfg Config
+}
+
+// NewUpdater returns an Updater writing through db.
+func NewUpdater(db DB, cfg Config) (*Updater, error) {
+	cfg = cfg.withDefaults()
+	if db == nil {
+		return nil, errors.New("changelog: NewUpdater: db is nil")
+	}
+	if cfg.MinFraction < 0 || cfg.MinFraction > 1 {
+		return nil, fmt.Errorf("changelog: MinFraction %v outside [0, 1]", cfg.MinFraction)
+	}
+	return &Updater{db: db, cfg: cfg}, nil
+}
+
+// UpdateParams is one snapshot of one repository, already parsed and hashed.
+type UpdateParams struct {
+	Repo     string
+	Snapshot hashing.Grouped
+	// Seed is the seed Snapshot was hashed with.
+	Seed      uint64
+	Files     []events.InputFile
+	Skipped   int
+	Force     bool
+	StartedAt time.Time
+}
+
+// UpdateResult describes what an update did.
+type UpdateResult struct {
+	Repo string
+	// Batch is the id of the batch written, or 0 when nothing changed and
+	// nothing was written.
+	Batch               int64
+	Counts              events.Counts
+	FirstSeq, HeadSeq   int64
+	RepoStateChecksum   hashing.Sum
+	GlobalStateChecksum hashing.Sum
+	DiffTime, WriteTime time.Duration
+}
+
+// storedSet is a packageset as stored.
+type storedSet struct {
+	sum     hashing.Sum
+	invalid bool
+}
+
+// storedPackage is a row of the packages table.
+type storedPackage struct {
+	key hashing.Sum // checksum column (computed with the repository's stored seed)
+	pkg events.Package
+}
+
+// delta is the work an update found: events to append and table writes.
+type delta struct {
+	events []events.Event
+	counts events.Counts
+
+	deleteProjects []string // packages rows to delete, by (project, checksum)
+	deleteSums     []int64
+	insert         []*hashing.Hashed // packages rows to insert
+	insertProject  []string
+
+	setsInsert []*hashing.Packageset // packagesets rows
+	setsUpdate []*hashing.Packageset
+	setsDelete []string
+
+	state hashing.State // the repository's state checksum after
+}
+
+// Update applies a snapshot: diff against the stored state and, if anything
+// changed, write batch, events and current state in one transaction.
+func (u *Updater) Update(ctx context.Context, p UpdateParams) (*UpdateResult, error) {
+	if strings.TrimSpace(p.Repo) == "" || strings.ContainsAny(p.Repo, "\x00\n") {
+		return nil, fmt.Errorf("%w: %q", ErrInvalidRepo, p.Repo)
+	}
+	if p.StartedAt.IsZero() {
+		p.StartedAt = time.Now()
+	}
+	res := &UpdateResult{Repo: p.Repo}
+	diffStart := time.Now()
+
+	tx, err := u.db.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("update %s: begin: %w", p.Repo, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
+
+	if _, err := tx.Exec(ctx, dlsql.Query("repo-lock"), p.Repo); err != nil {
+		return nil, fmt.Errorf("update %s: lock: %w", p.Repo, err)
+	}
+	repo, err := loadRepo(ctx, tx, p.Repo)
+	if err != nil {
+		return nil, fmt.Errorf("update %s: %w", p.Repo, err)
+	}
+	if err := u.checkSize(p, repo); err != nil {
+		return nil, err
+	}
+
+	d, err := u.diff(ctx, tx, p, repo)
+	if err != nil {
+		return nil, fmt.Errorf("update %s: diff: %w", p.Repo, err)
+	}
+	res.Counts = d.counts
+	res.DiffTime = time.Since(diffStart)
+	if len(d.events) == 0 {
+		// Nothing changed: roll back, having written nothing at all.
+		res.RepoStateChecksum = d.state.Sum()
+		head, global, err := readHeadAndGlobal(ctx, tx)
+		if err != nil {
+			return nil, fmt.Errorf("update %s: %w", p.Repo, err)
+		}
+		res.HeadSeq, res.GlobalStateChecksum = head, global
+		return res, nil
+	}
+
+	writeStart := time.Now()
+	if err := u.write(ctx, tx, p, repo, d, res); err != nil {
+		return nil, fmt.Errorf("update %s: write: %w", p.Repo, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("update %s: commit: %w", p.Repo, err)
+	}
+	res.WriteTime = time.Since(writeStart)
+	u.cfg.Logger.InfoContext(ctx, "update committed", "repo", p.Repo, "batch", res.Batch,
+		"events", len(d.events), "first_seq", res.FirstSeq, "head_seq", res.HeadSeq)
+	return res, nil
+}
+
+// repoRow is a repository as stored; id 0 means it does not exist yet.
+type repoRow struct {
+	id                          int32
+	state                       hashing.State
+	numPackages, numPackagesets int
+	seed                        uint64
+	version                     int
+}
+
+func loadRepo(ctx context.Context, tx pgx.Tx, name string) (repoRow, error) {
+	var r repoRow
+	var state, seed int64
+	err := tx.QueryRow(ctx, dlsql.Query("repo-get"), name).
+		Scan(&r.id, &state, &r.numPackages, &r.numPackagesets, &seed, &r.version)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return repoRow{}, nil
+	}
+	if err != nil {
+		return repoRow{}, fmt.Errorf("reading repository: %w", err)
+	}
+	r.state, r.seed = hashing.State(state), uint64(seed)
+	return r, nil
+}
+
+func (u *Updater) checkSize(p UpdateParams, repo repoRow) error {
+	if p.Force {
+		return nil
+	}
+	n := p.Snapshot.Packages
+	if n == 0 {
+		return fmt.Errorf("update %s: %w: the snapshot has no packages (use --force to empty the repository)",
+			p.Repo, ErrSuspiciousSnapshot)
+	}
+	if min := int(float64(repo.numPackages) * u.cfg.MinFraction); n < min {
+		return fmt.Errorf("update %s: %w: the snapshot has %d packages, the repository has %d now "+
+			"(refusing fewer than %d; use --force if this is intended)",
+			p.Repo, ErrSuspiciousSnapshot, n, repo.numPackages, min)
+	}
+	return nil
+}
+
+// diff compares the snapshot with the stored state and computes the events
+// and table writes. Only packagesets whose checksum differs (or whose stored
+// checksum was invalidated) have their packages read.
+func (u *Updater) diff(ctx context.Context, tx pgx.Tx, p UpdateParams, repo repoRow) (*delta, error) {
+	h := hashing.New(p.Seed)
+	// A change of seed or algorithm makes every stored checksum meaningless:
+	// re-derive the whole repository.
+	rederive := repo.id != 0 && (repo.seed != p.Seed || repo.version != hashing.AlgorithmVersion)
+
+	stored := map[string]storedSet{}
+	if repo.id != 0 {
+		rows, err := tx.Query(ctx, dlsql.Query("packagesets-of-repo"), repo.id)
+		if err != nil {
+			return nil, err
+		}
+		var project string
+		var sum int64
+		var invalid bool
+		_, err = pgx.ForEachRow(rows, []any{&project, &sum, &invalid}, func() error {
+			stored[project] = storedSet{sum: hashing.Sum(sum), invalid: invalid}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("reading packagesets: %w", err)
+		}
+	}
+
+	d := &delta{state: repo.state}
+	d.counts.Packages = p.Snapshot.Packages
+	d.counts.Packagesets = len(p.Snapshot.Packagesets)
+	d.counts.Skipped = p.Skipped
+	for _, dup := range p.Snapshot.Duplicates {
+		d.counts.Duplicates += dup.Copies - 1
+	}
+
+	// Classify packagesets; collect the projects whose stored packages we need.
+	type touched struct {
+		project string
+		kind    events.Kind
+		old     *storedSet
+		new     *hashing.Packageset
+	}
+	var work []touched
+	var needOld []string
+	for i := range p.Snapshot.Packagesets {
+		ps := &p.Snapshot.Packagesets[i]
+		old, ok := stored[ps.Project]
+		switch {
+		case !ok:
+			work = append(work, touched{project: ps.Project, kind: events.KindAdded, new: ps})
+		case old.invalid || rederive:
+			work = append(work, touched{project: ps.Project, kind: events.KindInvalidated, old: &old, new: ps})
+			needOld = append(needOld, ps.Project)
+		case old.sum != ps.Sum:
+			work = append(work, touched{project: ps.Project, kind: events.KindChanged, old: &old, new: ps})
+			needOld = append(needOld, ps.Project)
+		default:
+			d.counts.Unchanged++
+		}
+		if ok {
+			delete(stored, ps.Project)
+		}
+	}
+	for project, old := range stored {
+		work = append(work, touched{project: project, kind: events.KindRemoved, old: &old})
+		needOld = append(needOld, project)
+	}
+	slices.SortFunc(work, func(a, b touched) int { return strings.Compare(a.project, b.project) })
+
+	oldPackages, err := loadPackages(ctx, tx, repo.id, needOld)
+	if err != nil {
+		return nil, err
+	}
+
+	if rederive {
+		// Every stored packageset is re-stated (there are no unchanged ones),
+		// so the state is rebuilt from the new contributions alone.
+		d.state = 0
+	}
+	for _, w := range work {
+		olds := oldPackages[w.project]
+		ev := events.Event{Repo: p.Repo, Project: w.project, Kind: w.kind}
+		if w.old != nil {
+			ev.OldChecksum = w.old.sum.String()
+			if !rederive {
+				d.state = d.state.Remove(h.Contribution(p.Repo, w.project, w.old.sum))
+			}
+		}
+		if w.new != nil {
+			ev.NewChecksum = w.new.Sum.String()
+			d.state = d.state.Add(h.Contribution(p.Repo, w.project, w.new.Sum))
+		}
+
+		// Table writes compare stored keys with new checksums.
+		newSums := map[hashing.Sum]bool{}
+		if w.new != nil {
+			for _, np := range w.new.Packages {
+				newSums[np.Sum] = true
+			}
+		}
+		oldKeys := map[hashing.Sum]bool{}
+		for _, op := range olds {
+			oldKeys[op.key] = true
+			if !newSums[op.key] || rederive {
+				d.deleteProjects = append(d.deleteProjects, w.project)
+				d.deleteSums = append(d.deleteSums, op.key.Int64())
+			}
+		}
+		if w.new != nil {
+			for i := range w.new.Packages {
+				np := &w.new.Packages[i]
+				if !oldKeys[np.Sum] || rederive {
+					d.insert = append(d.insert, np)
+					d.insertProject = append(d.insertProject, w.project)
+				}
+			}
+		}
+
+		// The event's delta compares content. Under a changed seed the old
+		// packages are re-hashed with the new one, so that content that did
+		// not change is recognized as such.
+		oldSums := make(map[hashing.Sum]bool, len(olds))
+		oldSumList := make([]hashing.Sum, 0, len(olds))
+		for _, op := range olds {
+			s := op.key
+			if rederive {
+				s = h.Package(&op.pkg)
+			}
+			oldSums[s] = true
+			oldSumList = append(oldSumList, s)
+		}
+		if w.kind == events.KindInvalidated {
+			slices.Sort(oldSumList)
+			if h.Packageset(oldSumList) != w.new.Sum {
+				w.kind, ev.Kind = events.KindChanged, events.KindChanged
+			}
+		}
+		if w.kind == events.KindInvalidated {
+			// Not a change of content: re-state the full content.
+			for _, op := range olds {
+				ev.Removed = append(ev.Removed, op.pkg)
+			}
+			for _, np := range w.new.Packages {
+				ev.Added = append(ev.Added, np.Pkg)
+			}
+		} else {
+			for i, op := range olds {
+				if s := oldSumList[i]; w.new == nil || !newSums[s] {
+					ev.Removed = append(ev.Removed, op.pkg)
+				}
+			}
+			if w.new != nil {
+				for _, np := range w.new.Packages {
+					if !oldSums[np.Sum] {
+						ev.Added = append(ev.Added, np.Pkg)
+					}
+				}
+			}
+		}
+
+		switch w.kind {
+		case events.KindAdded:
+			d.counts.Added++
+			d.setsInsert = append(d.setsInsert, w.new)
+		case events.KindChanged:
+			d.counts.Changed++
+			d.setsUpdate = append(d.setsUpdate, w.new)
+		case events.KindInvalidated:
+			d.counts.Invalidated++
+			d.setsUpdate = append(d.setsUpdate, w.new)
+		case events.KindRemoved:
+			d.counts.Removed++
+			d.setsDelete = append(d.setsDelete, w.project)
+		}
+		d.events = append(d.events, ev)
+	}
+	d.counts.Events = len(d.events)
+	return d, nil
+}
+
+// loadPackages reads the stored packages of the given projects.
+func loadPackages(ctx context.Context, tx pgx.Tx, repoID int32, projects []string) (map[string][]storedPackage, error) {
+	out := make(map[string][]storedPackage, len(projects))
+	if len(projects) == 0 {
+		return out, nil
+	}
+	rows, err := tx.Query(ctx, dlsql.Query("packages-of-projects"), repoID, projects)
+	if err != nil {
+		return nil, fmt.Errorf("reading packages: %w", err)
+	}
+	var (
+		key                       int64
+		maintainers, links, extra []byte
+		p                         events.Package
+	)
+	_, err = pgx.ForEachRow(rows, []any{&p.Project, &key, &p.Name, &p.Version, &p.Summary, &p.Category,
+		&maintainers, &links, &extra}, func() error {
+		pkg := p
+		if err := decodeRecord(&pkg, maintainers, links, extra); err != nil {
+			return fmt.Errorf("package %s/%s: %w", p.Project, p.Name, err)
+		}
+		out[pkg.Project] = append(out[pkg.Project], storedPackage{key: hashing.Sum(key), pkg: pkg})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading packages: %w", err)
+	}
+	return out, nil
+}
+
+func decodeRecord(p *events.Package, maintainers, links, extra []byte) error {
+	p.Maintainers, p.Links, p.Extra = nil, nil, nil
+	if err := json.Unmarshal(maintainers, &p.Maintainers); err != nil {
+		return fmt.Errorf("maintainers: %w", err)
+	}
+	if err := json.Unmarshal(links, &p.Links); err != nil {
+		return fmt.Errorf("links: %w", err)
+	}
+	if err := json.Unmarshal(extra, &p.Extra); err != nil {
+		return fmt.Errorf("extra: %w", err)
+	}
+	p.Normalize()
+	return nil
+}
+
+// write applies d in tx: current state first (concurrently with other
+// repositories' updates), then the serialized changelog append.
+func (u *Updater) write(ctx context.Context, tx pgx.Tx, p UpdateParams, repo repoRow, d *delta, res *UpdateResult) error {
+	if repo.id == 0 {
+		if err := tx.QueryRow(ctx, dlsql.Query("repo-create"), p.Repo, int64(p.Seed), hashing.AlgorithmVersion).
+			Scan(&repo.id); err != nil {
+			return fmt.Errorf("creating repository: %w", err)
+		}
+	}
+	if len(d.deleteSums) > 0 {
+		if _, err := tx.Exec(ctx, dlsql.Query("packages-delete"), repo.id, d.deleteProjects, d.deleteSums); err != nil {
+			return fmt.Errorf("deleting packages: %w", err)
+		}
+	}
+	if len(d.insert) > 0 {
+		if err := copyPackages(ctx, tx, repo.id, d.insert); err != nil {
+			return err
+		}
+	}
+	if err := writePacksets(ctx, tx, repo.id, d); err != nil {
+		return err
+	}
+
+	var batchID int64
+	if err := tx.QueryRow(ctx, dlsql.Query("batch-next-id")).Scan(&batchID); err != nil {
+		return fmt.Errorf("allocating batch id: %w", err)
+	}
+
+	// The append: from here to commit, other appends wait.
+	n := int64(len(d.events))
+	var last int64
+	if err := tx.QueryRow(ctx, dlsql.Query("head-advance"), n).Scan(&last); err != nil {
+		return fmt.Errorf("locking changelog head: %w", err)
+	}
+	first := last - n + 1
+	for i := range d.events {
+		d.events[i].Seq = first + int64(i)
+		d.events[i].Batch = batchID
+	}
+	if err := copyEvents(ctx, tx, repo.id, d.events); err != nil {
+		return err
+	}
+
+	if _, err := tx.Exec(ctx, dlsql.Query("repo-set-state"), repo.id, int64(d.state),
+		d.counts.Packages, d.counts.Packagesets, int64(p.Seed), hashing.AlgorithmVersion); err != nil {
+		return fmt.Errorf("updating repository state: %w", err)
+	}
+	global, err := globalState(ctx, tx)
+	if err != nil {
+		return err
+	}
+
+	files, err := json.Marshal(nonNil(p.Files))
+	if err != nil {
+		return err
+	}
+	counts, err := json.Marshal(d.counts)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, dlsql.Query("batch-insert"), batchID, repo.id, "update", files,
+		p.StartedAt, time.Now(), int64(p.Seed), hashing.AlgorithmVersion, first, last, counts,
+		nil, nil, int64(d.state), global.Int64()); err != nil {
+		return fmt.Errorf("writing batch: %w", err)
+	}
+	if _, err := tx.Exec(ctx, dlsql.Query("notify"), last); err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	res.Batch, res.FirstSeq, res.HeadSeq = batchID, first, last
+	res.RepoStateChecksum, res.GlobalStateChecksum = d.state.Sum(), global
+	return nil
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func writePacksets(ctx context.Context, tx pgx.Tx, repoID int32, d *delta) error {
+	if len(d.setsDelete) > 0 {
+		if _, err := tx.Exec(ctx, dlsql.Query("packagesets-delete"), repoID, d.setsDelete); err != nil {
+			return fmt.Errorf("deleting packagesets: %w", err)
+		}
+	}
+	if len(d.setsUpdate) > 0 {
+		projects := make([]string, len(d.setsUpdate))
+		sums := make([]int64, len(d.setsUpdate))
+		counts := make([]int32, len(d.setsUpdate))
+		for i, ps := range d.setsUpdate {
+			projects[i], sums[i], counts[i] = ps.Project, ps.Sum.Int64(), int32(len(ps.Packages))
+		}
+		if _, err := tx.Exec(ctx, dlsql.Query("packagesets-update"), repoID, projects, sums, counts); err != nil {
+			return fmt.Errorf("updating packagesets: %w", err)
+		}
+	}
+	if len(d.setsInsert) > 0 {
+		i := 0
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"packagesets"},
+			[]string{"repo_id", "project", "checksum", "num_packages"},
+			pgx.CopyFromFunc(func() ([]any, error) {
+				if i == len(d.setsInsert) {
+					return nil, nil
+				}
+				ps := d.setsInsert[i]
+				i++
+				return []any{repoID, ps.Project, ps.Sum.Int64(), int32(len(ps.Packages))}, nil
+			}))
+		if err != nil {
+			return fmt.Errorf("copying packagesets: %w", err)
+		}
+	}
+	return nil
+}
+
+func copyPackages(ctx context.Context, tx pgx.Tx, repoID int32, pkgs []*hashing.Hashed) error {
+	i := 0
+	var rec record
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"packages"},
+		[]string{"repo_id", "project", "checksum", "name", "version", "summary", "category", "maintainers", "links", "extra"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			if i == len(pkgs) {
+				return nil, nil
+			}
+			hp := pkgs[i]
+			i++
+			if err := rec.encode(&hp.Pkg); err != nil {
+				return nil, err
+			}
+			p := &hp.Pkg
+			return []any{repoID, p.Project, hp.Sum.Int64(), p.Name, p.Version, p.Summary, p.Category,
+				rec.maintainers, rec.links, rec.extra}, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("copying packages: %w", err)
+	}
+	return nil
+}
+
+// record holds the JSON encodings of a package's structured fields.
+type record struct{ maintainers, links, extra []byte }
+
+func (r *record) encode(p *events.Package) (err error) {
+	if r.maintainers, err = json.Marshal(nonNil(p.Maintainers)); err != nil {
+		return err
+	}
+	if r.links, err = json.Marshal(nonNil(p.Links)); err != nil {
+		return err
+	}
+	extra := p.Extra
+	if extra == nil {
+		extra = map[string]string{}
+	}
+	r.extra, err = json.Marshal(extra)
+	return err
+}
+
+func copyEvents(ctx context.Context, tx pgx.Tx, repoID int32, evs []events.Event) error {
+	i := 0
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{"changelog"},
+		[]string{"seq", "batch_id", "repo_id", "project", "kind", "old_checksum", "new_checksum", "removed", "added"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			if i == len(evs) {
+				return nil, nil
+			}
+			ev := &evs[i]
+			i++
+			removed, err := json.Marshal(nonNil(ev.Removed))
+			if err != nil {
+				return nil, err
+			}
+			added, err := json.Marshal(nonNil(ev.Added))
+			if err != nil {
+				return nil, err
+			}
+			return []any{ev.Seq, ev.Batch, repoID, ev.Project, string(ev.Kind),
+				sumOrNil(ev.OldChecksum), sumOrNil(ev.NewChecksum), removed, added}, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("appending events: %w", err)
+	}
+	return nil
+}
+
+func sumOrNil(s string) any {
+	if s == "" {
+		return nil
+	}
+	v, err := hashing.ParseSum(s)
+	if err != nil {
+		panic(err) // produced by Sum.String above
+	}
+	return v.Int64()
+}
+
+// globalState sums every repository's state checksum.
+func globalState(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) (hashing.Sum, error) {
+	var states []int64
+	if err := q.QueryRow(ctx, dlsql.Query("global-state")).Scan(&states); err != nil {
+		return 0, fmt.Errorf("reading global state: %w", err)
+	}
+	var g hashing.State
+	for _, s := range states {
+		g = g.Add(hashing.Sum(s))
+	}
+	return g.Sum(), nil
+}
+
+func readHeadAndGlobal(ctx context.Context, tx pgx.Tx) (int64, hashing.Sum, error) {
+	var head int64
+	if err := tx.QueryRow(ctx, dlsql.Query("head")).Scan(&head); err != nil {
+		return 0, 0, fmt.Errorf("reading head: %w", err)
+	}
+	g, err := globalState(ctx, tx)
+	return head, g, err
+}

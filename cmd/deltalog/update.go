@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/deltalog/deltalog/changelog"
+	"github.com/deltalog/deltalog/internal/formats"
+	"github.com/deltalog/deltalog/internal/ingest"
+)
+
+func cmdUpdate(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("update")
+	repo := fs.String("repo", "", "repository name (required), e.g. debian_12")
+	format := fs.String("format", "", "input format: debian-sources, debian-packages, tsv, jsonl (required)")
+	force := fs.Bool("force", false, "apply an empty snapshot or one under half the repository's size")
+	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *repo == "" || *format == "" || fs.NArg() == 0 {
+		fs.Usage()
+		return &exitError{2, fmt.Errorf("update needs --repo, --format and at least one FILE")}
+	}
+	f, err := formats.ParseFormat(*format)
+	if err != nil {
+		return &exitError{2, err}
+	}
+
+	pool, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	u, err := changelog.NewUpdater(pool, changelog.Config{Logger: e.logger()})
+	if err != nil {
+		return err
+	}
+
+	prog := newProgress(e.stderr, *repo)
+	sum, err := ingest.Run(ctx, u, ingest.Params{
+		Repo: *repo, Format: f, Files: fs.Args(), Force: *force, PhaseFunc: prog.phase,
+	})
+	prog.done()
+	if err != nil {
+		return err
+	}
+	if len(sum.SkippedLines) > 0 {
+		fmt.Fprintf(e.stderr, "deltalog: skipped %d rows without a version, first at %s\n",
+			sum.Skipped, strings.Join(sum.SkippedLines, ", "))
+	}
+	if sum.Duplicates > 0 {
+		fmt.Fprintf(e.stderr, "deltalog: dropped %d duplicate packages: %s\n",
+			sum.Duplicates, strings.Join(sum.DuplicateSamples, "; "))
+	}
+	if *asJSON {
+		return writeJSON(e.stdout, sum)
+	}
+	printSummary(e, sum)
+	return nil
+}
+
+func printSummary(e *env, s *ingest.Summary) {
+	w := e.stdout
+	if s.Batch == 0 {
+		fmt.Fprintf(w, "%s: unchanged — %d packages in %d packagesets, nothing written (%.2fs)\n",
+			s.Repo, s.Packages, s.Packagesets, s.Seconds)
+	} else {
+		fmt.Fprintf(w, "%s: batch %d — %d packages in %d packagesets\n", s.Repo, s.Batch, s.Packages, s.Packagesets)
+		fmt.Fprintf(w, "  packagesets: %d added, %d changed, %d removed, %d invalidated, %d unchanged\n",
+			s.Added, s.Changed, s.Removed, s.Invalidated, s.Unchanged)
+		fmt.Fprintf(w, "  changelog:   %d events, seq %d..%d\n", s.Events, s.FirstSeq, s.HeadSeq)
+		fmt.Fprintf(w, "  time:        %.2fs (parse %.2fs, diff %.2fs, write %.2fs)\n",
+			s.Seconds, s.ParseSeconds, s.DiffSeconds, s.WriteSeconds)
+	}
+	fmt.Fprintf(w, "  state:       %s (repository), %s (global), head seq %d\n",
+		s.RepoStateChecksum, s.StateChecksum, s.HeadSeq)
+}
+
+// progress draws the current phase and its elapsed time on a terminal.
+type progress struct {
+	tty      bool
+	stop     chan struct{}
+	finished chan struct{}
+	name     chan string
+}
+
+func newProgress(w io.Writer, repo string) *progress {
+	p := &progress{tty: isTerminal(w)}
+	if !p.tty {
+		return p
+	}
+	p.stop, p.finished, p.name = make(chan struct{}), make(chan struct{}), make(chan string, 4)
+	go func() {
+		defer close(p.finished)
+		labels := map[string]string{"read": "reading and hashing", "diff": "diffing", "write": "writing"}
+		phase, start := "", time.Now()
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		spin := `|/-\`
+		i := 0
+		for {
+			select {
+			case <-p.stop:
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case n := <-p.name:
+				phase, start = labels[n], time.Now()
+			case <-tick.C:
+			}
+			i++
+			fmt.Fprintf(w, "\r\033[K%c %s: %s %.1fs", spin[i%len(spin)], repo, phase, time.Since(start).Seconds())
+		}
+	}()
+	return p
+}
+
+func (p *progress) phase(name string) {
+	if p.tty {
+		p.name <- name
+	}
+}
+
+func (p *progress) done() {
+	if p.tty {
+		close(p.stop)
+		<-p.finished
+	}
+}

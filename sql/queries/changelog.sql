@@ -1,0 +1,84 @@
+-- Queries of the changelog package: the update transaction and readers.
+
+-- name: repo-lock
+-- Serializes updates of one repository (held until the transaction ends).
+-- The first key namespaces deltalog's advisory locks.
+SELECT pg_advisory_xact_lock(1684368500, hashtext($1));
+
+-- name: repo-get
+SELECT id, state_checksum, num_packages, num_packagesets, hash_seed, hash_version
+FROM repos WHERE name = $1;
+
+-- name: repo-create
+INSERT INTO repos (name, hash_seed, hash_version) VALUES ($1, $2, $3) RETURNING id;
+
+-- name: repo-set-state
+UPDATE repos
+SET state_checksum = $2, num_packages = $3, num_packagesets = $4,
+    hash_seed = $5, hash_version = $6, updated_at = now()
+WHERE id = $1;
+
+-- name: packagesets-of-repo
+SELECT project, checksum, invalid FROM packagesets WHERE repo_id = $1;
+
+-- name: packages-of-projects
+-- The stored packages of the touched packagesets, with full records for the
+-- removed side of the events.
+SELECT project, checksum, name, version, summary, category, maintainers, links, extra
+FROM packages
+WHERE repo_id = $1 AND project = ANY ($2::text[]);
+
+-- name: packages-delete
+DELETE FROM packages p
+USING unnest($2::text[], $3::bigint[]) AS d (project, checksum)
+WHERE p.repo_id = $1 AND p.project = d.project AND p.checksum = d.checksum;
+
+-- name: packagesets-delete
+DELETE FROM packagesets WHERE repo_id = $1 AND project = ANY ($2::text[]);
+
+-- name: packagesets-update
+-- IS DISTINCT FROM keeps a re-stated but identical row (an invalidated
+-- packageset whose content did not change) from being rewritten.
+UPDATE packagesets p
+SET checksum = u.checksum, num_packages = u.num_packages, invalid = false
+FROM unnest($2::text[], $3::bigint[], $4::integer[]) AS u (project, checksum, num_packages)
+WHERE p.repo_id = $1 AND p.project = u.project
+  AND (p.checksum, p.num_packages, p.invalid) IS DISTINCT FROM (u.checksum, u.num_packages, false);
+
+-- name: head-advance
+-- Takes the changelog's append lock (the row lock, held until commit) and
+-- allocates seq values: the new range is (returned - $1, returned].
+UPDATE changelog_head SET seq = seq + $1 RETURNING seq;
+
+-- name: head
+SELECT seq FROM changelog_head;
+
+-- name: batch-next-id
+SELECT nextval(pg_get_serial_sequence('batches', 'id'));
+
+-- name: batch-insert
+INSERT INTO batches (id, repo_id, kind, files, started_at, finished_at, hash_seed, hash_version,
+                     first_seq, last_seq, counts, reason, actor, repo_state_checksum, global_state_checksum)
+OVERRIDING SYSTEM VALUE
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15);
+
+-- name: global-state
+SELECT coalesce(array_agg(state_checksum), '{}') FROM repos;
+
+-- name: notify
+SELECT pg_notify('deltalog_changelog', $1::bigint::text);
+
+-- name: page
+-- One page of the changelog after a seq. batch_end is set on the last event
+-- of each batch, with the state checksums after it.
+SELECT c.seq, c.batch_id, r.name, c.project, c.kind, c.old_checksum, c.new_checksum,
+       c.removed, c.added, b.repo_state_checksum, b.global_state_checksum
+FROM changelog c
+JOIN repos r ON r.id = c.repo_id
+LEFT JOIN batches b ON b.id = c.batch_id AND b.last_seq = c.seq
+WHERE c.seq > $1
+ORDER BY c.seq
+LIMIT $2;
+
+-- name: repos-status
+SELECT name, num_packages, num_packagesets, state_checksum, updated_at FROM repos ORDER BY name;
