@@ -103,7 +103,6 @@ type delta struct {
 	deleteProjects []string // packages rows to delete, by (project, checksum)
 	deleteSums     []int64
 	insert         []*hashing.Hashed // packages rows to insert
-	insertProject  []string
 
 	setsInsert []*hashing.Packageset // packagesets rows
 	setsUpdate []*hashing.Packageset
@@ -305,17 +304,23 @@ func (u *Updater) diff(ctx context.Context, tx pgx.Tx, p UpdateParams, repo repo
 			d.state = d.state.Add(h.Contribution(p.Repo, w.project, w.new.Sum))
 		}
 
-		// Table writes compare stored keys with new checksums.
-		newSums := map[hashing.Sum]bool{}
+		// Table writes compare stored keys with new checksums. Packagesets
+		// are small (most hold one to three packages), so sorted slices with
+		// binary search beat maps here.
+		var newSums []hashing.Sum
 		if w.new != nil {
-			for _, np := range w.new.Packages {
-				newSums[np.Sum] = true
+			newSums = make([]hashing.Sum, len(w.new.Packages))
+			for i, np := range w.new.Packages {
+				newSums[i] = np.Sum // sorted: Group sorts packages by checksum
 			}
 		}
-		oldKeys := map[hashing.Sum]bool{}
+		oldKeys := make([]hashing.Sum, len(olds))
+		for i, op := range olds {
+			oldKeys[i] = op.key
+		}
+		slices.Sort(oldKeys)
 		for _, op := range olds {
-			oldKeys[op.key] = true
-			if !newSums[op.key] || rederive {
+			if rederive || !contains(newSums, op.key) {
 				d.deleteProjects = append(d.deleteProjects, w.project)
 				d.deleteSums = append(d.deleteSums, op.key.Int64())
 			}
@@ -323,9 +328,8 @@ func (u *Updater) diff(ctx context.Context, tx pgx.Tx, p UpdateParams, repo repo
 		if w.new != nil {
 			for i := range w.new.Packages {
 				np := &w.new.Packages[i]
-				if !oldKeys[np.Sum] || rederive {
+				if rederive || !contains(oldKeys, np.Sum) {
 					d.insert = append(d.insert, np)
-					d.insertProject = append(d.insertProject, w.project)
 				}
 			}
 		}
@@ -333,21 +337,16 @@ func (u *Updater) diff(ctx context.Context, tx pgx.Tx, p UpdateParams, repo repo
 		// The event's delta compares content. Under a changed seed the old
 		// packages are re-hashed with the new one, so that content that did
 		// not change is recognized as such.
-		oldSums := make(map[hashing.Sum]bool, len(olds))
-		oldSumList := make([]hashing.Sum, 0, len(olds))
-		for _, op := range olds {
-			s := op.key
-			if rederive {
-				s = h.Package(&op.pkg)
+		oldSums := oldKeys
+		if rederive {
+			oldSums = make([]hashing.Sum, len(olds))
+			for i := range olds {
+				oldSums[i] = h.Package(&olds[i].pkg)
 			}
-			oldSums[s] = true
-			oldSumList = append(oldSumList, s)
+			slices.Sort(oldSums)
 		}
-		if w.kind == events.KindInvalidated {
-			slices.Sort(oldSumList)
-			if h.Packageset(oldSumList) != w.new.Sum {
-				w.kind, ev.Kind = events.KindChanged, events.KindChanged
-			}
+		if w.kind == events.KindInvalidated && h.Packageset(oldSums) != w.new.Sum {
+			w.kind, ev.Kind = events.KindChanged, events.KindChanged
 		}
 		if w.kind == events.KindInvalidated {
 			// Not a change of content: re-state the full content.
@@ -358,14 +357,18 @@ func (u *Updater) diff(ctx context.Context, tx pgx.Tx, p UpdateParams, repo repo
 				ev.Added = append(ev.Added, np.Pkg)
 			}
 		} else {
-			for i, op := range olds {
-				if s := oldSumList[i]; w.new == nil || !newSums[s] {
+			for _, op := range olds {
+				s := op.key
+				if rederive {
+					s = h.Package(&op.pkg)
+				}
+				if !contains(newSums, s) {
 					ev.Removed = append(ev.Removed, op.pkg)
 				}
 			}
 			if w.new != nil {
 				for _, np := range w.new.Packages {
-					if !oldSums[np.Sum] {
+					if !contains(oldSums, np.Sum) {
 						ev.Added = append(ev.Added, np.Pkg)
 					}
 				}
@@ -390,6 +393,12 @@ func (u *Updater) diff(ctx context.Context, tx pgx.Tx, p UpdateParams, repo repo
 	}
 	d.counts.Events = len(d.events)
 	return d, nil
+}
+
+// contains reports whether sorted holds s.
+func contains(sorted []hashing.Sum, s hashing.Sum) bool {
+	_, ok := slices.BinarySearch(sorted, s)
+	return ok
 }
 
 // loadPackages reads the stored packages of the given projects.
