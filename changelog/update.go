@@ -14,6 +14,7 @@ import (
 
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/hashing"
+	"github.com/deltalog/deltalog/internal/version"
 	dlsql "github.com/deltalog/deltalog/sql"
 )
 
@@ -63,7 +64,9 @@ type UpdateParams struct {
 	Repo     string
 	Snapshot hashing.Grouped
 	// Seed is the seed Snapshot was hashed with.
-	Seed      uint64
+	Seed uint64
+	// VersionScheme orders the repository's versions (default generic).
+	VersionScheme version.Scheme
 	Files     []events.InputFile
 	Skipped   int
 	Force     bool
@@ -116,6 +119,12 @@ type delta struct {
 func (u *Updater) Update(ctx context.Context, p UpdateParams) (*UpdateResult, error) {
 	if strings.TrimSpace(p.Repo) == "" || strings.ContainsAny(p.Repo, "\x00\n") {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidRepo, p.Repo)
+	}
+	if p.VersionScheme == "" {
+		p.VersionScheme = version.SchemeGeneric
+	}
+	if !p.VersionScheme.Valid() {
+		return nil, fmt.Errorf("update %s: unknown version scheme %q", p.Repo, p.VersionScheme)
 	}
 	if p.StartedAt.IsZero() {
 		p.StartedAt = time.Now()
@@ -177,13 +186,14 @@ type repoRow struct {
 	numPackages, numPackagesets int
 	seed                        uint64
 	version                     int
+	scheme                      version.Scheme
 }
 
 func loadRepo(ctx context.Context, tx pgx.Tx, name string) (repoRow, error) {
 	var r repoRow
 	var state, seed int64
 	err := tx.QueryRow(ctx, dlsql.Query("repo-get"), name).
-		Scan(&r.id, &state, &r.numPackages, &r.numPackagesets, &seed, &r.version)
+		Scan(&r.id, &state, &r.numPackages, &r.numPackagesets, &seed, &r.version, &r.scheme)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return repoRow{}, nil
 	}
@@ -216,9 +226,11 @@ func (u *Updater) checkSize(p UpdateParams, repo repoRow) error {
 // checksum was invalidated) have their packages read.
 func (u *Updater) diff(ctx context.Context, tx pgx.Tx, p UpdateParams, repo repoRow) (*delta, error) {
 	h := hashing.New(p.Seed)
-	// A change of seed or algorithm makes every stored checksum meaningless:
-	// re-derive the whole repository.
-	rederive := repo.id != 0 && (repo.seed != p.Seed || repo.version != hashing.AlgorithmVersion)
+	// A change of seed or algorithm makes every stored checksum meaningless,
+	// a change of version scheme every version key: re-derive the whole
+	// repository.
+	rederive := repo.id != 0 &&
+		(repo.seed != p.Seed || repo.version != hashing.AlgorithmVersion || repo.scheme != p.VersionScheme)
 
 	stored := map[string]storedSet{}
 	if repo.id != 0 {
@@ -314,13 +326,17 @@ func (u *Updater) diff(ctx context.Context, tx pgx.Tx, p UpdateParams, repo repo
 				newSums[i] = np.Sum // sorted: Group sorts packages by checksum
 			}
 		}
+		// A re-stated packageset (invalidated, or re-derived) has all its
+		// rows rewritten, so that derived columns (version_key) are
+		// recomputed with the current code.
+		restate := rederive || (w.old != nil && w.old.invalid)
 		oldKeys := make([]hashing.Sum, len(olds))
 		for i, op := range olds {
 			oldKeys[i] = op.key
 		}
 		slices.Sort(oldKeys)
 		for _, op := range olds {
-			if rederive || !contains(newSums, op.key) {
+			if restate || !contains(newSums, op.key) {
 				d.deleteProjects = append(d.deleteProjects, w.project)
 				d.deleteSums = append(d.deleteSums, op.key.Int64())
 			}
@@ -328,7 +344,7 @@ func (u *Updater) diff(ctx context.Context, tx pgx.Tx, p UpdateParams, repo repo
 		if w.new != nil {
 			for i := range w.new.Packages {
 				np := &w.new.Packages[i]
-				if rederive || !contains(oldKeys, np.Sum) {
+				if restate || !contains(oldKeys, np.Sum) {
 					d.insert = append(d.insert, np)
 				}
 			}
@@ -450,7 +466,7 @@ func decodeRecord(p *events.Package, maintainers, links, extra []byte) error {
 // repositories' updates), then the serialized changelog append.
 func (u *Updater) write(ctx context.Context, tx pgx.Tx, p UpdateParams, repo repoRow, d *delta, res *UpdateResult) error {
 	if repo.id == 0 {
-		if err := tx.QueryRow(ctx, dlsql.Query("repo-create"), p.Repo, int64(p.Seed), hashing.AlgorithmVersion).
+		if err := tx.QueryRow(ctx, dlsql.Query("repo-create"), p.Repo, int64(p.Seed), hashing.AlgorithmVersion, string(p.VersionScheme)).
 			Scan(&repo.id); err != nil {
 			return fmt.Errorf("creating repository: %w", err)
 		}
@@ -461,7 +477,7 @@ func (u *Updater) write(ctx context.Context, tx pgx.Tx, p UpdateParams, repo rep
 		}
 	}
 	if len(d.insert) > 0 {
-		if err := copyPackages(ctx, tx, repo.id, d.insert); err != nil {
+		if err := copyPackages(ctx, tx, repo.id, p.VersionScheme, d.insert); err != nil {
 			return err
 		}
 	}
@@ -490,7 +506,7 @@ func (u *Updater) write(ctx context.Context, tx pgx.Tx, p UpdateParams, repo rep
 	}
 
 	if _, err := tx.Exec(ctx, dlsql.Query("repo-set-state"), repo.id, int64(d.state),
-		d.counts.Packages, d.counts.Packagesets, int64(p.Seed), hashing.AlgorithmVersion); err != nil {
+		d.counts.Packages, d.counts.Packagesets, int64(p.Seed), hashing.AlgorithmVersion, string(p.VersionScheme)); err != nil {
 		return fmt.Errorf("updating repository state: %w", err)
 	}
 	global, err := globalState(ctx, tx)
@@ -507,7 +523,7 @@ func (u *Updater) write(ctx context.Context, tx pgx.Tx, p UpdateParams, repo rep
 		return err
 	}
 	if _, err := tx.Exec(ctx, dlsql.Query("batch-insert"), batchID, repo.id, "update", files,
-		p.StartedAt, time.Now(), int64(p.Seed), hashing.AlgorithmVersion, first, last, counts,
+		p.StartedAt, time.Now(), int64(p.Seed), hashing.AlgorithmVersion, string(p.VersionScheme), first, last, counts,
 		nil, nil, int64(d.state), global.Int64()); err != nil {
 		return fmt.Errorf("writing batch: %w", err)
 	}
@@ -562,11 +578,11 @@ func writePacksets(ctx context.Context, tx pgx.Tx, repoID int32, d *delta) error
 	return nil
 }
 
-func copyPackages(ctx context.Context, tx pgx.Tx, repoID int32, pkgs []*hashing.Hashed) error {
+func copyPackages(ctx context.Context, tx pgx.Tx, repoID int32, scheme version.Scheme, pkgs []*hashing.Hashed) error {
 	i := 0
 	var rec record
 	_, err := tx.CopyFrom(ctx, pgx.Identifier{"packages"},
-		[]string{"repo_id", "project", "checksum", "name", "version", "summary", "category", "maintainers", "links", "extra"},
+		[]string{"repo_id", "project", "checksum", "name", "version", "version_key", "summary", "category", "maintainers", "links", "extra"},
 		pgx.CopyFromFunc(func() ([]any, error) {
 			if i == len(pkgs) {
 				return nil, nil
@@ -577,7 +593,7 @@ func copyPackages(ctx context.Context, tx pgx.Tx, repoID int32, pkgs []*hashing.
 				return nil, err
 			}
 			p := &hp.Pkg
-			return []any{repoID, p.Project, hp.Sum.Int64(), p.Name, p.Version, p.Summary, p.Category,
+			return []any{repoID, p.Project, hp.Sum.Int64(), p.Name, p.Version, version.SchemeKey(scheme, p.Version), p.Summary, p.Category,
 				rec.maintainers, rec.links, rec.extra}, nil
 		}))
 	if err != nil {

@@ -26,7 +26,10 @@ const usage = `deltalog — delta-update engine for package catalogs
 
 Usage:
   deltalog update --repo NAME --format FORMAT [--force] [--json] FILE...
-  deltalog tail [--from SEQ] [--limit N]
+  deltalog tail [--from SEQ] [--limit N] [--follow] [--repo R]
+  deltalog serve [--addr 127.0.0.1:8080]
+  deltalog replicate --to nats://HOST:PORT [--stream NAME] [--until SEQ]
+  deltalog follow --from http://HOST:PORT|nats://HOST:PORT --db FOLLOWER_URL [--until SEQ]
   deltalog status [--json]
   deltalog migrate
   deltalog db start|stop|status|url
@@ -71,11 +74,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	cmds := map[string]func(context.Context, *env, []string) error{
-		"update":  cmdUpdate,
-		"tail":    cmdTail,
-		"status":  cmdStatus,
-		"migrate": cmdMigrate,
-		"db":      cmdDB,
+		"update":    cmdUpdate,
+		"tail":      cmdTail,
+		"serve":     cmdServe,
+		"replicate": cmdReplicate,
+		"follow":    cmdFollow,
+		"status":    cmdStatus,
+		"migrate":   cmdMigrate,
+		"db":        cmdDB,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

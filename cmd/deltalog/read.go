@@ -2,53 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/internal/database"
 	dlsql "github.com/deltalog/deltalog/sql"
 )
-
-func cmdTail(ctx context.Context, e *env, args []string) error {
-	fs := e.flags("tail")
-	from := fs.Int64("from", 0, "print events after this seq")
-	limit := fs.Int("limit", 0, "stop after N events (0: until the head)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if *from < 0 || *limit < 0 {
-		return &exitError{2, fmt.Errorf("--from and --limit must not be negative")}
-	}
-	pool, err := e.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-
-	enc := json.NewEncoder(e.stdout)
-	after, printed := *from, 0
-	for {
-		n := changelog.MaxPage
-		if *limit > 0 {
-			n = min(n, *limit-printed)
-		}
-		page, err := changelog.ReadPage(ctx, pool, after, n)
-		if err != nil {
-			return err
-		}
-		for i := range page {
-			if err := enc.Encode(&page[i]); err != nil {
-				return err
-			}
-		}
-		printed += len(page)
-		if len(page) < n || (*limit > 0 && printed >= *limit) {
-			return nil
-		}
-		after = page[len(page)-1].Seq
-	}
-}
 
 func cmdStatus(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("status")

@@ -10,6 +10,7 @@ import (
 	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/internal/formats"
 	"github.com/deltalog/deltalog/internal/ingest"
+	"github.com/deltalog/deltalog/internal/version"
 )
 
 func cmdUpdate(ctx context.Context, e *env, args []string) error {
@@ -18,6 +19,7 @@ func cmdUpdate(ctx context.Context, e *env, args []string) error {
 	format := fs.String("format", "", "input format: debian-sources, debian-packages, tsv, jsonl (required)")
 	force := fs.Bool("force", false, "apply an empty snapshot or one under half the repository's size")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	scheme := fs.String("version-scheme", "", "version order: debian, pypi, npm, generic (default: debian for Debian formats, else generic)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -43,6 +45,7 @@ func cmdUpdate(ctx context.Context, e *env, args []string) error {
 	prog := newProgress(e.stderr, *repo)
 	sum, err := ingest.Run(ctx, u, ingest.Params{
 		Repo: *repo, Format: f, Files: fs.Args(), Force: *force, PhaseFunc: prog.phase,
+		VersionScheme: version.Scheme(*scheme),
 	})
 	prog.done()
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/hashing"
 	"github.com/deltalog/deltalog/internal/formats"
+	"github.com/deltalog/deltalog/internal/version"
 )
 
 // Params describes one update.
@@ -21,6 +22,8 @@ type Params struct {
 	Force  bool
 	// Seed is the hash seed; zero means hashing.DefaultSeed.
 	Seed uint64
+	// VersionScheme orders versions; empty means DefaultScheme(Format).
+	VersionScheme version.Scheme
 	// PhaseFunc, when set, is called as each phase starts ("read", "diff",
 	// "write"), for progress display.
 	PhaseFunc func(phase string)
@@ -69,6 +72,9 @@ func Run(ctx context.Context, u *changelog.Updater, p Params) (*Summary, error) 
 			p.PhaseFunc(name)
 		}
 	}
+	if p.VersionScheme == "" {
+		p.VersionScheme = DefaultScheme(p.Format)
+	}
 	if len(p.Files) == 0 {
 		return nil, fmt.Errorf("update %s: no input files", p.Repo)
 	}
@@ -83,7 +89,7 @@ func Run(ctx context.Context, u *changelog.Updater, p Params) (*Summary, error) 
 
 	phase("diff")
 	res, err := u.Update(ctx, changelog.UpdateParams{
-		Repo: p.Repo, Snapshot: grouped, Seed: p.Seed, Files: snap.Files,
+		Repo: p.Repo, Snapshot: grouped, Seed: p.Seed, VersionScheme: p.VersionScheme, Files: snap.Files,
 		Skipped: snap.Skipped, Force: p.Force, StartedAt: start,
 	})
 	if err != nil {
@@ -115,4 +121,15 @@ func Run(ctx context.Context, u *changelog.Updater, p Params) (*Summary, error) 
 	}
 	s.Seconds = time.Since(start).Seconds()
 	return s, nil
+}
+
+// DefaultScheme is the version scheme of a format's repositories: Debian's
+// for Debian indexes, the generic order otherwise (registry lists differ in
+// spelling; pass the scheme explicitly for them).
+func DefaultScheme(f formats.Format) version.Scheme {
+	switch f {
+	case formats.DebianSources, formats.DebianPackages:
+		return version.SchemeDebian
+	}
+	return version.SchemeGeneric
 }

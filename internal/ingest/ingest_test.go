@@ -155,9 +155,9 @@ func TestBadInputChangesNothing(t *testing.T) {
 	before := dbtest.Digest(t, pool)
 
 	cases := map[string]string{
-		"broken.jsonl":  `{"name":"a","version":"1.1"}` + "\n" + `{"name":"b","version":` + "\n",
+		"broken.jsonl":    `{"name":"a","version":"1.1"}` + "\n" + `{"name":"b","version":` + "\n",
 		"noversion.jsonl": `{"name":"a","version":"1.1"}` + "\n" + `{"name":"b"}` + "\n",
-		"badutf8.jsonl": `{"name":"a","version":"1.1"}` + "\n" + "{\"name\":\"b\xff\",\"version\":\"1\"}\n",
+		"badutf8.jsonl":   `{"name":"a","version":"1.1"}` + "\n" + "{\"name\":\"b\xff\",\"version\":\"1\"}\n",
 	}
 	for name, content := range cases {
 		path := filepath.Join(dir, name)

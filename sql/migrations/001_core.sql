@@ -4,8 +4,9 @@
 -- repos is the registry of ingested repositories and their incrementally
 -- kept state checksum (a wrapping sum of packageset contributions, stored as
 -- the two's-complement bigint of the uint64). hash_seed and hash_version
--- record what the stored checksums were computed with: when configuration
--- changes them, the next update re-derives the whole repository.
+-- record what the stored checksums were computed with, version_scheme how
+-- version keys were: when configuration changes one of them, the next
+-- update re-derives the whole repository.
 CREATE TABLE repos (
     id              integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     name            text NOT NULL UNIQUE,
@@ -14,6 +15,7 @@ CREATE TABLE repos (
     num_packagesets integer NOT NULL DEFAULT 0,
     hash_seed       bigint NOT NULL,
     hash_version    integer NOT NULL,
+    version_scheme  text NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now()
 );
@@ -32,12 +34,16 @@ CREATE TABLE packagesets (
 
 -- packages is the current content of every packageset, keyed by the
 -- package's own checksum so that an unchanged package is never rewritten.
+-- version_key is an order-preserving encoding of the version under the
+-- repository's version scheme (internal/version.Key): comparing keys as
+-- bytea compares versions, so "newest" is max(version_key) in plain SQL.
 CREATE TABLE packages (
     repo_id     integer NOT NULL,
     project     text NOT NULL,
     checksum    bigint NOT NULL,
     name        text NOT NULL,
     version     text NOT NULL,
+    version_key bytea NOT NULL,
     summary     text NOT NULL DEFAULT '',
     category    text NOT NULL DEFAULT '',
     maintainers jsonb NOT NULL DEFAULT '[]',
@@ -57,6 +63,7 @@ CREATE TABLE batches (
     finished_at           timestamptz NOT NULL,
     hash_seed             bigint NOT NULL,
     hash_version          integer NOT NULL,
+    version_scheme        text NOT NULL,
     first_seq             bigint NOT NULL,
     last_seq              bigint NOT NULL,
     counts                jsonb NOT NULL,

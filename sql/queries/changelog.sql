@@ -6,16 +6,16 @@
 SELECT pg_advisory_xact_lock(1684368500, hashtext($1));
 
 -- name: repo-get
-SELECT id, state_checksum, num_packages, num_packagesets, hash_seed, hash_version
+SELECT id, state_checksum, num_packages, num_packagesets, hash_seed, hash_version, version_scheme
 FROM repos WHERE name = $1;
 
 -- name: repo-create
-INSERT INTO repos (name, hash_seed, hash_version) VALUES ($1, $2, $3) RETURNING id;
+INSERT INTO repos (name, hash_seed, hash_version, version_scheme) VALUES ($1, $2, $3, $4) RETURNING id;
 
 -- name: repo-set-state
 UPDATE repos
 SET state_checksum = $2, num_packages = $3, num_packagesets = $4,
-    hash_seed = $5, hash_version = $6, updated_at = now()
+    hash_seed = $5, hash_version = $6, version_scheme = $7, updated_at = now()
 WHERE id = $1;
 
 -- name: packagesets-of-repo
@@ -57,10 +57,10 @@ SELECT seq FROM changelog_head;
 SELECT nextval(pg_get_serial_sequence('batches', 'id'));
 
 -- name: batch-insert
-INSERT INTO batches (id, repo_id, kind, files, started_at, finished_at, hash_seed, hash_version,
+INSERT INTO batches (id, repo_id, kind, files, started_at, finished_at, hash_seed, hash_version, version_scheme,
                      first_seq, last_seq, counts, reason, actor, repo_state_checksum, global_state_checksum)
 OVERRIDING SYSTEM VALUE
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15);
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16);
 
 -- name: global-state
 SELECT coalesce(array_agg(state_checksum), '{}') FROM repos;

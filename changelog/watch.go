@@ -1,0 +1,164 @@
+package changelog
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Channel is the PostgreSQL notification channel an append notifies (with
+// the new head seq as payload) when it commits.
+const Channel = "deltalog_changelog"
+
+// Watcher tracks the changelog head and wakes waiters when it moves, from
+// one LISTEN connection shared by every waiter (a tail, SSE streams,
+// projection workers). Notifications are only a wake-up: the head is always
+// re-read from the table, so a lost notification delays a reader until the
+// safety re-read (SafetyInterval), it never misleads it.
+type Watcher struct {
+	pool   *pgxpool.Pool
+	logger *slog.Logger
+
+	mu   sync.Mutex
+	head int64
+	ch   chan struct{} // closed and replaced whenever head moves
+	err  error
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// SafetyInterval is how often the watcher re-reads the head without a
+// notification: a backstop for notifications lost while reconnecting, not
+// a polling loop readers rely on.
+var SafetyInterval = 5 * time.Second
+
+// NewWatcher starts watching. Close it to release its connection.
+func NewWatcher(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (*Watcher, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	head, err := Head(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	w := &Watcher{pool: pool, logger: logger, head: head, ch: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+	go w.loop(ctx)
+	return w, nil
+}
+
+// Head returns the last head seen.
+func (w *Watcher) Head() int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.head
+}
+
+// Wait blocks until the head is beyond after, and returns it.
+func (w *Watcher) Wait(ctx context.Context, after int64) (int64, error) {
+	for {
+		w.mu.Lock()
+		head, ch, err := w.head, w.ch, w.err
+		w.mu.Unlock()
+		if head > after {
+			return head, nil
+		}
+		if err != nil {
+			return head, err
+		}
+		select {
+		case <-ctx.Done():
+			return head, ctx.Err()
+		case <-ch:
+		}
+	}
+}
+
+// Close stops the watcher; waiters get an error.
+func (w *Watcher) Close() {
+	w.cancel()
+	<-w.done
+}
+
+func (w *Watcher) set(head int64, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err != nil {
+		w.err = err
+		close(w.ch)
+		w.ch = make(chan struct{})
+		return
+	}
+	if head > w.head {
+		w.head = head
+		close(w.ch)
+		w.ch = make(chan struct{})
+	}
+}
+
+func (w *Watcher) loop(ctx context.Context) {
+	defer close(w.done)
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		err := w.listen(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		w.logger.WarnContext(ctx, "changelog watcher: connection lost, reconnecting", "error", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+	w.set(0, errors.New("changelog watcher closed"))
+}
+
+// listen holds one connection in LISTEN until it fails or ctx ends.
+func (w *Watcher) listen(ctx context.Context) error {
+	conn, err := w.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	// The connection leaves the pool for good: LISTEN state must not leak
+	// into other users of the pool.
+	pc := conn.Hijack()
+	defer pc.Close(context.WithoutCancel(ctx))
+	if _, err := pc.Exec(ctx, "LISTEN "+Channel); err != nil {
+		return err
+	}
+	// Re-read after LISTEN: appends committed before it sent no
+	// notification we could see.
+	if head, err := Head(ctx, pc); err == nil {
+		w.set(head, nil)
+	} else {
+		return err
+	}
+	for {
+		wctx, cancel := context.WithTimeout(ctx, SafetyInterval)
+		n, err := pc.WaitForNotification(wctx)
+		cancel()
+		switch {
+		case err == nil:
+			if head, perr := strconv.ParseInt(n.Payload, 10, 64); perr == nil {
+				w.set(head, nil)
+			}
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, context.DeadlineExceeded):
+			head, err := Head(ctx, pc)
+			if err != nil {
+				return err
+			}
+			w.set(head, nil)
+		default:
+			return err
+		}
+	}
+}

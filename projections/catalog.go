@@ -1,0 +1,256 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/deltalog/deltalog/events"
+	dlsql "github.com/deltalog/deltalog/sql"
+)
+
+// CatalogName is the name of the catalog projection.
+const CatalogName = "catalog"
+
+// The catalog's tables in the order they are derived: each level reads only
+// the levels before it.
+var (
+	byProject = "t.project IN (SELECT project FROM t_projects)"
+
+	catalogLevel1 = []table{
+		{name: "project_repositories", keys: []string{"project", "repo_id"},
+			values:   []string{"num_packages", "num_newest", "num_outdated", "best_version"},
+			expected: "expect-project-repositories", scope: byProject},
+		{name: "project_maintainers", keys: []string{"project", "maintainer_id", "repo_id"},
+			values:   []string{"name", "num_packages", "num_newest", "num_outdated"},
+			expected: "expect-project-maintainers", scope: byProject},
+		{name: "project_links", keys: []string{"project", "link_id"}, values: []string{"refcount"},
+			expected: "expect-project-links", scope: byProject},
+	}
+	catalogLevel2 = []table{
+		{name: "maintainer_repositories", keys: []string{"maintainer_id", "repo_id"},
+			values:   []string{"num_packages", "num_projects", "num_newest", "num_outdated"},
+			expected: "expect-maintainer-repositories", scope: "t.maintainer_id IN (SELECT id FROM t_maintainers)"},
+		{name: "projects", keys: []string{"name"}, orphans: true,
+			values:   []string{"num_repos", "num_packages", "newest_version", "newest_key", "num_updates"},
+			expected: "expect-projects", scope: "t.name IN (SELECT project FROM t_projects)"},
+		{name: "maintainers", keys: []string{"id"}, orphans: true,
+			values: []string{"email", "name", "num_packages", "num_projects", "num_repos", "num_newest",
+				"num_outdated", "repo_counts"},
+			expected: "expect-maintainers", scope: "t.id IN (SELECT id FROM t_maintainers)"},
+		{name: "links", keys: []string{"id"}, orphans: true, values: []string{"url", "refcount"},
+			expected: "expect-links", scope: "t.id IN (SELECT id FROM t_links)"},
+	}
+	// Kept by counter deltas on the delta path; defined in full for the audit.
+	catalogTotals = []table{
+		{name: "repositories", keys: []string{"id"},
+			values:   []string{"name", "num_packages", "num_projects", "num_maintainers", "num_newest", "num_outdated", "last_updated"},
+			expected: "expect-repositories", scope: "true"},
+		{name: "statistics", keys: []string{"singleton"},
+			values:   []string{"num_packages", "num_projects", "num_maintainers", "num_repos", "num_links"},
+			expected: "expect-statistics", scope: "true"},
+	}
+)
+
+// CatalogConfig configures the catalog projection.
+type CatalogConfig struct {
+	// CacheSize bounds each id cache (maintainer emails, link URLs), in
+	// entries. Default 100000.
+	CacheSize int
+}
+
+// Catalog keeps repositories, projects, maintainers, links, their binding
+// tables and statistics.
+type Catalog struct {
+	maintainers *idCache
+	links       *idCache
+}
+
+// NewCatalog returns the catalog projection.
+func NewCatalog(cfg CatalogConfig) (*Catalog, error) {
+	if cfg.CacheSize == 0 {
+		cfg.CacheSize = 100_000
+	}
+	if cfg.CacheSize < 0 {
+		return nil, fmt.Errorf("projections: CacheSize %d must be positive", cfg.CacheSize)
+	}
+	m, err := newIDCache(cfg.CacheSize)
+	if err != nil {
+		return nil, err
+	}
+	l, err := newIDCache(cfg.CacheSize)
+	if err != nil {
+		return nil, err
+	}
+	return &Catalog{maintainers: m, links: l}, nil
+}
+
+// Name implements Projection.
+func (c *Catalog) Name() string { return CatalogName }
+
+// CacheStats implements Projection.
+func (c *Catalog) CacheStats() map[string]CacheStats {
+	return map[string]CacheStats{"maintainers": c.maintainers.stats(), "links": c.links.stats()}
+}
+
+// Apply recomputes every key the page touched: its projects, the
+// maintainers and links of their packages before and after, and the
+// repositories' and global totals by the differences.
+func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), error) {
+	projects := map[string]struct{}{}
+	emails := map[string]struct{}{}
+	urls := map[string]struct{}{}
+	seen := map[int32]time.Time{}
+	for _, ev := range page.Events {
+		projects[ev.Project] = struct{}{}
+		for _, side := range [][]events.Package{ev.Removed, ev.Added} {
+			for i := range side {
+				for _, m := range side[i].Maintainers {
+					emails[m.Email] = struct{}{}
+				}
+				for _, l := range side[i].Links {
+					urls[l.URL] = struct{}{}
+				}
+			}
+		}
+		if r, ok := page.Repos[ev.Repo]; ok {
+			if at := page.BatchTimes[ev.Batch]; at.After(seen[r.ID]) {
+				seen[r.ID] = at
+			}
+		}
+	}
+
+	mids, mPending, err := c.maintainers.resolve(ctx, tx, "catalog-maintainer-ids", keys(emails))
+	if err != nil {
+		return nil, fmt.Errorf("resolving maintainers: %w", err)
+	}
+	lids, lPending, err := c.links.resolve(ctx, tx, "catalog-link-ids", keys(urls))
+	if err != nil {
+		return nil, fmt.Errorf("resolving links: %w", err)
+	}
+
+	steps := []struct {
+		query string
+		args  []any
+	}{
+		{"catalog-scope", nil},
+		{"catalog-scope-projects", []any{keys(projects)}},
+		{"catalog-scope-maintainers", []any{mids}},
+		{"catalog-scope-links", []any{lids}},
+		{"catalog-newest", nil},
+	}
+	for _, s := range steps {
+		if _, err := tx.Exec(ctx, dlsql.Query(s.query), s.args...); err != nil {
+			return nil, fmt.Errorf("%s: %w", s.query, err)
+		}
+	}
+	if err := syncAll(ctx, tx, catalogLevel1); err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, dlsql.Query("catalog-scope-expand")); err != nil {
+		return nil, fmt.Errorf("catalog-scope-expand: %w", err)
+	}
+	if err := syncAll(ctx, tx, catalogLevel2); err != nil {
+		return nil, err
+	}
+
+	repoIDs := make([]int32, 0, len(seen))
+	times := make([]time.Time, 0, len(seen))
+	for id, at := range seen {
+		repoIDs, times = append(repoIDs, id), append(times, at)
+	}
+	if _, err := tx.Exec(ctx, dlsql.Query("catalog-repositories-delta"), repoIDs, times); err != nil {
+		return nil, fmt.Errorf("repositories: %w", err)
+	}
+	if _, err := tx.Exec(ctx, dlsql.Query("catalog-statistics-delta")); err != nil {
+		return nil, fmt.Errorf("statistics: %w", err)
+	}
+	return func() {
+		c.maintainers.commit(mPending)
+		c.links.commit(lPending)
+	}, nil
+}
+
+func syncAll(ctx context.Context, tx pgx.Tx, tables []table) error {
+	for _, tb := range tables {
+		if err := tb.sync(ctx, tx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func keys(m map[string]struct{}) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// idCache maps natural keys (emails, URLs) to surrogate ids. Entries learnt
+// inside a transaction are held back until it commits.
+type idCache struct {
+	lru          *lru.Cache[string, int32]
+	hits, misses atomic.Uint64
+}
+
+func newIDCache(size int) (*idCache, error) {
+	l, err := lru.New[string, int32](size)
+	if err != nil {
+		return nil, err
+	}
+	return &idCache{lru: l}, nil
+}
+
+// resolve returns the ids of names, asking the database (query: names in,
+// (id, name) rows out, creating missing ones) only for those not cached.
+// The ids learnt are returned as pending, to commit after the transaction.
+func (c *idCache) resolve(ctx context.Context, tx pgx.Tx, query string, names []string) ([]int32, map[string]int32, error) {
+	ids := make([]int32, 0, len(names))
+	var missing []string
+	for _, n := range names {
+		if id, ok := c.lru.Get(n); ok {
+			ids = append(ids, id)
+			c.hits.Add(1)
+		} else {
+			missing = append(missing, n)
+			c.misses.Add(1)
+		}
+	}
+	pending := map[string]int32{}
+	if len(missing) == 0 {
+		return ids, pending, nil
+	}
+	rows, err := tx.Query(ctx, dlsql.Query(query), missing)
+	if err != nil {
+		return nil, nil, err
+	}
+	var id int32
+	var name string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &name}, func() error {
+		pending[name] = id
+		ids = append(ids, id)
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	if len(pending) != len(missing) {
+		return nil, nil, fmt.Errorf("resolved %d of %d names", len(pending), len(missing))
+	}
+	return ids, pending, nil
+}
+
+func (c *idCache) commit(pending map[string]int32) {
+	for k, v := range pending {
+		c.lru.Add(k, v)
+	}
+}
+
+func (c *idCache) stats() CacheStats {
+	return CacheStats{Size: c.lru.Len(), Hits: c.hits.Load(), Misses: c.misses.Load()}
+}

@@ -1,0 +1,215 @@
+package projections_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deltalog/deltalog/changelog"
+	"github.com/deltalog/deltalog/events"
+	"github.com/deltalog/deltalog/hashing"
+	"github.com/deltalog/deltalog/internal/dbtest"
+	"github.com/deltalog/deltalog/internal/version"
+	"github.com/deltalog/deltalog/projections"
+)
+
+type fixture struct {
+	pool    *pgxpool.Pool
+	updater *changelog.Updater
+	runner  *projections.Runner
+}
+
+func setup(t *testing.T, ps ...projections.Projection) *fixture {
+	t.Helper()
+	pool := dbtest.New(t)
+	u, err := changelog.NewUpdater(pool, changelog.Config{})
+	require.NoError(t, err)
+	if len(ps) == 0 {
+		cat, err := projections.NewCatalog(projections.CatalogConfig{CacheSize: 1000})
+		require.NoError(t, err)
+		ps = []projections.Projection{cat, projections.History{}}
+	}
+	r, err := projections.NewRunner(projections.Config{Pool: pool, Projections: ps, PageSize: 7, MaxRetries: 1})
+	require.NoError(t, err)
+	return &fixture{pool: pool, updater: u, runner: r}
+}
+
+func (f *fixture) update(t *testing.T, repo string, scheme version.Scheme, pkgs []events.Package) *changelog.UpdateResult {
+	t.Helper()
+	res, err := f.updater.Update(context.Background(), changelog.UpdateParams{
+		Repo: repo, Seed: hashing.DefaultSeed, VersionScheme: scheme, Force: true,
+		Snapshot: hashing.Group(hashing.New(hashing.DefaultSeed), pkgs),
+	})
+	require.NoError(t, err)
+	return res
+}
+
+// verifyClean runs the from-scratch recomputation and requires every table
+// to match.
+func verifyClean(t *testing.T, pool *pgxpool.Pool) []projections.TableDiff {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck
+	diffs, err := projections.Verify(ctx, tx)
+	require.NoError(t, err)
+	for _, d := range diffs {
+		require.True(t, d.Clean(), "%s: %+v", d.Table, d)
+	}
+	return diffs
+}
+
+func p(project, name, ver string, maint ...string) events.Package {
+	pkg := events.Package{Project: project, Name: name, Version: ver}
+	for _, m := range maint {
+		pkg.Maintainers = append(pkg.Maintainers, events.Maintainer{Email: m, Name: "N " + m})
+	}
+	pkg.Links = []events.Link{{Kind: "homepage", URL: "https://" + project + ".example"}}
+	pkg.Normalize()
+	return pkg
+}
+
+func count(t *testing.T, q changelog.Querier, sql string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	require.NoError(t, q.QueryRow(context.Background(), sql, args...).Scan(&n))
+	return n
+}
+
+func TestCatalogFollowsUpdates(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+
+	steps := []struct {
+		repo string
+		pkgs []events.Package
+	}{
+		{"deb", []events.Package{p("foo", "foo", "1.0-1", "a@x", "b@x"), p("foo", "libfoo1", "1.0-1", "a@x"),
+			p("bar", "bar", "2:0.9-3", "b@x"), p("baz", "baz", "3.0-1", "c@x")}},
+		{"reg", []events.Package{p("foo", "foo", "1.1", "z@y"), p("qux", "qux", "0.1")}},
+		// foo updated in deb (now newest everywhere), bar's maintainer
+		// changes, baz goes (c@x orphaned), qux arrives in deb.
+		{"deb", []events.Package{p("foo", "foo", "1.2-1", "a@x", "b@x"), p("foo", "libfoo1", "1.2-1", "a@x"),
+			p("bar", "bar", "2:0.9-3", "d@x"), p("qux", "qux", "0.1-1", "a@x")}},
+		// baz returns: c@x comes back to life.
+		{"reg", []events.Package{p("foo", "foo", "1.1", "z@y"), p("qux", "qux", "0.1"), p("baz", "baz", "3.1", "c@x")}},
+	}
+	for i, s := range steps {
+		f.update(t, s.repo, map[string]version.Scheme{"deb": version.SchemeDebian, "reg": version.SchemeGeneric}[s.repo], s.pkgs)
+		require.NoError(t, f.runner.Run(ctx, false), "step %d", i)
+		verifyClean(t, f.pool)
+	}
+
+	// Spot checks of meaning, beyond self-consistency.
+	var newest string
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT newest_version FROM projects WHERE name = 'foo'`).Scan(&newest))
+	require.Equal(t, "1.2-1", newest)
+	require.Equal(t, int64(1), count(t, f.pool, `SELECT count(*) FROM package_statuses WHERE project = 'foo' AND status = 'outdated'`))
+	require.Equal(t, int64(2), count(t, f.pool, `SELECT num_repos FROM projects WHERE name = 'foo'`))
+	// a@x maintains foo and libfoo1 (project foo) and qux in deb.
+	require.Equal(t, int64(2), count(t, f.pool, `SELECT num_projects FROM maintainers WHERE email = 'a@x'`))
+	require.Equal(t, int64(3), count(t, f.pool, `SELECT num_packages FROM maintainers WHERE email = 'a@x'`))
+	// b@x lost bar; c@x was orphaned and came back.
+	require.Equal(t, int64(1), count(t, f.pool, `SELECT num_projects FROM maintainers WHERE email = 'b@x'`))
+	require.Equal(t, int64(0), count(t, f.pool, `SELECT count(*) FROM maintainers WHERE email = 'c@x' AND orphaned_at IS NOT NULL`))
+	require.Equal(t, int64(1), count(t, f.pool, `SELECT count(*) FROM maintainers WHERE email = 'd@x' AND orphaned_at IS NULL`))
+	require.Equal(t, int64(4), count(t, f.pool, `SELECT num_projects FROM statistics`))
+	require.Equal(t, int64(2), count(t, f.pool, `SELECT num_repos FROM statistics`))
+
+	// History: foo's version update in deb, and the new newest version.
+	var kinds []string
+	rows, err := f.pool.Query(ctx, `SELECT kind || ':' || coalesce(old_version, '') || '>' || coalesce(new_version, '')
+		FROM project_history WHERE project = 'foo' ORDER BY seq, id`)
+	require.NoError(t, err)
+	kinds, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Equal(t, []string{"added:>1.0-1", "new_newest:>1.0-1", "added:>1.1", "new_newest:1.0-1>1.1",
+		"version_update:1.0-1>1.2-1", "new_newest:1.1>1.2-1"}, kinds)
+}
+
+func TestCatalogOrphansAndRevives(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	f.update(t, "r", version.SchemeGeneric, []events.Package{p("a", "a", "1", "m@x"), p("b", "b", "1", "m@x")})
+	require.NoError(t, f.runner.Run(ctx, false))
+	f.update(t, "r", version.SchemeGeneric, []events.Package{p("b", "b", "1", "n@x")})
+	require.NoError(t, f.runner.Run(ctx, false))
+	verifyClean(t, f.pool)
+	require.Equal(t, int64(1), count(t, f.pool, `SELECT count(*) FROM maintainers WHERE email = 'm@x' AND orphaned AND num_packages = 0`))
+	require.Equal(t, int64(1), count(t, f.pool, `SELECT count(*) FROM projects WHERE name = 'a' AND orphaned AND num_packages = 0`))
+	require.Equal(t, int64(1), count(t, f.pool, `SELECT count(*) FROM links WHERE url = 'https://a.example' AND orphaned AND refcount = 0`))
+	f.update(t, "r", version.SchemeGeneric, []events.Package{p("a", "a", "2", "m@x"), p("b", "b", "1", "n@x")})
+	require.NoError(t, f.runner.Run(ctx, false))
+	verifyClean(t, f.pool)
+	require.Equal(t, int64(0), count(t, f.pool, `SELECT count(*) FROM maintainers WHERE orphaned`))
+	require.Equal(t, int64(0), count(t, f.pool, `SELECT count(*) FROM projects WHERE orphaned`))
+}
+
+func TestManyRandomUpdatesStayConsistent(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	for step := range 12 {
+		for r, repo := range []string{"r1", "r2", "r3"} {
+			var pkgs []events.Package
+			for i := range 30 {
+				if (i+step+r)%7 == 0 {
+					continue // some projects come and go
+				}
+				ver := fmt.Sprintf("1.%d", (i*step+r)%5)
+				pkgs = append(pkgs, p(fmt.Sprintf("proj%d", i), fmt.Sprintf("proj%d", i), ver,
+					fmt.Sprintf("m%d@x", (i+step)%6), fmt.Sprintf("m%d@x", (i*r)%4)))
+			}
+			f.update(t, repo, version.SchemeGeneric, pkgs)
+		}
+		require.NoError(t, f.runner.Run(ctx, false))
+		verifyClean(t, f.pool)
+	}
+}
+
+// TestVerifyNamesCorruptedRows: Verify is only worth something if it fails.
+// Corrupt one row per kind (missing, differing, extra) and check that it
+// names exactly those rows and nothing else (no cascade into totals).
+func TestVerifyNamesCorruptedRows(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	f.update(t, "r", version.SchemeGeneric, []events.Package{p("a", "a", "1", "m@x"), p("b", "b", "2", "m@x", "n@x")})
+	require.NoError(t, f.runner.Run(ctx, false))
+	verifyClean(t, f.pool)
+
+	for _, q := range []string{
+		`DELETE FROM project_repositories WHERE project = 'a'`,
+		`UPDATE maintainers SET num_packages = 99 WHERE email = 'n@x'`,
+		`INSERT INTO maintainer_repositories VALUES (12345, 1, 1, 1, 1, 0)`,
+		`UPDATE statistics SET num_links = 7`,
+	} {
+		_, err := f.pool.Exec(ctx, q)
+		require.NoError(t, err)
+	}
+	tx, err := f.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck
+	diffs, err := projections.Verify(ctx, tx)
+	require.NoError(t, err)
+	got := map[string][3]int{}
+	for _, d := range diffs {
+		if !d.Clean() {
+			got[d.Table] = [3]int{d.Missing, d.Extra, d.Differing}
+			require.NotEmpty(t, d.Samples)
+		}
+	}
+	require.Equal(t, map[string][3]int{
+		"project_repositories":    {1, 0, 0},
+		"maintainers":             {0, 0, 1},
+		"maintainer_repositories": {0, 1, 0},
+		"statistics":              {0, 0, 1},
+	}, got)
+}

@@ -1,0 +1,367 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/deltalog/deltalog/changelog"
+	dlsql "github.com/deltalog/deltalog/sql"
+)
+
+// ErrFailed is returned by Run when a projection stopped on a page it could
+// not apply (see projection_dead_letters and Status).
+var ErrFailed = errors.New("projection failed")
+
+// ErrBusy is returned when another worker already runs a projection.
+var ErrBusy = errors.New("projection is already being run by another worker")
+
+// Config configures a Runner.
+type Config struct {
+	Pool        *pgxpool.Pool
+	Projections []Projection
+	// PageSize is the most events one page (one transaction) applies.
+	// Default 10000.
+	PageSize int
+	// MaxRetries is how often a failing page is retried, with exponential
+	// backoff from RetryInterval, before the projection stops. Default 5.
+	MaxRetries    int
+	RetryInterval time.Duration
+	Logger        *slog.Logger
+}
+
+func (c *Config) validate() error {
+	if c.PageSize == 0 {
+		c.PageSize = 10000
+	}
+	if c.MaxRetries == 0 {
+		c.MaxRetries = 5
+	}
+	if c.RetryInterval == 0 {
+		c.RetryInterval = 100 * time.Millisecond
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	var errs []error
+	if c.Pool == nil {
+		errs = append(errs, errors.New("Pool is required"))
+	}
+	if len(c.Projections) == 0 {
+		errs = append(errs, errors.New("no projections"))
+	}
+	if c.PageSize < 0 || c.MaxRetries < 0 {
+		errs = append(errs, errors.New("PageSize and MaxRetries must not be negative"))
+	}
+	seen := map[string]bool{}
+	for _, p := range c.Projections {
+		if seen[p.Name()] {
+			errs = append(errs, fmt.Errorf("projection %s listed twice", p.Name()))
+		}
+		seen[p.Name()] = true
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("projections: %w", err)
+	}
+	return nil
+}
+
+// Runner applies changelog pages to projections. Each projection has its
+// own handler on a watermill router, fed by a dispatcher that publishes the
+// next page (a seq range) after the projection's checkpoint; the handler
+// applies it in one transaction with the checkpoint. A page that keeps
+// failing after the retries goes to projection_dead_letters and stops that
+// projection there — it never skips ahead — while the others go on.
+type Runner struct {
+	cfg Config
+}
+
+// NewRunner validates cfg and returns a Runner.
+func NewRunner(cfg Config) (*Runner, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return &Runner{cfg: cfg}, nil
+}
+
+// pageMsg is the payload of a page message.
+type pageMsg struct {
+	After int64 `json:"after"`
+	To    int64 `json:"to"`
+}
+
+// Run applies pages until every projection has caught up with the head
+// (follow false), or until ctx is done (follow true, waking on changelog
+// notifications). It returns ErrFailed if a projection stopped on a failing
+// page.
+func (r *Runner) Run(ctx context.Context, follow bool) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	log := r.cfg.Logger
+	wlog := watermill.NewSlogLogger(log)
+
+	locks, err := r.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer locks.Release()
+
+	pubsub := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, wlog)
+	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: time.Minute}, wlog)
+	if err != nil {
+		return err
+	}
+	router.AddMiddleware(middleware.Recoverer)
+	results := &resultBox{m: map[string]error{}}
+	for _, p := range r.cfg.Projections {
+		h := router.AddConsumerHandler(p.Name(), topic(p), pubsub, r.handler(p))
+		h.AddMiddleware(
+			r.deadLetter(p, results),
+			middleware.Retry{
+				MaxRetries: r.cfg.MaxRetries, InitialInterval: r.cfg.RetryInterval,
+				MaxInterval: 10 * r.cfg.RetryInterval, Multiplier: 2, Logger: wlog,
+			}.Middleware,
+		)
+	}
+	routerDone := make(chan error, 1)
+	go func() { routerDone <- router.Run(ctx) }()
+	select {
+	case <-router.Running():
+	case err := <-routerDone:
+		return err
+	}
+
+	var watcher *changelog.Watcher
+	if follow {
+		if watcher, err = changelog.NewWatcher(ctx, r.cfg.Pool, log); err != nil {
+			return err
+		}
+		defer watcher.Close()
+	}
+
+	var wg sync.WaitGroup
+	failed := make(chan error, len(r.cfg.Projections))
+	for _, p := range r.cfg.Projections {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.dispatch(ctx, p, pubsub, watcher, results); err != nil && ctx.Err() == nil {
+				if !errors.Is(err, ErrFailed) {
+					log.ErrorContext(ctx, "projection dispatcher stopped", "projection", p.Name(), "error", err)
+					err = fmt.Errorf("%w: %s: %w", ErrFailed, p.Name(), err)
+				}
+				failed <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(failed)
+	// Close the router: in-flight handlers finish (graceful shutdown).
+	closeErr := router.Close()
+	if err := pubsub.Close(); err != nil && closeErr == nil {
+		closeErr = err
+	}
+	var errs []error
+	for err := range failed {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	if closeErr != nil {
+		return closeErr
+	}
+	if follow {
+		return ctx.Err()
+	}
+	return nil
+}
+
+func topic(p Projection) string { return "deltalog.projection." + p.Name() }
+
+// resultBox passes a handler's final outcome for a message to the dispatcher
+// that published it (keyed by message UUID).
+type resultBox struct {
+	mu sync.Mutex
+	m  map[string]error
+}
+
+func (b *resultBox) put(id string, err error) {
+	b.mu.Lock()
+	b.m[id] = err
+	b.mu.Unlock()
+}
+
+func (b *resultBox) take(id string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	err := b.m[id]
+	delete(b.m, id)
+	return err
+}
+
+// dispatch publishes one page at a time after the projection's checkpoint.
+// Publish blocks until the handler has acknowledged the page.
+func (r *Runner) dispatch(ctx context.Context, p Projection, pub message.Publisher, w *changelog.Watcher, results *resultBox) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cp, err := checkpoint(ctx, r.cfg.Pool, p.Name())
+		if err != nil {
+			return err
+		}
+		head, err := changelog.Head(ctx, r.cfg.Pool)
+		if err != nil {
+			return err
+		}
+		if cp >= head {
+			if w == nil {
+				return nil
+			}
+			if _, err := w.Wait(ctx, cp); err != nil {
+				return err
+			}
+			continue
+		}
+		payload, _ := json.Marshal(pageMsg{After: cp, To: min(head, cp+int64(r.cfg.PageSize))})
+		msg := message.NewMessage(watermill.NewUUID(), payload)
+		msg.SetContext(ctx)
+		if err := pub.Publish(topic(p), msg); err != nil {
+			return err
+		}
+		if err := results.take(msg.UUID); err != nil {
+			return err
+		}
+	}
+}
+
+// handler applies one page message.
+func (r *Runner) handler(p Projection) message.NoPublishHandlerFunc {
+	return func(msg *message.Message) error {
+		var pm pageMsg
+		if err := json.Unmarshal(msg.Payload, &pm); err != nil {
+			return fmt.Errorf("page message: %w", err)
+		}
+		return r.ApplyPage(msg.Context(), p, pm.To)
+	}
+}
+
+// deadLetter is the outermost handler middleware: when the retries are
+// exhausted it records the page in projection_dead_letters, marks the
+// projection failed, and acknowledges the message so that the dispatcher
+// can stop the projection there.
+func (r *Runner) deadLetter(p Projection, results *resultBox) message.HandlerMiddleware {
+	return func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			out, err := h(msg)
+			if err == nil {
+				return out, nil
+			}
+			ctx := context.WithoutCancel(msg.Context())
+			if msg.Context().Err() != nil {
+				// Shutting down, not failing: the page is simply not applied.
+				results.put(msg.UUID, msg.Context().Err())
+				return nil, nil
+			}
+			var pm pageMsg
+			_ = json.Unmarshal(msg.Payload, &pm)
+			r.cfg.Logger.ErrorContext(ctx, "projection failed; stopped at this page",
+				"projection", p.Name(), "after", pm.After, "to", pm.To, "error", err)
+			if _, dberr := r.cfg.Pool.Exec(ctx, dlsql.Query("projection-dead-letter"),
+				p.Name(), pm.After, pm.To, err.Error(), r.cfg.MaxRetries+1); dberr != nil {
+				err = errors.Join(err, fmt.Errorf("recording dead letter: %w", dberr))
+			}
+			results.put(msg.UUID, fmt.Errorf("%w: %s stopped at seq %d: %w", ErrFailed, p.Name(), pm.After+1, err))
+			return nil, nil
+		}
+	}
+}
+
+// ApplyPage applies the events after the projection's checkpoint up to seq
+// to, in one transaction with the new checkpoint. The checkpoint row is
+// locked first, so a redelivered or concurrent page can neither apply
+// anything twice nor skip anything: the page always starts where the
+// checkpoint is.
+func (r *Runner) ApplyPage(ctx context.Context, p Projection, to int64) error {
+	tx, err := r.cfg.Pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
+	if _, err := tx.Exec(ctx, dlsql.Query("checkpoint-ensure"), p.Name()); err != nil {
+		return err
+	}
+	var cp int64
+	if err := tx.QueryRow(ctx, dlsql.Query("checkpoint-lock"), p.Name()).Scan(&cp); err != nil {
+		return fmt.Errorf("locking checkpoint: %w", err)
+	}
+	if cp >= to {
+		return nil // applied already (a redelivery)
+	}
+	page, err := readPage(ctx, tx, cp, to)
+	if err != nil {
+		return fmt.Errorf("%s: page (%d, %d]: %w", p.Name(), cp, to, err)
+	}
+	committed, err := p.Apply(ctx, tx, page)
+	if err != nil {
+		return fmt.Errorf("%s: page (%d, %d]: %w", p.Name(), cp, to, err)
+	}
+	stats, _ := json.Marshal(p.CacheStats())
+	if _, err := tx.Exec(ctx, dlsql.Query("checkpoint-advance"), p.Name(), to, stats); err != nil {
+		return fmt.Errorf("advancing checkpoint: %w", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	if committed != nil {
+		committed()
+	}
+	r.cfg.Logger.DebugContext(ctx, "page applied", "projection", p.Name(), "after", cp, "to", to, "events", len(page.Events))
+	return nil
+}
+
+func checkpoint(ctx context.Context, q changelog.Querier, name string) (int64, error) {
+	var cp int64
+	err := q.QueryRow(ctx, dlsql.Query("checkpoint-get"), name).Scan(&cp)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading checkpoint of %s: %w", name, err)
+	}
+	return cp, nil
+}
+
+// lock takes a session advisory lock per projection on one connection held
+// for the run: one worker per projection at a time, and status can tell
+// whether a worker is running.
+func (r *Runner) lock(ctx context.Context) (*pgxpool.Conn, error) {
+	conn, err := r.cfg.Pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range r.cfg.Projections {
+		var ok bool
+		if err := conn.QueryRow(ctx, dlsql.Query("projection-try-lock"), p.Name()).Scan(&ok); err != nil {
+			conn.Release()
+			return nil, err
+		}
+		if !ok {
+			conn.Release()
+			return nil, fmt.Errorf("%w: %s", ErrBusy, p.Name())
+		}
+	}
+	return conn, nil
+}

@@ -1,0 +1,102 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	dlsql "github.com/deltalog/deltalog/sql"
+)
+
+// table describes a derived table kept by "recompute the keys in scope":
+// the expected query gives the rows the table should hold for the keys in
+// scope; sync makes the table hold exactly those, writing only rows that
+// differ. The same description drives the audit (every key in scope,
+// compared instead of written) and rebuilds.
+type table struct {
+	name   string
+	keys   []string
+	values []string
+	// orphans: rows are never deleted. The expected query has a boolean
+	// "orphaned" column; the table keeps orphaned_at (set when a row loses
+	// its last package, cleared when it comes back) and a generated
+	// "orphaned" column.
+	orphans bool
+	// expected names the query in sql/queries that defines the rows.
+	expected string
+	// scope is a predicate on the table (aliased t) selecting the rows of
+	// the keys in scope.
+	scope string
+}
+
+func (tb table) cols() []string {
+	c := append(append([]string{}, tb.keys...), tb.values...)
+	if tb.orphans {
+		c = append(c, "orphaned")
+	}
+	return c
+}
+
+// on joins aliases a and b on the key columns. Keys are NOT NULL by schema,
+// so plain equality is NULL-safe here and keeps hash joins possible.
+func (tb table) on(a, b string) string {
+	parts := make([]string, len(tb.keys))
+	for i, k := range tb.keys {
+		parts[i] = fmt.Sprintf("%s.%s = %s.%s", a, k, b, k)
+	}
+	return strings.Join(parts, " AND ")
+}
+
+func prefixed(alias string, cols []string) string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = alias + "." + c
+	}
+	return strings.Join(out, ", ")
+}
+
+// sync recomputes the keys in scope: n_<table> holds the expected rows,
+// o_<table> the rows before (both kept to the end of the transaction, for
+// the counter deltas of higher levels); then rows are deleted, updated and
+// inserted where they differ — an unchanged row is not touched.
+func (tb table) sync(ctx context.Context, tx pgx.Tx) error {
+	n, o := "n_"+tb.name, "o_"+tb.name
+	stmts := []string{
+		fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS %s", n, dlsql.Query(tb.expected)),
+		fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS SELECT %s FROM public.%s t WHERE %s",
+			o, prefixed("t", tb.cols()), tb.name, tb.scope),
+	}
+	if !tb.orphans {
+		stmts = append(stmts, fmt.Sprintf(
+			"DELETE FROM public.%s t USING %s o WHERE %s AND NOT EXISTS (SELECT 1 FROM %s n WHERE %s)",
+			tb.name, o, tb.on("t", "o"), n, tb.on("n", "o")))
+	}
+
+	set := make([]string, 0, len(tb.values)+1)
+	for _, v := range tb.values {
+		set = append(set, fmt.Sprintf("%s = n.%s", v, v))
+	}
+	oldVals, newVals := prefixed("t", tb.values), prefixed("n", tb.values)
+	insCols, insVals := append(append([]string{}, tb.keys...), tb.values...), prefixed("n", append(append([]string{}, tb.keys...), tb.values...))
+	if tb.orphans {
+		set = append(set, "orphaned_at = CASE WHEN n.orphaned THEN coalesce(t.orphaned_at, now()) END")
+		oldVals += ", t.orphaned"
+		newVals += ", n.orphaned"
+		insCols = append(insCols, "orphaned_at")
+		insVals += ", CASE WHEN n.orphaned THEN now() END"
+	}
+	stmts = append(stmts,
+		fmt.Sprintf("UPDATE public.%s t SET %s FROM %s n WHERE %s AND (%s) IS DISTINCT FROM (%s)",
+			tb.name, strings.Join(set, ", "), n, tb.on("t", "n"), oldVals, newVals),
+		fmt.Sprintf("INSERT INTO public.%s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s n WHERE NOT EXISTS (SELECT 1 FROM %s o WHERE %s)",
+			tb.name, strings.Join(insCols, ", "), insVals, n, o, tb.on("o", "n")),
+	)
+	for _, s := range stmts {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			return fmt.Errorf("%s: %w", tb.name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,157 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	dlsql "github.com/deltalog/deltalog/sql"
+)
+
+// historyVersions is the history projection's recomputable state.
+var historyVersions = table{
+	name: "history_versions", keys: []string{"project", "repo_id", "version"},
+	values: []string{"version_key", "count"}, expected: "expect-history-versions", scope: "true",
+}
+
+// Tables lists every derived table Verify checks, in derivation order, by
+// projection.
+func Tables() map[string][]string {
+	names := func(ts ...[]table) []string {
+		var out []string
+		for _, t := range ts {
+			for _, tb := range t {
+				out = append(out, tb.name)
+			}
+		}
+		return out
+	}
+	return map[string][]string{
+		CatalogName: names(catalogLevel1, catalogLevel2, catalogTotals),
+		HistoryName: names([]table{historyVersions}),
+	}
+}
+
+// TableDiff is the comparison of one derived table with its recomputation.
+type TableDiff struct {
+	Table     string `json:"table"`
+	Compared  int    `json:"compared"`
+	Missing   int    `json:"missing"`
+	Extra     int    `json:"extra"`
+	Differing int    `json:"differing"`
+	// Samples show a few differences: the row expected (null when extra)
+	// and the row found (null when missing).
+	Samples []DiffSample `json:"samples,omitempty"`
+}
+
+// Clean reports whether the table matched.
+func (d TableDiff) Clean() bool { return d.Missing+d.Extra+d.Differing == 0 }
+
+// DiffSample is one differing row.
+type DiffSample struct {
+	Key      json.RawMessage `json:"key"`
+	Expected json.RawMessage `json:"expected"`
+	Actual   json.RawMessage `json:"actual"`
+}
+
+// MaxSamples bounds the samples per table.
+const MaxSamples = 5
+
+// Verify recomputes every derived table of the named projections (all when
+// none) from the current state and compares it with the table. It works in
+// tx, creating temporary tables only: run it in a REPEATABLE READ
+// transaction and roll it back, and it reads one consistent snapshot
+// without blocking writers.
+//
+// The recomputation uses the very definitions the delta path uses, with
+// every key in scope. Each level is computed from the expected rows of the
+// levels below it (temporary tables of the same names shadow the real ones,
+// pg_temp being searched first), so a wrong row is reported at its own level
+// only, not again in every total above it.
+func Verify(ctx context.Context, tx pgx.Tx, only ...string) ([]TableDiff, error) {
+	want := func(name string) bool {
+		if len(only) == 0 {
+			return true
+		}
+		for _, o := range only {
+			if o == name {
+				return true
+			}
+		}
+		return false
+	}
+	var out []TableDiff
+	if want(CatalogName) {
+		for _, q := range []string{"catalog-scope", "catalog-scope-all", "catalog-newest"} {
+			if _, err := tx.Exec(ctx, dlsql.Query(q)); err != nil {
+				return nil, fmt.Errorf("%s: %w", q, err)
+			}
+		}
+		for _, level := range [][]table{catalogLevel1, catalogLevel2, catalogTotals} {
+			for _, tb := range level {
+				d, err := tb.verify(ctx, tx)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, d)
+			}
+		}
+	}
+	if want(HistoryName) {
+		d, err := historyVersions.verify(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// verify builds the expected rows as a temporary table shadowing the real
+// one and compares the two with a full outer join on the keys.
+func (tb table) verify(ctx context.Context, tx pgx.Tx) (TableDiff, error) {
+	d := TableDiff{Table: tb.name}
+	if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS %s", tb.name, dlsql.Query(tb.expected))); err != nil {
+		return d, fmt.Errorf("expected %s: %w", tb.name, err)
+	}
+	vals := append([]string{}, tb.values...)
+	if tb.orphans {
+		vals = append(vals, "orphaned")
+	}
+	k0 := tb.keys[0]
+	keyObj := make([]string, len(tb.keys))
+	for i, k := range tb.keys {
+		keyObj[i] = fmt.Sprintf("'%s', coalesce(e.%s, a.%s)", k, k, k)
+	}
+	rowObj := func(alias string) string {
+		parts := make([]string, 0, len(tb.keys)+len(vals))
+		for _, c := range append(append([]string{}, tb.keys...), vals...) {
+			parts = append(parts, fmt.Sprintf("'%s', %s.%s", c, alias, c))
+		}
+		return fmt.Sprintf("CASE WHEN %s.%s IS NULL THEN NULL ELSE jsonb_build_object(%s) END", alias, k0, strings.Join(parts, ", "))
+	}
+	q := fmt.Sprintf(`
+WITH j AS (
+    SELECT e.%[1]s IS NULL AS extra, a.%[1]s IS NULL AS missing,
+           jsonb_build_object(%[2]s) AS key, %[3]s AS expected, %[4]s AS actual,
+           (e.%[1]s IS NOT NULL AND a.%[1]s IS NOT NULL AND (%[5]s) IS DISTINCT FROM (%[6]s)) AS differing
+    FROM pg_temp.%[7]s e FULL JOIN public.%[7]s a ON %[8]s
+)
+SELECT (SELECT count(*) FROM j), (SELECT count(*) FROM j WHERE missing), (SELECT count(*) FROM j WHERE extra),
+       (SELECT count(*) FROM j WHERE differing),
+       coalesce((SELECT jsonb_agg(s) FROM (SELECT key, expected, actual FROM j
+                 WHERE missing OR extra OR differing ORDER BY key LIMIT %[9]d) s), '[]')`,
+		k0, strings.Join(keyObj, ", "), rowObj("e"), rowObj("a"),
+		prefixed("e", vals), prefixed("a", vals), tb.name, tb.on("e", "a"), MaxSamples)
+	var samples []byte
+	if err := tx.QueryRow(ctx, q).Scan(&d.Compared, &d.Missing, &d.Extra, &d.Differing, &samples); err != nil {
+		return d, fmt.Errorf("comparing %s: %w", tb.name, err)
+	}
+	if err := json.Unmarshal(samples, &d.Samples); err != nil {
+		return d, err
+	}
+	return d, nil
+}

@@ -1,0 +1,276 @@
+-- The catalog projection. Each expect-* query is THE definition of a derived
+-- table: the rows it should hold for the keys in scope (temp tables
+-- t_projects, t_maintainers, t_links). The delta path runs it with the keys
+-- a changelog page touched; the audit and rebuilds run it with every key.
+-- Queries read lower-level derived tables unqualified, so that an audit can
+-- shadow them with expected rows in pg_temp (searched first) and check every
+-- level against a computation from scratch.
+
+-- name: catalog-scope
+CREATE TEMP TABLE t_projects (project text PRIMARY KEY) ON COMMIT DROP;
+CREATE TEMP TABLE t_maintainers (id integer PRIMARY KEY) ON COMMIT DROP;
+CREATE TEMP TABLE t_links (id integer PRIMARY KEY) ON COMMIT DROP;
+CREATE TEMP TABLE t_newest ON COMMIT DROP AS
+SELECT ''::text AS project, ''::bytea AS newest_key LIMIT 0;
+
+-- name: catalog-scope-projects
+INSERT INTO t_projects SELECT DISTINCT unnest($1::text[]) ON CONFLICT DO NOTHING;
+
+-- name: catalog-scope-all
+-- Every key there is: the full path.
+INSERT INTO t_projects
+SELECT project FROM packages UNION SELECT name FROM public.projects ON CONFLICT DO NOTHING;
+INSERT INTO t_maintainers SELECT id FROM public.maintainers ON CONFLICT DO NOTHING;
+INSERT INTO t_links SELECT id FROM public.links ON CONFLICT DO NOTHING;
+
+-- name: catalog-newest
+-- The newest version key of every project in scope, across repositories.
+INSERT INTO t_newest
+SELECT p.project, max(p.version_key) FROM packages p JOIN t_projects t ON t.project = p.project GROUP BY p.project;
+ANALYZE t_projects;
+ANALYZE t_newest;
+
+-- name: catalog-maintainer-ids
+-- Resolves emails to maintainer ids, creating missing maintainers (born
+-- orphaned: the sync that binds them brings them to life, and counts them).
+WITH ins AS (
+    INSERT INTO public.maintainers (email, orphaned_at)
+    SELECT DISTINCT unnest($1::text[]), now()
+    ON CONFLICT (email) DO NOTHING
+    RETURNING id, email
+)
+SELECT id, email FROM ins
+UNION ALL
+SELECT id, email FROM public.maintainers WHERE email = ANY ($1::text[]);
+
+-- name: catalog-link-ids
+WITH ins AS (
+    INSERT INTO public.links (url, orphaned_at)
+    SELECT DISTINCT unnest($1::text[]), now()
+    ON CONFLICT (url) DO NOTHING
+    RETURNING id, url
+)
+SELECT id, url FROM ins
+UNION ALL
+SELECT id, url FROM public.links WHERE url = ANY ($1::text[]);
+
+-- name: catalog-scope-maintainers
+INSERT INTO t_maintainers SELECT DISTINCT unnest($1::integer[]) ON CONFLICT DO NOTHING;
+
+-- name: catalog-scope-links
+INSERT INTO t_links SELECT DISTINCT unnest($1::integer[]) ON CONFLICT DO NOTHING;
+
+-- name: catalog-scope-expand
+-- Maintainers and links bound to touched projects before or after.
+INSERT INTO t_maintainers SELECT maintainer_id FROM o_project_maintainers
+UNION SELECT maintainer_id FROM n_project_maintainers ON CONFLICT DO NOTHING;
+INSERT INTO t_links SELECT link_id FROM o_project_links
+UNION SELECT link_id FROM n_project_links ON CONFLICT DO NOTHING;
+ANALYZE t_maintainers;
+ANALYZE t_links;
+
+-- name: expect-project-repositories
+SELECT p.project, p.repo_id,
+       count(*)::integer AS num_packages,
+       count(*) FILTER (WHERE p.version_key = n.newest_key)::integer AS num_newest,
+       count(*) FILTER (WHERE p.version_key < n.newest_key)::integer AS num_outdated,
+       (array_agg(p.version ORDER BY p.version_key DESC, p.version DESC))[1] AS best_version
+FROM packages p
+JOIN t_newest n ON n.project = p.project
+GROUP BY p.project, p.repo_id
+
+-- name: expect-project-maintainers
+SELECT p.project, m.id AS maintainer_id, p.repo_id,
+       min(pm.name) AS name,
+       count(*)::integer AS num_packages,
+       count(*) FILTER (WHERE p.version_key = n.newest_key)::integer AS num_newest,
+       count(*) FILTER (WHERE p.version_key < n.newest_key)::integer AS num_outdated
+FROM packages p
+JOIN t_newest n ON n.project = p.project
+CROSS JOIN LATERAL (
+    SELECT e ->> 'email' AS email, coalesce(min(e ->> 'name'), '') AS name
+    FROM jsonb_array_elements(p.maintainers) e GROUP BY 1
+) pm
+JOIN public.maintainers m ON m.email = pm.email
+GROUP BY p.project, m.id, p.repo_id
+
+-- name: expect-project-links
+SELECT p.project, l.id AS link_id, count(*)::integer AS refcount
+FROM packages p
+JOIN t_projects t ON t.project = p.project
+CROSS JOIN LATERAL (SELECT DISTINCT e ->> 'url' AS url FROM jsonb_array_elements(p.links) e) pl
+JOIN public.links l ON l.url = pl.url
+GROUP BY p.project, l.id
+
+-- name: expect-maintainer-repositories
+SELECT pm.maintainer_id, pm.repo_id,
+       sum(pm.num_packages)::integer AS num_packages,
+       count(*)::integer AS num_projects,
+       sum(pm.num_newest)::integer AS num_newest,
+       sum(pm.num_outdated)::integer AS num_outdated
+FROM project_maintainers pm
+JOIN t_maintainers t ON t.id = pm.maintainer_id
+GROUP BY pm.maintainer_id, pm.repo_id
+
+-- name: expect-projects
+SELECT t.project AS name,
+       count(pr.repo_id)::integer AS num_repos,
+       coalesce(sum(pr.num_packages), 0)::integer AS num_packages,
+       coalesce(nv.version, '') AS newest_version,
+       coalesce(n.newest_key, ''::bytea) AS newest_key,
+       count(*) FILTER (WHERE pr.num_newest = 0)::integer AS num_updates,
+       count(pr.repo_id) = 0 AS orphaned
+FROM t_projects t
+LEFT JOIN t_newest n ON n.project = t.project
+LEFT JOIN project_repositories pr ON pr.project = t.project
+LEFT JOIN LATERAL (
+    SELECT max(p.version) AS version FROM packages p
+    WHERE p.project = t.project AND p.version_key = n.newest_key
+) nv ON true
+GROUP BY t.project, nv.version, n.newest_key
+
+-- name: expect-maintainers
+SELECT m.id, m.email,
+       coalesce(pmx.name, m.name) AS name,
+       coalesce(mr.num_packages, 0)::integer AS num_packages,
+       coalesce(pmx.num_projects, 0)::integer AS num_projects,
+       coalesce(mr.num_repos, 0)::integer AS num_repos,
+       coalesce(mr.num_newest, 0)::integer AS num_newest,
+       coalesce(mr.num_outdated, 0)::integer AS num_outdated,
+       coalesce(mr.repo_counts, '{}'::jsonb) AS repo_counts,
+       mr.num_repos IS NULL AS orphaned
+FROM t_maintainers t
+JOIN public.maintainers m ON m.id = t.id
+LEFT JOIN (
+    SELECT x.maintainer_id, sum(x.num_packages) AS num_packages, count(*) AS num_repos,
+           sum(x.num_newest) AS num_newest, sum(x.num_outdated) AS num_outdated,
+           jsonb_object_agg(r.name, x.num_packages) AS repo_counts
+    FROM maintainer_repositories x
+    JOIN t_maintainers tt ON tt.id = x.maintainer_id
+    JOIN repos r ON r.id = x.repo_id
+    GROUP BY x.maintainer_id
+) mr ON mr.maintainer_id = t.id
+LEFT JOIN (
+    SELECT pm.maintainer_id, min(pm.name) AS name, count(DISTINCT pm.project) AS num_projects
+    FROM project_maintainers pm
+    JOIN t_maintainers tt ON tt.id = pm.maintainer_id
+    GROUP BY pm.maintainer_id
+) pmx ON pmx.maintainer_id = t.id
+
+-- name: expect-links
+SELECT l.id, l.url,
+       coalesce(sum(pl.refcount), 0)::integer AS refcount,
+       sum(pl.refcount) IS NULL AS orphaned
+FROM t_links t
+JOIN public.links l ON l.id = t.id
+LEFT JOIN project_links pl ON pl.link_id = t.id
+GROUP BY l.id, l.url
+
+-- name: catalog-repositories-delta
+-- Repository totals move by the differences between the old and new rows of
+-- the touched projects and maintainers: never re-aggregated on this path.
+-- last_updated only moves forward, to the time of the last batch seen.
+WITH pr AS (
+    SELECT coalesce(n.repo_id, o.repo_id) AS repo_id,
+           sum(coalesce(n.num_packages, 0) - coalesce(o.num_packages, 0)) AS d_packages,
+           sum((n.repo_id IS NOT NULL)::integer - (o.repo_id IS NOT NULL)::integer) AS d_projects,
+           sum(coalesce(n.num_newest, 0) - coalesce(o.num_newest, 0)) AS d_newest,
+           sum(coalesce(n.num_outdated, 0) - coalesce(o.num_outdated, 0)) AS d_outdated
+    FROM n_project_repositories n
+    FULL JOIN o_project_repositories o ON o.project = n.project AND o.repo_id = n.repo_id
+    GROUP BY 1
+), mr AS (
+    SELECT coalesce(n.repo_id, o.repo_id) AS repo_id,
+           sum((n.repo_id IS NOT NULL)::integer - (o.repo_id IS NOT NULL)::integer) AS d_maintainers
+    FROM n_maintainer_repositories n
+    FULL JOIN o_maintainer_repositories o ON o.maintainer_id = n.maintainer_id AND o.repo_id = n.repo_id
+    GROUP BY 1
+), seen AS (
+    SELECT * FROM unnest($1::integer[], $2::timestamptz[]) AS s (repo_id, at)
+)
+INSERT INTO public.repositories AS t (id, name, num_packages, num_projects, num_maintainers, num_newest, num_outdated, last_updated)
+SELECT r.id, r.name, coalesce(pr.d_packages, 0), coalesce(pr.d_projects, 0), coalesce(mr.d_maintainers, 0),
+       coalesce(pr.d_newest, 0), coalesce(pr.d_outdated, 0), coalesce(seen.at, '-infinity')
+FROM repos r
+LEFT JOIN pr ON pr.repo_id = r.id
+LEFT JOIN mr ON mr.repo_id = r.id
+LEFT JOIN seen ON seen.repo_id = r.id
+WHERE pr.repo_id IS NOT NULL OR mr.repo_id IS NOT NULL OR seen.repo_id IS NOT NULL
+ON CONFLICT (id) DO UPDATE SET
+    num_packages = t.num_packages + excluded.num_packages,
+    num_projects = t.num_projects + excluded.num_projects,
+    num_maintainers = t.num_maintainers + excluded.num_maintainers,
+    num_newest = t.num_newest + excluded.num_newest,
+    num_outdated = t.num_outdated + excluded.num_outdated,
+    last_updated = greatest(t.last_updated, excluded.last_updated)
+WHERE (excluded.num_packages, excluded.num_projects, excluded.num_maintainers, excluded.num_newest, excluded.num_outdated)
+          IS DISTINCT FROM (0, 0, 0, 0, 0)
+   OR excluded.last_updated > t.last_updated;
+
+-- name: expect-repositories
+-- The full definition of repositories, which the delta path keeps by counter
+-- differences: the audit checks one against the other.
+SELECT r.id, r.name,
+       coalesce(pr.num_packages, 0)::integer AS num_packages,
+       coalesce(pr.num_projects, 0)::integer AS num_projects,
+       coalesce(mr.num_maintainers, 0)::integer AS num_maintainers,
+       coalesce(pr.num_newest, 0)::integer AS num_newest,
+       coalesce(pr.num_outdated, 0)::integer AS num_outdated,
+       b.last_updated
+FROM repos r
+JOIN (SELECT repo_id, max(finished_at) AS last_updated FROM batches GROUP BY repo_id) b ON b.repo_id = r.id
+LEFT JOIN (
+    SELECT repo_id, sum(num_packages) AS num_packages, count(*) AS num_projects,
+           sum(num_newest) AS num_newest, sum(num_outdated) AS num_outdated
+    FROM project_repositories GROUP BY repo_id
+) pr ON pr.repo_id = r.id
+LEFT JOIN (SELECT repo_id, count(*) AS num_maintainers FROM maintainer_repositories GROUP BY repo_id) mr ON mr.repo_id = r.id
+
+-- name: catalog-statistics-delta
+WITH v AS (
+    SELECT (SELECT coalesce(sum(num_packages), 0) FROM public.repositories) AS num_packages,
+           (SELECT count(*) FROM public.repositories WHERE num_packages > 0) AS num_repos,
+           (SELECT count(*) FILTER (WHERE NOT orphaned) FROM n_projects)
+         - (SELECT count(*) FILTER (WHERE NOT orphaned) FROM o_projects) AS d_projects,
+           (SELECT count(*) FILTER (WHERE NOT orphaned) FROM n_maintainers)
+         - (SELECT count(*) FILTER (WHERE NOT orphaned) FROM o_maintainers) AS d_maintainers,
+           (SELECT count(*) FILTER (WHERE NOT orphaned) FROM n_links)
+         - (SELECT count(*) FILTER (WHERE NOT orphaned) FROM o_links) AS d_links
+)
+UPDATE public.statistics s
+SET num_packages = v.num_packages, num_repos = v.num_repos,
+    num_projects = s.num_projects + v.d_projects,
+    num_maintainers = s.num_maintainers + v.d_maintainers,
+    num_links = s.num_links + v.d_links
+FROM v
+WHERE (s.num_packages, s.num_repos) IS DISTINCT FROM (v.num_packages, v.num_repos)
+   OR (v.d_projects, v.d_maintainers, v.d_links) IS DISTINCT FROM (0, 0, 0);
+
+-- name: expect-statistics
+SELECT true AS singleton,
+       (SELECT coalesce(sum(num_packages), 0) FROM repositories)::bigint AS num_packages,
+       (SELECT count(*) FROM projects WHERE NOT orphaned)::bigint AS num_projects,
+       (SELECT count(*) FROM maintainers WHERE NOT orphaned)::bigint AS num_maintainers,
+       (SELECT count(*) FROM repositories WHERE num_packages > 0)::integer AS num_repos,
+       (SELECT count(*) FROM links WHERE NOT orphaned)::bigint AS num_links
+
+-- ---- history projection ----
+
+-- name: history-load
+SELECT project, repo_id, version, version_key, count FROM history_versions WHERE project = ANY ($1::text[]);
+
+-- name: history-delete
+DELETE FROM history_versions h
+USING unnest($1::text[], $2::integer[], $3::text[]) AS d (project, repo_id, version)
+WHERE h.project = d.project AND h.repo_id = d.repo_id AND h.version = d.version;
+
+-- name: history-upsert
+INSERT INTO history_versions AS h (project, repo_id, version, version_key, count)
+SELECT * FROM unnest($1::text[], $2::integer[], $3::text[], $4::bytea[], $5::integer[])
+ON CONFLICT (project, repo_id, version) DO UPDATE
+SET version_key = excluded.version_key, count = excluded.count
+WHERE (h.version_key, h.count) IS DISTINCT FROM (excluded.version_key, excluded.count);
+
+-- name: expect-history-versions
+SELECT project, repo_id, version, version_key, count(*)::integer AS count
+FROM packages GROUP BY project, repo_id, version, version_key

@@ -1,0 +1,36 @@
+-- Projection checkpoints, dead letters and status.
+
+-- name: checkpoint-ensure
+INSERT INTO projection_checkpoints (name) VALUES ($1) ON CONFLICT DO NOTHING;
+
+-- name: checkpoint-lock
+SELECT seq FROM projection_checkpoints WHERE name = $1 FOR UPDATE;
+
+-- name: checkpoint-get
+SELECT seq FROM projection_checkpoints WHERE name = $1;
+
+-- name: checkpoint-advance
+UPDATE projection_checkpoints
+SET seq = $2, updated_at = now(), failed_at = NULL, error = NULL, cache_stats = $3
+WHERE name = $1;
+
+-- name: projection-dead-letter
+WITH dl AS (
+    INSERT INTO projection_dead_letters (projection, from_seq, to_seq, error, attempts)
+    VALUES ($1, $2 + 1, $3, $4, $5)
+)
+INSERT INTO projection_checkpoints AS c (name, failed_at, error) VALUES ($1, now(), $4)
+ON CONFLICT (name) DO UPDATE SET failed_at = now(), error = $4;
+
+-- name: projection-try-lock
+SELECT pg_try_advisory_lock(1684368501, hashtext($1));
+
+-- name: projection-status
+-- Checkpoint, state and whether a worker holds the projection's lock.
+SELECT c.name, c.seq, c.updated_at, c.failed_at, c.error, c.cache_stats,
+       EXISTS (SELECT 1 FROM pg_locks l
+               WHERE l.locktype = 'advisory' AND l.classid = 1684368501 AND l.objid = hashtext(c.name)::oid
+                 AND l.objsubid = 2 AND l.granted
+                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS running
+FROM projection_checkpoints c
+ORDER BY c.name;
