@@ -67,10 +67,10 @@ type UpdateParams struct {
 	Seed uint64
 	// VersionScheme orders the repository's versions (default generic).
 	VersionScheme version.Scheme
-	Files     []events.InputFile
-	Skipped   int
-	Force     bool
-	StartedAt time.Time
+	Files         []events.InputFile
+	Skipped       int
+	Force         bool
+	StartedAt     time.Time
 }
 
 // UpdateResult describes what an update did.

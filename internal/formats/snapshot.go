@@ -1,0 +1,163 @@
+package formats
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"slices"
+
+	"github.com/deltalog/deltalog/events"
+)
+
+// Snapshot is the content of one repository as read from its files.
+type Snapshot struct {
+	// Packages after overlays were applied: packages of the first file
+	// that no later file replaced, in file order, then those of the next
+	// file, and so on.
+	Packages []events.Package
+	// Files records every input file, in the order given, with the size
+	// and sha256 of its raw (still compressed) bytes.
+	Files []events.InputFile
+	// Skipped counts skipped records over all files (see Stats.Skipped).
+	Skipped int
+	// SkippedLines locates the first 10 skipped records.
+	SkippedLines []SkippedLine
+}
+
+// SkippedLine locates a skipped record.
+type SkippedLine struct {
+	File string
+	Line int
+}
+
+// ReadSnapshot reads the files that together make one snapshot of one
+// repository, in order, all of format f, decompressing them as Open does.
+//
+// A later file replaces every earlier package with the same Name: this is
+// how a Debian suite combines with its -updates and -security overlays
+// (bookworm, then bookworm-updates, then bookworm-security). Within one
+// file, several packages with the same name (several versions of one
+// source) are all kept.
+//
+// Each file is read once: its sha256 and size are computed from the same
+// bytes that are decompressed and parsed. Cancelling ctx stops the read and
+// returns ctx.Err().
+func ReadSnapshot(ctx context.Context, f Format, paths []string) (*Snapshot, error) {
+	if !slices.Contains(Formats(), f) {
+		return nil, fmt.Errorf("%w %q (valid: %s)", ErrUnknownFormat, string(f), validNames())
+	}
+	snap := &Snapshot{}
+	for _, path := range paths {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		pkgs, file, stats, err := readFile(ctx, f, path)
+		if err != nil {
+			return nil, err
+		}
+		snap.Files = append(snap.Files, file)
+		snap.Skipped += stats.Skipped
+		for _, line := range stats.SkippedLines {
+			if len(snap.SkippedLines) < maxSkippedLines {
+				snap.SkippedLines = append(snap.SkippedLines, SkippedLine{File: path, Line: line})
+			}
+		}
+		snap.overlay(pkgs)
+	}
+	return snap, nil
+}
+
+// overlay replaces every package whose Name occurs in pkgs by pkgs.
+func (s *Snapshot) overlay(pkgs []events.Package) {
+	if len(s.Packages) == 0 {
+		s.Packages = pkgs
+		return
+	}
+	names := make(map[string]struct{}, len(pkgs))
+	for i := range pkgs {
+		names[pkgs[i].Name] = struct{}{}
+	}
+	s.Packages = slices.DeleteFunc(s.Packages, func(p events.Package) bool {
+		_, replaced := names[p.Name]
+		return replaced
+	})
+	s.Packages = append(s.Packages, pkgs...)
+}
+
+// hashingReader hashes and counts the raw bytes of a file as they are read.
+type hashingReader struct {
+	r io.Reader
+	h hash.Hash
+	n int64
+}
+
+func (hr *hashingReader) Read(p []byte) (int, error) {
+	n, err := hr.r.Read(p)
+	hr.h.Write(p[:n])
+	hr.n += int64(n)
+	return n, err
+}
+
+// ctxCheckEvery is how many packages are parsed between checks of ctx.
+const ctxCheckEvery = 4096
+
+func readFile(ctx context.Context, f Format, path string) ([]events.Package, events.InputFile, Stats, error) {
+	var file events.InputFile
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, file, Stats{}, err
+	}
+	defer fh.Close()
+	hr := &hashingReader{r: fh, h: sha256.New()}
+	rc, err := decompress(ctx, hr, path, xzBinary())
+	if err != nil {
+		return nil, file, Stats{}, err
+	}
+	defer rc.Close()
+
+	var pkgs []events.Package
+	stats, err := Parse(rc, path, f, func(p events.Package) error {
+		if len(pkgs)%ctxCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		pkgs = append(pkgs, p)
+		return nil
+	})
+	if err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return nil, file, stats, ctxErr
+		}
+		return nil, file, stats, rootCause(err, rc)
+	}
+	if err := rc.Close(); err != nil {
+		return nil, file, stats, err
+	}
+	// Decoders may stop before the end of the raw file; the checksum
+	// covers all of it.
+	if _, err := io.Copy(io.Discard, hr); err != nil {
+		return nil, file, stats, &ParseError{File: path, Err: err}
+	}
+	file = events.InputFile{Path: path, SHA256: hex.EncodeToString(hr.h.Sum(nil)), Bytes: hr.n}
+	return slices.Clip(pkgs), file, stats, nil
+}
+
+// rootCause returns the decompression error behind a parse error, if there
+// is one. Decoders check integrity at the end of a block, after they have
+// handed out its data, so corrupt input usually shows first as a strange
+// parse error; reading on to the decoder's verdict names the real problem.
+func rootCause(parseErr error, rc io.Reader) error {
+	if _, ok := errors.AsType[*ParseError](parseErr); !ok || errors.Is(parseErr, ErrCorrupt) {
+		return parseErr
+	}
+	if _, err := io.Copy(io.Discard, rc); errors.Is(err, ErrCorrupt) {
+		return err
+	}
+	return parseErr
+}
