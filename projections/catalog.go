@@ -144,15 +144,15 @@ func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), err
 		{"catalog-newest", nil},
 	}
 	for _, s := range steps {
-		if _, err := tx.Exec(ctx, dlsql.Query(s.query), s.args...); err != nil {
-			return nil, fmt.Errorf("%s: %w", s.query, err)
+		if err := timedExec(ctx, tx, s.query, dlsql.Query(s.query), s.args...); err != nil {
+			return nil, err
 		}
 	}
 	if err := syncAll(ctx, tx, catalogLevel1); err != nil {
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, dlsql.Query("catalog-scope-expand")); err != nil {
-		return nil, fmt.Errorf("catalog-scope-expand: %w", err)
+	if err := timedExec(ctx, tx, "catalog-scope-expand", dlsql.Query("catalog-scope-expand")); err != nil {
+		return nil, err
 	}
 	if err := syncAll(ctx, tx, catalogLevel2); err != nil {
 		return nil, err
@@ -163,11 +163,11 @@ func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), err
 	for id, at := range seen {
 		repoIDs, times = append(repoIDs, id), append(times, at)
 	}
-	if _, err := tx.Exec(ctx, dlsql.Query("catalog-repositories-delta"), repoIDs, times); err != nil {
-		return nil, fmt.Errorf("repositories: %w", err)
+	if err := timedExec(ctx, tx, "repositories", dlsql.Query("catalog-repositories-delta"), repoIDs, times); err != nil {
+		return nil, err
 	}
-	if _, err := tx.Exec(ctx, dlsql.Query("catalog-statistics-delta")); err != nil {
-		return nil, fmt.Errorf("statistics: %w", err)
+	if err := timedExec(ctx, tx, "statistics", dlsql.Query("catalog-statistics-delta")); err != nil {
+		return nil, err
 	}
 	return func() {
 		c.maintainers.commit(mPending)

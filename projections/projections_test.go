@@ -23,7 +23,14 @@ type fixture struct {
 	runner  *projections.Runner
 }
 
+// setup uses tiny pages, so that updates span several pages and page
+// boundaries are exercised.
 func setup(t *testing.T, ps ...projections.Projection) *fixture {
+	t.Helper()
+	return setupPaged(t, 7, ps...)
+}
+
+func setupPaged(t *testing.T, pageSize int, ps ...projections.Projection) *fixture {
 	t.Helper()
 	pool := dbtest.New(t)
 	u, err := changelog.NewUpdater(pool, changelog.Config{})
@@ -33,7 +40,7 @@ func setup(t *testing.T, ps ...projections.Projection) *fixture {
 		require.NoError(t, err)
 		ps = []projections.Projection{cat, projections.History{}}
 	}
-	r, err := projections.NewRunner(projections.Config{Pool: pool, Projections: ps, PageSize: 7, MaxRetries: 1})
+	r, err := projections.NewRunner(projections.Config{Pool: pool, Projections: ps, PageSize: pageSize, MaxRetries: 1})
 	require.NoError(t, err)
 	return &fixture{pool: pool, updater: u, runner: r}
 }

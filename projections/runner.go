@@ -295,6 +295,7 @@ func (r *Runner) deadLetter(p Projection, results *resultBox) message.HandlerMid
 // anything twice nor skip anything: the page always starts where the
 // checkpoint is.
 func (r *Runner) ApplyPage(ctx context.Context, p Projection, to int64) error {
+	ctx = withLogger(ctx, r.cfg.Logger.With("projection", p.Name()))
 	tx, err := r.cfg.Pool.Begin(ctx)
 	if err != nil {
 		return err

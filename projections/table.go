@@ -3,7 +3,9 @@ package projections
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -94,9 +96,38 @@ func (tb table) sync(ctx context.Context, tx pgx.Tx) error {
 			tb.name, strings.Join(insCols, ", "), insVals, n, o, tb.on("o", "n")),
 	)
 	for _, s := range stmts {
-		if _, err := tx.Exec(ctx, s); err != nil {
-			return fmt.Errorf("%s: %w", tb.name, err)
+		if err := timedExec(ctx, tx, tb.name, s); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// timedExec runs one statement, logging its duration at debug level: the
+// first place to look when a page is slow.
+func timedExec(ctx context.Context, tx pgx.Tx, what, sql string, args ...any) error {
+	start := time.Now()
+	tag, err := tx.Exec(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if l := loggerFrom(ctx); l.Enabled(ctx, slog.LevelDebug) {
+		first, _, _ := strings.Cut(strings.TrimSpace(sql), "\n")
+		l.DebugContext(ctx, "statement", "what", what, "rows", tag.RowsAffected(),
+			"ms", time.Since(start).Milliseconds(), "sql", first[:min(len(first), 90)])
+	}
+	return nil
+}
+
+type loggerKey struct{}
+
+func withLogger(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, l)
+}
+
+func loggerFrom(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return slog.New(slog.DiscardHandler)
 }

@@ -25,7 +25,8 @@ import (
 const usage = `deltalog — delta-update engine for package catalogs
 
 Usage:
-  deltalog update --repo NAME --format FORMAT [--force] [--json] FILE...
+  deltalog update --repo NAME --format FORMAT [--force] [--project] [--json] FILE...
+  deltalog project [--follow] [--only NAME,...]
   deltalog tail [--from SEQ] [--limit N] [--follow] [--repo R]
   deltalog serve [--addr 127.0.0.1:8080]
   deltalog replicate --to nats://HOST:PORT [--stream NAME] [--until SEQ]

@@ -6,6 +6,7 @@ import (
 
 	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/internal/database"
+	"github.com/deltalog/deltalog/projections"
 	dlsql "github.com/deltalog/deltalog/sql"
 )
 
@@ -24,13 +25,27 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	ps, err := projections.ReadStatus(ctx, pool)
+	if err != nil {
+		return err
+	}
 	if *asJSON {
-		return writeJSON(e.stdout, st)
+		return writeJSON(e.stdout, struct {
+			*changelog.Status
+			Projections []projections.Status `json:"projections"`
+		}{st, ps})
 	}
 	fmt.Fprintf(e.stdout, "head seq %d, state checksum %s\n", st.HeadSeq, st.StateChecksum)
 	for _, r := range st.Repositories {
 		fmt.Fprintf(e.stdout, "  %-24s %9d packages %9d packagesets  %s  updated %s\n",
 			r.Name, r.Packages, r.Packagesets, r.StateChecksum, r.UpdatedAt.Format("2006-01-02 15:04:05"))
+	}
+	for _, p := range ps {
+		fmt.Fprintf(e.stdout, "projection %-8s checkpoint %d, lag %d, %s", p.Name, p.Checkpoint, p.Lag, p.State)
+		if p.Error != "" {
+			fmt.Fprintf(e.stdout, ": %s", p.Error)
+		}
+		fmt.Fprintln(e.stdout)
 	}
 	return nil
 }

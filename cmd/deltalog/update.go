@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/internal/formats"
 	"github.com/deltalog/deltalog/internal/ingest"
@@ -19,6 +21,9 @@ func cmdUpdate(ctx context.Context, e *env, args []string) error {
 	format := fs.String("format", "", "input format: debian-sources, debian-packages, tsv, jsonl (required)")
 	force := fs.Bool("force", false, "apply an empty snapshot or one under half the repository's size")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
+	project := fs.Bool("project", false, "apply the projections right after the update")
+	var pf projectFlags
+	pf.register(fs)
 	scheme := fs.String("version-scheme", "", "version order: debian, pypi, npm, generic (default: debian for Debian formats, else generic)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -47,6 +52,10 @@ func cmdUpdate(ctx context.Context, e *env, args []string) error {
 		Repo: *repo, Format: f, Files: fs.Args(), Force: *force, PhaseFunc: prog.phase,
 		VersionScheme: version.Scheme(*scheme),
 	})
+	if err == nil && *project {
+		prog.phase("project")
+		err = projectAfterUpdate(ctx, e, pool, &pf, sum)
+	}
 	prog.done()
 	if err != nil {
 		return err
@@ -79,6 +88,9 @@ func printSummary(e *env, s *ingest.Summary) {
 		fmt.Fprintf(w, "  time:        %.2fs (parse %.2fs, diff %.2fs, write %.2fs)\n",
 			s.Seconds, s.ParseSeconds, s.DiffSeconds, s.WriteSeconds)
 	}
+	if s.ProjectSeconds != nil {
+		fmt.Fprintf(w, "  projections: caught up in %.2fs\n", *s.ProjectSeconds)
+	}
 	fmt.Fprintf(w, "  state:       %s (repository), %s (global), head seq %d\n",
 		s.RepoStateChecksum, s.StateChecksum, s.HeadSeq)
 }
@@ -99,7 +111,7 @@ func newProgress(w io.Writer, repo string) *progress {
 	p.stop, p.finished, p.name = make(chan struct{}), make(chan struct{}), make(chan string, 4)
 	go func() {
 		defer close(p.finished)
-		labels := map[string]string{"read": "reading and hashing", "diff": "diffing", "write": "writing"}
+		labels := map[string]string{"read": "reading and hashing", "diff": "diffing and writing", "project": "projecting"}
 		phase, start := "", time.Now()
 		tick := time.NewTicker(200 * time.Millisecond)
 		defer tick.Stop()
@@ -132,4 +144,21 @@ func (p *progress) done() {
 		close(p.stop)
 		<-p.finished
 	}
+}
+
+// projectAfterUpdate runs the projections until they have caught up with the
+// update just made, and records the time in the summary.
+func projectAfterUpdate(ctx context.Context, e *env, pool *pgxpool.Pool, pf *projectFlags, sum *ingest.Summary) error {
+	start := time.Now()
+	r, err := pf.runner(e, pool)
+	if err != nil {
+		return err
+	}
+	if err := r.Run(ctx, false); err != nil {
+		return err
+	}
+	secs := time.Since(start).Seconds()
+	sum.ProjectSeconds = &secs
+	sum.Seconds += secs
+	return nil
 }

@@ -201,7 +201,7 @@ func (p *debParser) line(line []byte, n int) error {
 			return p.errorf(n, string(p.curName), "%w", ErrInvalidUTF8)
 		}
 		p.curSize += len(line) + 1
-		if false {
+		if p.curSize > MaxFieldSize {
 			return p.errorf(p.curLine, string(p.curName), "%w: more than %d bytes", ErrOversizedField, MaxFieldSize)
 		}
 		if p.curSpan != nil {
@@ -306,7 +306,7 @@ func (p *debParser) emit() error {
 	}
 	pkg := events.Package{
 		Name:     string(name),
-		Version:  p.intern.get(version),
+		Version:  string(version),
 		Category: p.intern.get(p.value(fSection)),
 	}
 	pkg.Project = pkg.Name

@@ -161,9 +161,10 @@ func TestGolden(t *testing.T) {
 func TestDeb822Lenient(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name  string
-		input string
-		want  []events.Package
+		name   string
+		binary bool
+		input  string
+		want   []events.Package
 	}{{
 		name:  "CRLF, whitespace-only separator, no final newline",
 		input: "Package: a\r\nVersion: 1\r\n \t\r\nPackage: b\r\nVersion: 2",
@@ -201,10 +202,24 @@ func TestDeb822Lenient(t *testing.T) {
 			Project: "a", Name: "a", Version: "1",
 			Maintainers: []events.Maintainer{{Email: "a@x.org", Name: "A"}},
 		}},
+	}, {
+		// Packages files with long descriptions inline (no Translation
+		// files): the summary is the first line.
+		name:   "Description with a long description",
+		binary: true,
+		input:  "Package: a\nVersion: 1\nArchitecture: all\nDescription: short\n long line one\n .\n line two\n",
+		want: []events.Package{{
+			Project: "a", Name: "a", Version: "1", Summary: "short",
+			Extra: map[string]string{"architecture": "all"},
+		}},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, stats, err := parseAll(t, []byte(tc.input), DebianSources)
+			format := DebianSources
+			if tc.binary {
+				format = DebianPackages
+			}
+			got, stats, err := parseAll(t, []byte(tc.input), format)
 			require.NoError(t, err)
 			require.Equal(t, tc.want, got)
 			require.Equal(t, len(tc.want), stats.Packages)

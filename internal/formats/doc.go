@@ -8,9 +8,10 @@
 // strict where a silent mistake would corrupt history, and lenient only
 // where real data is known to be irregular:
 //
-//   - Bad input is an error, never a skipped record: a truncated download
-//     that parsed as "fewer packages" would make deltalog announce thousands
-//     of removals. Every error is a *ParseError naming the file, the line
+//   - Bad input is an error, never a silently dropped record: a truncated
+//     download that parsed as "fewer packages" would make deltalog announce
+//     thousands of removals. (The one record dropped by design, a TSV row
+//     without a version, is counted and located in Stats.) Every error is a *ParseError naming the file, the line
 //     and the field, because the person who reads it has a 50 MB file in
 //     front of them. Compressed input is checked to its end for the same
 //     reason (see Open).

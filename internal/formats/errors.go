@@ -7,9 +7,10 @@ import (
 	"strings"
 )
 
-// Sentinel errors. Every error returned by this package for bad input is a
-// *ParseError (locating the problem) that wraps one of these, so callers can
-// both print a precise message and branch with errors.Is.
+// Sentinel errors. Errors about bad input are *ParseError values (locating
+// the problem) that wrap one of these, so callers can both print a precise
+// message and branch with errors.Is. ErrUnknownFormat is wrapped by a plain
+// error; failures to open or read a file are the os package's errors.
 var (
 	// ErrUnknownFormat: the format name is not one of the supported ones.
 	ErrUnknownFormat = errors.New("unknown input format")

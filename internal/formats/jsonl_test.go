@@ -64,3 +64,28 @@ func TestJSONLErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestJSONLDocExample parses the example line of the package documentation,
+// so that the documented format stays true.
+func TestJSONLDocExample(t *testing.T) {
+	t.Parallel()
+	doc := string(mustRead(t, "doc.go"))
+	var example string
+	for line := range strings.Lines(doc) {
+		if strings.HasPrefix(line, "//\t{") {
+			example = strings.TrimPrefix(line, "//\t")
+		}
+	}
+	require.NotEmpty(t, example, "doc.go has an indented JSON example")
+	pkgs, _, err := parseAll(t, []byte(example), JSONL)
+	require.NoError(t, err)
+	require.Equal(t, []events.Package{{
+		Project:     "0ad",
+		Name:        "0ad",
+		Version:     "0.0.26-3",
+		Category:    "games",
+		Maintainers: []events.Maintainer{{Email: "vcheng@debian.org", Name: "Vincent Cheng"}},
+		Links:       []events.Link{{Kind: "homepage", URL: "https://play0ad.com/"}},
+		Extra:       map[string]string{"architecture": "amd64"},
+	}}, pkgs)
+}

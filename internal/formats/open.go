@@ -26,18 +26,21 @@ var (
 // xzBinary is the path of the xz program, or "" when there is none.
 //
 // Decompressing xz is the slowest step of reading a Debian index, so it
-// goes through the xz binary (liblzma) when there is one, and through the
-// pure-Go github.com/ulikunitz/xz otherwise. Measured on the 2-core build
-// machine, bookworm main Packages (8.6 MB xz, 50 MB decompressed), in
-// decompressed MB/s (BenchmarkDecompressXZ):
+// goes through the xz program (liblzma) when there is one, and through the
+// pure-Go github.com/ulikunitz/xz otherwise. Measured on the shared 2-core
+// build machine (busy with other jobs; best of 4 to 5 runs), bookworm main
+// Packages-amd64, 8.6 MB of xz to 50.1 MB, in MB/s of decompressed output
+// (BenchmarkDecompressXZ, BenchmarkOpenParseDebianPackages):
 //
-//	xz binary (XZ Utils 5.4.1) via a pipe   78 MB/s
-//	github.com/ulikunitz/xz v0.5.17         21 MB/s
+//	                               decompress   per CPU-second   + Parse
+//	xz 5.4.1 program, via a pipe     89 MB/s       84 MB/s        0.70 s
+//	github.com/ulikunitz/xz 0.5.17   44 MB/s       46 MB/s        1.47 s
+//	(xz -dc > /dev/null in a shell: 0.62 s, 81 MB/s)
 //
-// The binary is also a separate process, so it decompresses on one core
-// while Parse runs on the other: reading and parsing that file takes 0.67 s
-// with the binary against 2.6 s with the pure-Go reader
-// (BenchmarkOpenParseDebianPackages).
+// The program is also a separate process: it decompresses on one core while
+// Parse (about 450 MB/s on its own) runs on the other, so reading and
+// parsing costs little more than decompressing. gzip stays in process
+// (compress/gzip); Debian publishes xz.
 var xzBinary = sync.OnceValue(func() string {
 	p, err := exec.LookPath("xz")
 	if err != nil {

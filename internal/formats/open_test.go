@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"github.com/ulikunitz/xz"
 
 	"github.com/deltalog/deltalog/events"
 )
@@ -97,7 +98,7 @@ func TestOpenDetectsByContent(t *testing.T) {
 // on the xz program.
 func compressXZ(b []byte) ([]byte, error) {
 	var buf bytes.Buffer
-	w, err := xzNewWriter(&buf)
+	w, err := xz.NewWriter(&buf)
 	if err != nil {
 		return nil, err
 	}

@@ -125,7 +125,7 @@ func parseTSV(r io.Reader, name string, fn func(events.Package) error) (Stats, e
 		}
 		pkg := events.Package{
 			Name:    string(pkgName),
-			Version: intern.get(version),
+			Version: string(version),
 		}
 		pkg.Project = normalizeName(pkg.Name, &lower)
 		for i, f := range fields {

@@ -35,7 +35,12 @@ func addRealSeeds(f *testing.F) {
 
 // FuzzCompare checks that Compare is a total order (a total preorder on
 // strings: distinct strings can be equal versions) and that Key agrees with
-// it, on raw input and on each scheme's normalization of it.
+// it, on raw input and on each scheme's normalization of it. Run it with
+//
+//	go test ./internal/version -run '^$' -fuzz '^FuzzCompare$' -fuzztime 60s -fuzzminimizetime 3s
+//
+// (without a short -fuzzminimizetime, minimizing the long inputs the fuzzer
+// finds can take the whole budget while the exec count stands still).
 func FuzzCompare(f *testing.F) {
 	addRealSeeds(f)
 	f.Fuzz(func(t *testing.T, a, b, c string) {

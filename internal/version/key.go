@@ -21,7 +21,8 @@ const (
 // rank byte and a value, and ends with keyEnd:
 //
 //   - a word (pre-release, post-release, letter suffix): its rank byte and
-//     its lower-cased first letter, which is all Compare looks at;
+//     its lower-cased first letter, which is all Compare looks at (0x60,
+//     just below a, for dev…);
 //   - a non-zero number: keyNonZero, its digit count without leading zeros
 //     (n ≥ 255 as 0xFF followed by the count of n-255, so any length fits
 //     and longer sorts later), then the digits in ASCII;

@@ -39,6 +39,10 @@ const (
 //     identifiers before words; 1.0.0-patch.1 becomes 1.0.0-pre.patch.1), so
 //     that every pre-release sorts before its release.
 //   - generic: the version is returned as is.
+//
+// The result is a comparison form, for Compare and Key, not for display;
+// and a normalized Debian version is no Debian version, so it must not be
+// normalized again (PyPI and npm forms are unchanged by it).
 func Normalize(s Scheme, v string) string {
 	switch s {
 	case SchemeDebian:
@@ -156,14 +160,15 @@ func debianSeparators(v string) string {
 	return b.String()
 }
 
-// pep440 is PEP 440's version pattern (Appendix B), case-insensitive.
-var pep440 = regexp.MustCompile(`(?i)^\s*v?` +
+// pep440 is PEP 440's version pattern (Appendix B), case-insensitive, for
+// a version trimmed of white space.
+var pep440 = regexp.MustCompile(`(?i)^v?` +
 	`(?:[0-9]+!)?` +
 	`(?P<release>[0-9]+(?:\.[0-9]+)*)` +
 	`(?:[-_.]?(?P<pre_l>alpha|a|beta|b|preview|pre|c|rc)[-_.]?(?P<pre_n>[0-9]+)?)?` +
 	`(?:-(?P<post_n1>[0-9]+)|[-_.]?(?P<post_l>post|rev|r)[-_.]?(?P<post_n2>[0-9]+)?)?` +
 	`(?:[-_.]?(?P<dev_l>dev)[-_.]?(?P<dev_n>[0-9]+)?)?` +
-	`(?:\+[a-z0-9]+(?:[-_.][a-z0-9]+)*)?\s*$`)
+	`(?:\+[a-z0-9]+(?:[-_.][a-z0-9]+)*)?$`)
 
 var (
 	pep440Release = pep440.SubexpIndex("release")
@@ -177,9 +182,10 @@ var (
 )
 
 func normalizePyPI(v string) string {
+	v = strings.TrimSpace(v)
 	m := pep440.FindStringSubmatchIndex(v)
 	if m == nil {
-		return asciiLower(strings.TrimSpace(v))
+		return asciiLower(v)
 	}
 	group := func(i int) (string, bool) {
 		if m[2*i] < 0 {

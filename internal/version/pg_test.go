@@ -19,9 +19,6 @@ import (
 // version with max(), exactly as Compare does.
 func TestKeyInPostgres(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("needs PostgreSQL")
-	}
 	ctx := context.Background()
 	pool := dbtest.New(t)
 	_, err := pool.Exec(ctx, `CREATE TABLE version_key_test (id int PRIMARY KEY, project text NOT NULL, version text NOT NULL, version_key bytea NOT NULL)`)
@@ -65,7 +62,9 @@ func TestKeyInPostgres(t *testing.T) {
 	for _, r := range want {
 		wantIDs = append(wantIDs, r.id)
 	}
-	got, err := pgx.CollectRows(must(pool.Query(ctx, `SELECT id FROM version_key_test ORDER BY version_key, id`)), pgx.RowTo[int])
+	ordered, err := pool.Query(ctx, `SELECT id FROM version_key_test ORDER BY version_key, id`)
+	require.NoError(t, err)
+	got, err := pgx.CollectRows(ordered, pgx.RowTo[int])
 	require.NoError(t, err)
 	require.Equal(t, wantIDs, got)
 
@@ -74,18 +73,12 @@ func TestKeyInPostgres(t *testing.T) {
 		Project string
 		Key     []byte
 	}
-	maxima, err := pgx.CollectRows(must(pool.Query(ctx,
-		`SELECT project, max(version_key) AS key FROM version_key_test GROUP BY project`)), pgx.RowToStructByName[projectMax])
+	grouped, err := pool.Query(ctx, `SELECT project, max(version_key) AS key FROM version_key_test GROUP BY project`)
+	require.NoError(t, err)
+	maxima, err := pgx.CollectRows(grouped, pgx.RowToStructByName[projectMax])
 	require.NoError(t, err)
 	require.Len(t, maxima, len(newest))
 	for _, m := range maxima {
 		require.True(t, bytes.Equal(version.Key(newest[m.Project]), m.Key), "%s: max key %x, newest %q", m.Project, m.Key, newest[m.Project])
 	}
-}
-
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
 }

@@ -1,5 +1,10 @@
 package version
 
+import (
+	"cmp"
+	"strings"
+)
+
 // rank is the class of a version component. Ranks are compared before
 // values, in this order. The numeric values are internal; the bytes Key
 // writes for them are the key* constants below.
@@ -29,28 +34,16 @@ type component struct {
 var padding = component{rank: rankZero}
 
 func compareComponents(a, b component) int {
-	switch {
-	case a.rank != b.rank:
-		if a.rank < b.rank {
-			return -1
-		}
-		return 1
-	case a.letter != b.letter:
-		if a.letter < b.letter {
-			return -1
-		}
-		return 1
-	case len(a.digits) != len(b.digits):
-		if len(a.digits) < len(b.digits) {
-			return -1
-		}
-		return 1
-	case a.digits < b.digits:
-		return -1
-	case a.digits > b.digits:
-		return 1
+	if c := cmp.Compare(a.rank, b.rank); c != 0 {
+		return c
 	}
-	return 0
+	if c := cmp.Compare(a.letter, b.letter); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(len(a.digits), len(b.digits)); c != 0 {
+		return c
+	}
+	return strings.Compare(a.digits, b.digits)
 }
 
 // scanner splits a version string into components without allocating.

@@ -116,6 +116,9 @@ COMBOS = [("bookworm", "trixie"), ("bookworm", "bookworm-security"),
           ("trixie", "trixie-backports")]
 
 
+DEBIAN_TOTAL = [0]
+
+
 def debian_pairs():
     """Compares every pair of differing versions of a source package between
     a suite and the next (bookworm -> trixie) or its overlays. Returns a
@@ -128,6 +131,7 @@ def debian_pairs():
             a, b = suites[base][n], suites[over][n]
             if a != b:
                 pairs.append((a, b, f"{base}>{over}:{n}"))
+    DEBIAN_TOTAL[0] = len(pairs)
     got = generic_signs([("debian", a, b) for a, b, _ in pairs])
     want = [dpkg_sign(f"0:{upstream(a)}-0", f"0:{upstream(b)}-0") for a, b, _ in pairs]
     full = sum(dpkg_sign(a, b) != w for (a, b, _), w in zip(pairs, want))
@@ -254,7 +258,7 @@ def strip_repack(v):
     return re.sub(r"(?<=[0-9A-Za-z])[-+~._]*(?<![A-Za-z])(dfsg|ds|dsx|repack|repacked)(?![A-Za-z])[^+~]*", "", v)
 
 
-DEBIAN_REASONS = {
+REASONS = {
     "really": "X+reallyY is compared as Y, the version really shipped; dpkg compares X+reallyY",
     "repack": "repack markers (+dfsg, +ds, +repack...) and +~ component versions are dropped: same upstream release",
     "trailing-zero": "trailing zeros and dots: generic 1.0 == 1.0.0 == 1.0., dpkg 1.0 < 1.0. < 1.0.0",
@@ -262,13 +266,20 @@ DEBIAN_REASONS = {
     "word-after-release": ("a word right after the release without ~ (1.0rc, 1.0.git2024): generic reads it as a "
                            "pre-release, as libversion does any unknown word; dpkg sorts every letter after the end"),
     "plus-vs-dot": "dpkg sorts + before . (1+60 < 1.0~git); generic has 1 == 1.0 and reads + as a post-release",
+    "pep440-epoch": "PEP 440 epoch dropped, as Debian epochs are: only the release is compared across repositories",
+    "semver-numeric": ("numeric pre-release: semver puts 1.0.0-1 before any word; Normalize writes it "
+                       "1.0.0-dev.1, which sorts before every word but dev..."),
+    "semver-dev": ("semver orders pre-release words in ASCII (alpha < beta < dev); "
+                   "generic puts dev... before alpha, as PEP 440 and PHP do"),
+    "semver-words": ("semver compares pre-release words as whole strings; "
+                     "generic compares them by first letter and pads with zeros"),
     "after-plus": ("after a +, dpkg sorts a number before a word or another +; generic sorts words "
                    "(pre-release) and + (post-release) before numbers"),
 }
 
 
 def debian_reason(x, y, got):
-    """Names the documented reason the generic order of the upstream versions
+    """Names (a key of REASONS) the documented reason the generic order of the upstream versions
     x and y differs from dpkg's, or None. The reasons that are a rewrite
     (really, repack) are checked: after the rewrite dpkg must agree."""
     for name, f in (("really", after_really), ("repack", strip_repack)):
@@ -276,44 +287,42 @@ def debian_reason(x, y, got):
         if (x2, y2) != (x, y):
             x, y = x2, y2
             if dpkg_sign(f"0:{x}-0", f"0:{y}-0") == got:
-                return DEBIAN_REASONS[name]
+                return name
     if re.sub(r"(\.0*)+$", "", x) == re.sub(r"(\.0*)+$", "", y):
-        return DEBIAN_REASONS["trailing-zero"]
+        return "trailing-zero"
     n = len(os.path.commonprefix([x, y]))
     p, ra, rb = x[:n], x[n:], y[n:]
     for r1, r2 in ((ra, rb), (rb, ra)):
         if re.sub(r"^0+\.?(?=[a-z])", "", r1) == r2:
-            return DEBIAN_REASONS["zero-before-word"]
+            return "zero-before-word"
         if r1 == "" and re.match(r"^\.?[a-z]", r2) and not re.match(r"^\.?(p|pl|post|patch|errata)([^a-z]|$)", r2):
-            return DEBIAN_REASONS["word-after-release"]
+            return "word-after-release"
         if r1[:1] == "+" and r2[:1] == ".":
-            return DEBIAN_REASONS["plus-vs-dot"]
+            return "plus-vs-dot"
         if p.endswith("+") and r1[:1].isdigit() and re.match(r"^[a-z+]", r2):
-            return DEBIAN_REASONS["after-plus"]
+            return "after-plus"
     return None
 
 
 def reason(scheme, a, b, want, got):
-    """Why the generic order legitimately differs from the reference, or None."""
+    """Why the generic order legitimately differs from the reference: a key
+    of REASONS, or None."""
     both = a + " " + b
     if scheme == "debian":
         return debian_reason(upstream(a), upstream(b), got)
     if scheme == "pypi":
         if "!" in both:
-            return "PEP 440 epoch dropped, as Debian epochs are: only the release is compared across repositories"
+            return "pep440-epoch"
         return None
     if scheme == "npm":
         pa = (a.split("+")[0].split("-", 1)[1:] or [""])[0]
         pb = (b.split("+")[0].split("-", 1)[1:] or [""])[0]
         if pa and pb and (pa[0].isdigit() or pb[0].isdigit()):
-            return ("numeric pre-release: semver puts 1.0.0-1 before any word; Normalize writes it "
-                    "1.0.0-dev.1, which sorts before every word but dev... (and the rest compares by generic rules)")
+            return "semver-numeric"
         if pa and pb and (pa.startswith("dev") or pb.startswith("dev")):
-            return ("semver orders pre-release words in ASCII (alpha < beta < dev); "
-                    "generic puts dev… before alpha, as PEP 440 and PHP do")
+            return "semver-dev"
         if pa and pb:
-            return ("semver compares pre-release words as whole strings; "
-                    "generic compares them by first letter and pads with zeros")
+            return "semver-words"
         return None
     return None
 
@@ -343,7 +352,7 @@ def debian_stats():
             why[reason(s, a, b, want, g)].append((a, b, want, g))
     print(f"debian: {len(pairs)} pairs, {sum(map(len, why.values()))} disagree with dpkg")
     for w, rows in sorted(why.items(), key=lambda x: -len(x[1])):
-        print(f"  {len(rows)}: {w}")
+        print(f"  {len(rows)}: {w}: {REASONS.get(w)}")
         for r in rows[:8]:
             print("     ", *r, sep="\t")
 
@@ -381,17 +390,19 @@ def main():
     count = defaultdict(int)
     for s, *_ in agree:
         count[s] += 1
+    why = defaultdict(int)
+    for d in deviate:
+        why[(d[0], d[6])] += 1
+    summary = "".join(f"#   {s} {n} {w}: {REASONS[w]}\n" for (s, w), n in sorted(why.items(), key=lambda x: (x[0][0], -x[1])))
     with open(os.path.join(OUT, "pairs.tsv"), "w") as f:
-        f.write(HEADER_PAIRS.format(**{f"n_{k}": count[k] for k in ("debian", "pypi", "npm")}))
+        f.write(HEADER_PAIRS.format(n_deb_all=DEBIAN_TOTAL[0], n_deviations=len(deviate), summary=summary,
+                                    **{f"n_{k}": count[k] for k in ("debian", "pypi", "npm")}))
         for row in agree:
             f.write("\t".join(str(x) for x in row) + "\n")
     with open(os.path.join(OUT, "deviations.tsv"), "w") as f:
         f.write(HEADER_DEVIATIONS)
         for row in deviate:
             f.write("\t".join(str(x) for x in row) + "\n")
-    why = defaultdict(int)
-    for d in deviate:
-        why[(d[0], d[6])] += 1
     print(f"pairs: {dict(count)}; deviations: {len(deviate)}", file=sys.stderr)
     for (s, w), n in sorted(why.items()):
         print(f"  {s}: {n}: {w}", file=sys.stderr)
@@ -410,14 +421,18 @@ HEADER_PAIRS = """\
 #           real version of the same release ({n_pypi} pairs);
 #   npm     semver.compare (npm's semver) on real npm versions, paired the same
 #           way ({n_npm} pairs).
-# Only pairs where Compare(Normalize(a), Normalize(b)) agrees are here; the
-# pairs where the generic order legitimately differs are in deviations.tsv.
-"""
+# Only pairs where Compare(Normalize(a), Normalize(b)) agrees with the
+# reference are here. Left out, and pinned in deviations.tsv with the generic
+# sign, are the {n_deviations} pairs where the generic order differs on purpose:
+# every one of the {n_deb_all} real Debian pairs that disagrees with dpkg, and the
+# PyPI and npm pairs of the sample that disagree with PEP 440 and semver:
+{summary}"""
 
 HEADER_DEVIATIONS = """\
 # Real version pairs where the generic order differs from the reference order
 # of their scheme, on purpose. Cut by testdata/version/cut_pairs.py.
-# Columns: scheme, a, b, reference sign, generic sign, source, reason.
+# Columns: scheme, a, b, reference sign, generic sign, source, reason (the
+# reasons are explained in the header of pairs.tsv).
 # The test pins the generic sign, so a change here is a visible decision.
 """
 

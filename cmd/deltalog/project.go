@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/deltalog/deltalog/projections"
+)
+
+// projectFlags are the flags shared by `project` and `update --project`.
+type projectFlags struct {
+	only      string
+	pageSize  int
+	cacheSize int
+}
+
+func (f *projectFlags) register(fs interface {
+	StringVar(*string, string, string, string)
+	IntVar(*int, string, int, string)
+}) {
+	fs.StringVar(&f.only, "only", "", "comma-separated projections to run (default all: "+strings.Join(projections.Names, ",")+")")
+	fs.IntVar(&f.pageSize, "page-size", 10000, "most events applied in one transaction")
+	fs.IntVar(&f.cacheSize, "cache-size", 100000, "entries in each id cache (maintainers, links)")
+}
+
+func (f *projectFlags) runner(e *env, pool *pgxpool.Pool) (*projections.Runner, error) {
+	all, err := projections.Default(projections.CatalogConfig{CacheSize: f.cacheSize})
+	if err != nil {
+		return nil, err
+	}
+	var only []string
+	if f.only != "" {
+		only = strings.Split(f.only, ",")
+	}
+	ps, err := projections.Select(all, only)
+	if err != nil {
+		return nil, &exitError{2, err}
+	}
+	return projections.NewRunner(projections.Config{
+		Pool: pool, Projections: ps, PageSize: f.pageSize, Logger: e.logger(),
+	})
+}
+
+func cmdProject(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("project")
+	follow := fs.Bool("follow", false, "keep following the changelog (wakes on notifications) until interrupted")
+	var pf projectFlags
+	pf.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	pool, err := e.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	r, err := pf.runner(e, pool)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	err = r.Run(ctx, *follow)
+	if *follow && ctx.Err() != nil {
+		err = nil // interrupted: a clean stop
+	}
+	if err != nil {
+		return err
+	}
+	sts, err := projections.ReadStatus(context.WithoutCancel(ctx), pool)
+	if err != nil {
+		return err
+	}
+	for _, s := range sts {
+		fmt.Fprintf(e.stdout, "%-8s checkpoint %d, lag %d, %s\n", s.Name, s.Checkpoint, s.Lag, s.State)
+	}
+	fmt.Fprintf(e.stdout, "projected in %.2fs\n", time.Since(start).Seconds())
+	return nil
+}
