@@ -155,3 +155,53 @@ SELECT (SELECT count(*) FROM j), (SELECT count(*) FROM j WHERE missing), (SELECT
 	}
 	return d, nil
 }
+
+// Digest summarizes the content of every derived table — keys and derived
+// values, not wall-clock columns such as first_seen — as an md5 per table.
+// Two databases that applied the same changelog have equal digests whatever
+// crashes, restarts or rebuilds happened on the way.
+func Digest(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) (map[string]string, error) {
+	out := map[string]string{}
+	all := append(append(append(append([]table{}, catalogLevel1...), catalogLevel2...), catalogTotals...), historyVersions,
+		table{name: "project_history", keys: []string{"seq", "kind", "project"},
+			values: []string{"repo_id", "batch_id", "old_version", "new_version"}})
+	// Surrogate ids come from sequences, which a rolled back transaction
+	// advances too: compare by the natural keys they stand for.
+	natural := map[string]string{
+		"maintainer_id": "(SELECT x.email FROM public.maintainers x WHERE x.id = t.maintainer_id)",
+		"link_id":       "(SELECT x.url FROM public.links x WHERE x.id = t.link_id)",
+	}
+	expr := func(tb table, cols []string) []string {
+		out := make([]string, 0, len(cols))
+		for _, c := range cols {
+			switch {
+			case natural[c] != "":
+				out = append(out, natural[c])
+			case c == "id" && (tb.name == "maintainers" || tb.name == "links"):
+				// identified by email / url, among the values
+			case c == "last_updated":
+				// a wall-clock time
+			default:
+				out = append(out, "t."+c)
+			}
+		}
+		return out
+	}
+	for _, tb := range all {
+		cols := append(append([]string{}, tb.keys...), tb.values...)
+		if tb.orphans {
+			cols = append(cols, "orphaned")
+		}
+		sel := expr(tb, cols)
+		q2 := fmt.Sprintf("SELECT count(*) || ' ' || coalesce(md5(string_agg(row(%s)::text, E'\\n' ORDER BY row(%s)::text)), '') FROM public.%s t",
+			strings.Join(sel, ", "), strings.Join(sel, ", "), tb.name)
+		var d string
+		if err := q.QueryRow(ctx, q2).Scan(&d); err != nil {
+			return nil, fmt.Errorf("digest of %s: %w", tb.name, err)
+		}
+		out[tb.name] = d
+	}
+	return out, nil
+}

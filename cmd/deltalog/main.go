@@ -76,6 +76,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cmds := map[string]func(context.Context, *env, []string) error{
 		"update":    cmdUpdate,
+		"project":   cmdProject,
 		"tail":      cmdTail,
 		"serve":     cmdServe,
 		"replicate": cmdReplicate,

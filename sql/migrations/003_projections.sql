@@ -3,13 +3,6 @@
 -- is derived; the expected-rows queries in queries/catalog.sql are the
 -- definitions, shared by the delta path, the audit and rebuilds.
 
--- Version keys are bytea (order-preserving: internal/version.Key), and
--- PostgreSQL has no max(bytea): define it.
-CREATE FUNCTION deltalog_bytea_larger(a bytea, b bytea) RETURNS bytea
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-    RETURN CASE WHEN a >= b THEN a ELSE b END;
-CREATE AGGREGATE max (bytea) (SFUNC = deltalog_bytea_larger, STYPE = bytea, SORTOP = >, PARALLEL = SAFE);
-
 -- Derived tables look packages up by project, across repositories.
 CREATE INDEX packages_project ON packages (project);
 
@@ -201,5 +194,3 @@ DROP TABLE project_repositories;
 DROP TABLE projection_dead_letters;
 DROP TABLE projection_checkpoints;
 DROP INDEX packages_project;
-DROP AGGREGATE max (bytea);
-DROP FUNCTION deltalog_bytea_larger;

@@ -25,8 +25,11 @@ INSERT INTO t_links SELECT id FROM public.links ON CONFLICT DO NOTHING;
 
 -- name: catalog-newest
 -- The newest version key of every project in scope, across repositories.
+-- (DISTINCT ON sorts in C; an aggregate over bytea would call a function per row.)
 INSERT INTO t_newest
-SELECT p.project, max(p.version_key) FROM packages p JOIN t_projects t ON t.project = p.project GROUP BY p.project;
+SELECT DISTINCT ON (p.project) p.project, p.version_key
+FROM packages p JOIN t_projects t ON t.project = p.project
+ORDER BY p.project, p.version_key DESC;
 ANALYZE t_projects;
 ANALYZE t_newest;
 

@@ -32,7 +32,7 @@ LIMIT $3;
 -- name: replay-batches
 -- Batch records by id.
 SELECT b.id, r.name, b.kind, b.files, b.started_at, b.finished_at, b.hash_seed, b.hash_version,
-       b.first_seq, b.last_seq, b.counts, coalesce(b.reason, ''), coalesce(b.actor, ''),
+       b.version_scheme, b.first_seq, b.last_seq, b.counts, coalesce(b.reason, ''), coalesce(b.actor, ''),
        b.repo_state_checksum, b.global_state_checksum
 FROM batches b
 JOIN repos r ON r.id = b.repo_id
@@ -51,6 +51,11 @@ ORDER BY b.repo_id, b.id DESC;
 -- One follower per database: a session lock, released when the follower's
 -- connection ends (also when the process is killed).
 SELECT pg_try_advisory_lock(1684368500, 1936484449);
+
+-- name: replay-custom-plans
+-- A follower's statements run in a loop over a batch whose tables grow
+-- within its transaction: plan each execution for the tables as they are.
+SET LOCAL plan_cache_mode = force_custom_plan;
 
 -- name: replay-head-lock
 -- The follower's position is its own changelog head; the row lock keeps a
