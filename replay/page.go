@@ -1,0 +1,218 @@
+package replay
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/deltalog/deltalog/changelog"
+	"github.com/deltalog/deltalog/events"
+	"github.com/deltalog/deltalog/hashing"
+	dlsql "github.com/deltalog/deltalog/sql"
+)
+
+// Querier is the read side a pool, a connection and a transaction share.
+type Querier = changelog.Querier
+
+// Batch is a batch record as the feeds carry it: the batch with the
+// version scheme its packages' version keys were computed with.
+type Batch struct {
+	events.Batch
+	VersionScheme string `json:"version_scheme"`
+}
+
+// Page is a contiguous run of the changelog: the events with After < seq <=
+// Next (all of them, or with a repository filter those of the repository),
+// and the records of the batches they belong to.
+type Page struct {
+	Events  []events.Event `json:"events"`
+	Batches []Batch        `json:"batches"`
+	// After is where the page starts (exclusive).
+	After int64 `json:"after"`
+	// Next is the seq to continue after: the last seq the page covers. With
+	// a repository filter it can lie beyond the last event returned.
+	Next int64 `json:"next"`
+	// Head is the changelog head the page was read under.
+	Head int64 `json:"head"`
+}
+
+// Batch returns the record of batch id from the page, or nil.
+func (p *Page) Batch(id int64) *Batch {
+	i, ok := slices.BinarySearchFunc(p.Batches, id, func(b Batch, id int64) int {
+		switch {
+		case b.ID < id:
+			return -1
+		case b.ID > id:
+			return 1
+		}
+		return 0
+	})
+	if !ok {
+		return nil
+	}
+	return &p.Batches[i]
+}
+
+// PageParams selects a page.
+type PageParams struct {
+	// After is the seq to read after (exclusive).
+	After int64
+	// Upto bounds the page (inclusive); it must not exceed a head read
+	// before (see Head). Zero means the head now.
+	Upto int64
+	// Limit is the largest number of events; 0 or more than
+	// changelog.MaxPage means changelog.MaxPage.
+	Limit int
+	// Repo, when set, keeps only that repository's events.
+	Repo string
+}
+
+// ReadPage reads one page. The page covers (After, Next]: Next is Upto when
+// fewer than Limit events were found, else the last event's seq.
+func ReadPage(ctx context.Context, q Querier, p PageParams) (*Page, error) {
+	if p.Limit <= 0 || p.Limit > changelog.MaxPage {
+		p.Limit = changelog.MaxPage
+	}
+	head := p.Upto
+	if head == 0 {
+		h, err := changelog.Head(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		head = h
+	}
+	page := &Page{After: p.After, Next: max(p.After, head), Head: head, Events: []events.Event{}, Batches: []Batch{}}
+	if head <= p.After {
+		return page, nil
+	}
+	var rows pgx.Rows
+	var err error
+	if p.Repo == "" {
+		rows, err = q.Query(ctx, dlsql.Query("replay-page"), p.After, head, p.Limit)
+	} else {
+		rows, err = q.Query(ctx, dlsql.Query("replay-page-repo"), p.After, head, p.Limit, p.Repo)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading changelog after %d: %w", p.After, err)
+	}
+	page.Events, err = scanEvents(rows, p.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading changelog after %d: %w", p.After, err)
+	}
+	if len(page.Events) == p.Limit {
+		page.Next = page.Events[len(page.Events)-1].Seq
+	}
+	var ids []int64
+	for i := range page.Events {
+		if id := page.Events[i].Batch; len(ids) == 0 || ids[len(ids)-1] != id {
+			ids = append(ids, id)
+		}
+	}
+	if page.Batches, err = ReadBatches(ctx, q, ids); err != nil {
+		return nil, err
+	}
+	return page, nil
+}
+
+func scanEvents(rows pgx.Rows, capacity int) ([]events.Event, error) {
+	out := make([]events.Event, 0, min(capacity, 1024))
+	var (
+		ev             events.Event
+		kind           string
+		oldSum, newSum *int64
+		removed, added []byte
+		repoSt, global *int64
+	)
+	_, err := pgx.ForEachRow(rows, []any{&ev.Seq, &ev.Batch, &ev.Repo, &ev.Project, &kind, &oldSum, &newSum,
+		&removed, &added, &repoSt, &global}, func() error {
+		e := ev
+		e.Kind = events.Kind(kind)
+		e.OldChecksum, e.NewChecksum = sumString(oldSum), sumString(newSum)
+		e.Removed, e.Added = nil, nil
+		if err := json.Unmarshal(removed, &e.Removed); err != nil {
+			return fmt.Errorf("event %d: removed: %w", e.Seq, err)
+		}
+		if err := json.Unmarshal(added, &e.Added); err != nil {
+			return fmt.Errorf("event %d: added: %w", e.Seq, err)
+		}
+		if len(e.Removed) == 0 {
+			e.Removed = nil
+		}
+		if len(e.Added) == 0 {
+			e.Added = nil
+		}
+		if repoSt != nil && global != nil {
+			e.BatchEnd = &events.BatchEnd{
+				RepoStateChecksum:   hashing.Sum(*repoSt).String(),
+				GlobalStateChecksum: hashing.Sum(*global).String(),
+			}
+		}
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+func sumString(v *int64) string {
+	if v == nil {
+		return ""
+	}
+	return hashing.Sum(*v).String()
+}
+
+// ReadBatches returns the records of the given batches, sorted by id.
+// Missing ids are left out.
+func ReadBatches(ctx context.Context, q Querier, ids []int64) ([]Batch, error) {
+	out := []Batch{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := q.Query(ctx, dlsql.Query("replay-batches"), ids)
+	if err != nil {
+		return nil, fmt.Errorf("reading batches: %w", err)
+	}
+	var (
+		b              Batch
+		files, counts  []byte
+		seed           int64
+		repoSt, global int64
+	)
+	_, err = pgx.ForEachRow(rows, []any{&b.ID, &b.Repo, &b.Kind, &files, &b.StartedAt, &b.FinishedAt, &seed,
+		&b.HashVersion, &b.VersionScheme, &b.FirstSeq, &b.LastSeq, &counts, &b.Reason, &b.Actor, &repoSt, &global}, func() error {
+		r := b
+		r.Files = nil
+		if err := json.Unmarshal(files, &r.Files); err != nil {
+			return fmt.Errorf("batch %d: files: %w", r.ID, err)
+		}
+		if len(r.Files) == 0 {
+			r.Files = nil
+		}
+		if err := json.Unmarshal(counts, &r.Counts); err != nil {
+			return fmt.Errorf("batch %d: counts: %w", r.ID, err)
+		}
+		r.HashSeed = uint64(seed)
+		r.RepoStateChecksum = hashing.Sum(repoSt).String()
+		r.GlobalStateChecksum = hashing.Sum(global).String()
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading batches: %w", err)
+	}
+	return out, nil
+}
+
+// ReadBatch returns one batch record, or ErrNotFound.
+func ReadBatch(ctx context.Context, q Querier, id int64) (*Batch, error) {
+	bs, err := ReadBatches(ctx, q, []int64{id})
+	if err != nil {
+		return nil, err
+	}
+	if len(bs) == 0 {
+		return nil, fmt.Errorf("batch %d: %w", id, ErrNotFound)
+	}
+	return &bs[0], nil
+}
