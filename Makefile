@@ -34,15 +34,18 @@ build: ## build bin/deltalog
 demo: deps build ## ingest the real Debian data into the managed PostgreSQL and print the summaries
 	@test -n "$(BOOKWORM)" || { echo "no Debian data under $(DATA)" >&2; exit 1; }
 	@echo "== bookworm Sources"
-	$(BIN) update --repo debian_12 --format debian-sources $(BOOKWORM)
+	$(BIN) update --repo debian_12 --format debian-sources --project $(BOOKWORM)
 	@echo "== bookworm + -updates + -security overlays"
-	$(BIN) update --repo debian_12 --format debian-sources $(BOOKWORM) $(BOOKWORM_OVERLAYS)
+	$(BIN) update --repo debian_12 --format debian-sources --project $(BOOKWORM) $(BOOKWORM_OVERLAYS)
 	@echo "== the same snapshot again: nothing changes, nothing is written"
-	$(BIN) update --repo debian_12 --format debian-sources $(BOOKWORM) $(BOOKWORM_OVERLAYS)
+	$(BIN) update --repo debian_12 --format debian-sources --project $(BOOKWORM) $(BOOKWORM_OVERLAYS)
 	@echo "== trixie + overlays as a second repository"
-	$(BIN) update --repo debian_13 --format debian-sources $(TRIXIE) $(TRIXIE_OVERLAYS)
+	$(BIN) update --repo debian_13 --format debian-sources --project $(TRIXIE) $(TRIXIE_OVERLAYS)
 	@echo "== status"
 	$(BIN) status
+	@echo "== what the projections derived: the most widely packaged projects, and recent history"
+	@psql -X -q "$$($(BIN) db url)" -c "SELECT name, num_repos, num_packages, newest_version, num_updates FROM projects ORDER BY num_repos DESC, num_packages DESC, name LIMIT 5" \
+		-c "SELECT project, kind, old_version, new_version, seq FROM project_history WHERE kind = 'version_update' ORDER BY seq DESC LIMIT 5" 2>/dev/null || true
 	@echo "== the last two events"
 	$(BIN) tail --from $$($(BIN) status --json | sed -n 's/.*"head_seq": \([0-9]*\).*/\1/p' | awk '{print $$1-2}') | cut -c1-300
 
@@ -63,7 +66,10 @@ db-stop: ## stop the managed PostgreSQL clusters (demo and tests)
 	-@[ -x $(BIN) ] && $(BIN) db stop
 	-@DELTALOG_HOME=.deltalog/test-cluster $(GO) run ./cmd/deltalog db stop 2>/dev/null
 
+demo-pypi: build ## add the PyPI list (886k packages) as a third repository
+	$(BIN) update --repo pypi --format tsv --version-scheme pypi --project ../shared/data/registries/pypi.tsv.xz
+
 clean: db-stop ## stop the clusters and remove build output and the managed data
 	rm -rf bin .deltalog
 
-.PHONY: help deps build demo test bench fuzz db-stop clean
+.PHONY: help deps build demo demo-pypi test bench fuzz db-stop clean

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/hashing"
@@ -18,9 +19,11 @@ import (
 	dlsql "github.com/deltalog/deltalog/sql"
 )
 
-// DB is what the updater needs from a pool: transactions.
+// DB is what the updater needs from a pool: transactions, and statements
+// outside them (ANALYZE after large changes).
 type DB interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
 // Config configures an Updater.
@@ -174,6 +177,14 @@ func (u *Updater) Update(ctx context.Context, p UpdateParams) (*UpdateResult, er
 		return nil, fmt.Errorf("update %s: commit: %w", p.Repo, err)
 	}
 	res.WriteTime = time.Since(writeStart)
+	if n := len(d.events); n >= 10000 || n > d.counts.Packagesets/10 {
+		// A large change leaves the planner's statistics behind: refresh
+		// them (after commit, outside the transaction), as a stale
+		// "empty table" estimate makes the next diff and projection slow.
+		if _, err := u.db.Exec(ctx, dlsql.Query("analyze-current-state")); err != nil {
+			u.cfg.Logger.WarnContext(ctx, "analyze failed", "error", err)
+		}
+	}
 	u.cfg.Logger.InfoContext(ctx, "update committed", "repo", p.Repo, "batch", res.Batch,
 		"events", len(d.events), "first_seq", res.FirstSeq, "head_seq", res.HeadSeq)
 	return res, nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +24,10 @@ import (
 // ErrFailed is returned by Run when a projection stopped on a page it could
 // not apply (see projection_dead_letters and Status).
 var ErrFailed = errors.New("projection failed")
+
+// AnalyzeThreshold is the page size (in events) from which the runner
+// refreshes the planner statistics of the projection's tables after the page.
+const AnalyzeThreshold = 5000
 
 // ErrBusy is returned when another worker already runs a projection.
 var ErrBusy = errors.New("projection is already being run by another worker")
@@ -328,6 +333,16 @@ func (r *Runner) ApplyPage(ctx context.Context, p Projection, to int64) error {
 	}
 	if committed != nil {
 		committed()
+	}
+	if len(page.Events) >= AnalyzeThreshold {
+		// Keep the planner's statistics in step with large changes (a
+		// fresh catalog starts with "empty" statistics that make later
+		// pages pick plans for empty tables).
+		if tables := Tables()[p.Name()]; len(tables) > 0 {
+			if _, err := r.cfg.Pool.Exec(ctx, "ANALYZE "+strings.Join(tables, ", ")); err != nil {
+				r.cfg.Logger.WarnContext(ctx, "analyze failed", "projection", p.Name(), "error", err)
+			}
+		}
 	}
 	r.cfg.Logger.DebugContext(ctx, "page applied", "projection", p.Name(), "after", cp, "to", to, "events", len(page.Events))
 	return nil

@@ -69,6 +69,10 @@ func (tb table) sync(ctx context.Context, tx pgx.Tx) error {
 		fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS %s", n, dlsql.Query(tb.expected)),
 		fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS SELECT %s FROM public.%s t WHERE %s",
 			o, prefixed("t", tb.cols()), tb.name, tb.scope),
+		// Autovacuum never analyzes temporary tables; without statistics
+		// the anti-join below gets a nested loop over them (seen: 80 s
+		// instead of 0.1 s for 60k rows).
+		fmt.Sprintf("ANALYZE %s, %s", n, o),
 	}
 	if !tb.orphans {
 		stmts = append(stmts, fmt.Sprintf(

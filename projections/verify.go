@@ -31,7 +31,7 @@ func Tables() map[string][]string {
 	}
 	return map[string][]string{
 		CatalogName: names(catalogLevel1, catalogLevel2, catalogTotals),
-		HistoryName: names([]table{historyVersions}),
+		HistoryName: append(names([]table{historyVersions}), "project_history"),
 	}
 }
 

@@ -1,6 +1,7 @@
 package formats
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"slices"
 
 	"github.com/deltalog/deltalog/events"
+	"github.com/deltalog/deltalog/internal/version"
 )
 
 // Snapshot is the content of one repository as read from its files.
@@ -27,6 +29,9 @@ type Snapshot struct {
 	Skipped int
 	// SkippedLines locates the first 10 skipped records.
 	SkippedLines []SkippedLine
+	// Stale counts packages of a later file not applied because the
+	// earlier files had a newer version of that name.
+	Stale int
 }
 
 // SkippedLine locates a skipped record.
@@ -38,11 +43,15 @@ type SkippedLine struct {
 // ReadSnapshot reads the files that together make one snapshot of one
 // repository, in order, all of format f, decompressing them as Open does.
 //
-// A later file replaces every earlier package with the same Name: this is
+// A later file replaces every earlier package with the same Name — this is
 // how a Debian suite combines with its -updates and -security overlays
-// (bookworm, then bookworm-updates, then bookworm-security). Within one
-// file, several packages with the same name (several versions of one
-// source) are all kept.
+// (bookworm, then bookworm-updates, then bookworm-security) — unless the
+// earlier packages of that name have a newer version than the later file's:
+// then the earlier ones are kept, as apt would, and the later ones are
+// counted in Snapshot.Stale. (An overlay index can lag behind a point
+// release that already includes a newer version; replacing blindly would
+// downgrade.) Within one file, several packages with the same name
+// (several versions of one source) are all kept.
 //
 // Each file is read once: its sha256 and size are computed from the same
 // bytes that are decompressed and parsed. Cancelling ctx stops the read and
@@ -67,26 +76,67 @@ func ReadSnapshot(ctx context.Context, f Format, paths []string) (*Snapshot, err
 				snap.SkippedLines = append(snap.SkippedLines, SkippedLine{File: path, Line: line})
 			}
 		}
-		snap.overlay(pkgs)
+		snap.overlay(pkgs, schemeOf(f))
 	}
 	return snap, nil
 }
 
-// overlay replaces every package whose Name occurs in pkgs by pkgs.
-func (s *Snapshot) overlay(pkgs []events.Package) {
+// schemeOf is the version order used to compare an overlay with its base.
+func schemeOf(f Format) version.Scheme {
+	if f == DebianSources || f == DebianPackages {
+		return version.SchemeDebian
+	}
+	return version.SchemeGeneric
+}
+
+// overlay replaces every package whose Name occurs in pkgs by the packages
+// of that name in pkgs, unless the ones it has are newer.
+func (s *Snapshot) overlay(pkgs []events.Package, scheme version.Scheme) {
 	if len(s.Packages) == 0 {
 		s.Packages = pkgs
 		return
 	}
-	names := make(map[string]struct{}, len(pkgs))
-	for i := range pkgs {
-		names[pkgs[i].Name] = struct{}{}
+	// A scheme may compare upstream versions only (Debian's drops the
+	// revision, as cross-repository comparison wants); between an overlay
+	// and its base the revision decides, so ties go to the generic order
+	// of the whole version string.
+	type rank struct{ key, whole []byte }
+	less := func(a, b rank) bool {
+		if c := bytes.Compare(a.key, b.key); c != 0 {
+			return c < 0
+		}
+		return bytes.Compare(a.whole, b.whole) < 0
+	}
+	newest := func(list []events.Package) map[string]rank {
+		out := map[string]rank{}
+		for i := range list {
+			v := list[i].Version
+			r := rank{version.SchemeKey(scheme, v), version.Key(v)}
+			if cur, ok := out[list[i].Name]; !ok || less(cur, r) {
+				out[list[i].Name] = r
+			}
+		}
+		return out
+	}
+	incoming := newest(pkgs)
+	existing := newest(s.Packages)
+	keepOld := map[string]bool{}
+	for name, k := range incoming {
+		if old, ok := existing[name]; ok && less(k, old) {
+			keepOld[name] = true
+		}
 	}
 	s.Packages = slices.DeleteFunc(s.Packages, func(p events.Package) bool {
-		_, replaced := names[p.Name]
-		return replaced
+		_, replaced := incoming[p.Name]
+		return replaced && !keepOld[p.Name]
 	})
-	s.Packages = append(s.Packages, pkgs...)
+	for i := range pkgs {
+		if keepOld[pkgs[i].Name] {
+			s.Stale++
+			continue
+		}
+		s.Packages = append(s.Packages, pkgs[i])
+	}
 }
 
 // hashingReader hashes and counts the raw bytes of a file as they are read.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync/atomic"
 	"testing"
 
@@ -23,22 +24,27 @@ func TestReadSnapshotOverlay(t *testing.T) {
 	snap, err := ReadSnapshot(t.Context(), DebianSources, []string{base, overlay})
 	require.NoError(t, err)
 
-	replaced := 0
+	replaced, stale := 0, 0
 	for _, u := range updates {
 		inBase := byName(basePkgs, u.Name)
 		require.NotEmpty(t, inBase, "fixture must overlap: %s", u.Name)
-		replaced += len(inBase)
-		// Only the overlay's version is left.
-		require.Equal(t, []events.Package{u}, byName(snap.Packages, u.Name))
+		got := byName(snap.Packages, u.Name)
+		if len(got) == 1 && reflect.DeepEqual(got[0], u) {
+			replaced += len(inBase) // only the overlay's version is left
+		} else {
+			require.Equal(t, inBase, got, "%s: the base's newer version stays", u.Name)
+			stale++
+		}
 	}
-	require.Len(t, snap.Packages, len(basePkgs)-replaced+len(updates))
-	// The overlay replaces by name, whatever the versions: this
-	// bookworm-updates (2026-11-19) still lists openssh 1:9.2p1-2+deb12u7
-	// while the later point release in bookworm (2026-07-11) has
-	// 1:9.2p1-2+deb12u10, and the overlay's older version wins.
+	require.Positive(t, replaced)
+	require.Positive(t, stale)
+	require.Equal(t, stale, snap.Stale)
+	require.Len(t, snap.Packages, len(basePkgs)-replaced+len(updates)-stale)
+	// This bookworm-updates (2026-11-19) still lists openssh
+	// 1:9.2p1-2+deb12u7 while the later point release in bookworm
+	// (2026-07-11) has 1:9.2p1-2+deb12u10: an overlay never downgrades.
 	require.Equal(t, "1:9.2p1-2+deb12u10", one(t, basePkgs, "openssh").Version)
-	require.Equal(t, "1:9.2p1-2+deb12u7", one(t, snap.Packages, "openssh").Version)
-	require.Equal(t, "2:4.17.12+dfsg-0+deb12u2", one(t, snap.Packages, "samba").Version)
+	require.Equal(t, "1:9.2p1-2+deb12u10", one(t, snap.Packages, "openssh").Version)
 	// Not overlaid: both astropy versions of the base stay.
 	require.Len(t, byName(snap.Packages, "astropy"), 2)
 
@@ -60,10 +66,10 @@ func TestReadSnapshotPackagesGzipAndXZ(t *testing.T) {
 		fixture("bookworm-updates-main-Packages-amd64.xz"),
 	})
 	require.NoError(t, err)
-	// Version: 3.0.17-1~deb12u2 of libssl3 in bookworm-updates replaces
-	// the base's.
+	// bookworm-updates lists libssl3 3.0.17-1~deb12u2, older than the
+	// base's 3.0.20-1~deb12u2: the newer base version stays.
 	libssl := one(t, snap.Packages, "libssl3")
-	require.Equal(t, "3.0.17-1~deb12u2", libssl.Version)
+	require.Equal(t, "3.0.20-1~deb12u2", libssl.Version)
 	require.Equal(t, "openssl", libssl.Project)
 	// Binaries only in the base stay.
 	require.Len(t, byName(snap.Packages, "linux-doc"), 2)
@@ -81,19 +87,23 @@ func writeFile(t *testing.T, dir, name, content string) string {
 func TestReadSnapshotReplacesAllVersions(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	a := writeFile(t, dir, "a.jsonl", `{"name":"mono","version":"6.8.0.105+dfsg-3.3"}
-{"name":"mono","version":"6.8.0.105+dfsg-3.3+deb12u1"}
-{"name":"astropy","version":"5.2.1-2"}
+	a := writeFile(t, dir, "a.jsonl", `{"name":"mono","version":"6.8.0.105"}
+{"name":"mono","version":"6.8.0.106"}
+{"name":"astropy","version":"5.2.1"}
+{"name":"stale","version":"2.0"}
 `)
-	b := writeFile(t, dir, "b.jsonl", `{"name":"mono","version":"6.8.0.105+dfsg-3.3+deb12u2"}
+	b := writeFile(t, dir, "b.jsonl", `{"name":"mono","version":"6.8.0.107"}
+{"name":"stale","version":"1.9"}
 `)
 	c := writeFile(t, dir, "c.jsonl", "\n")
 	snap, err := ReadSnapshot(t.Context(), JSONL, []string{a, b, c})
 	require.NoError(t, err)
 	require.Equal(t, []events.Package{
-		{Project: "astropy", Name: "astropy", Version: "5.2.1-2"},
-		{Project: "mono", Name: "mono", Version: "6.8.0.105+dfsg-3.3+deb12u2"},
+		{Project: "astropy", Name: "astropy", Version: "5.2.1"},
+		{Project: "stale", Name: "stale", Version: "2.0"},
+		{Project: "mono", Name: "mono", Version: "6.8.0.107"},
 	}, snap.Packages)
+	require.Equal(t, 1, snap.Stale)
 	require.Len(t, snap.Files, 3)
 	require.Equal(t, int64(1), snap.Files[2].Bytes)
 }

@@ -82,3 +82,6 @@ LIMIT $2;
 
 -- name: repos-status
 SELECT name, num_packages, num_packagesets, state_checksum, updated_at FROM repos ORDER BY name;
+
+-- name: analyze-current-state
+ANALYZE packages, packagesets, repos;
