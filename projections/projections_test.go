@@ -30,7 +30,7 @@ func setup(t *testing.T, ps ...projections.Projection) *fixture {
 	return setupPaged(t, 7, ps...)
 }
 
-func setupPaged(t *testing.T, pageSize int, ps ...projections.Projection) *fixture {
+func setupPaged(t testing.TB, pageSize int, ps ...projections.Projection) *fixture {
 	t.Helper()
 	pool := dbtest.New(t)
 	u, err := changelog.NewUpdater(pool, changelog.Config{})

@@ -15,7 +15,7 @@ import (
 
 // shared returns the files matching each pattern under ../shared/data,
 // skipping the test when the data is absent.
-func shared(t *testing.T, patterns ...string) []string {
+func shared(t testing.TB, patterns ...string) []string {
 	t.Helper()
 	var out []string
 	for _, p := range patterns {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -72,36 +73,13 @@ const MaxSamples = 5
 // pg_temp being searched first), so a wrong row is reported at its own level
 // only, not again in every total above it.
 func Verify(ctx context.Context, tx pgx.Tx, only ...string) ([]TableDiff, error) {
-	want := func(name string) bool {
-		if len(only) == 0 {
-			return true
-		}
-		for _, o := range only {
-			if o == name {
-				return true
-			}
-		}
-		return false
+	tables, err := recompute(ctx, tx, only...)
+	if err != nil {
+		return nil, err
 	}
-	var out []TableDiff
-	if want(CatalogName) {
-		for _, q := range []string{"catalog-scope", "catalog-scope-all", "catalog-newest"} {
-			if _, err := tx.Exec(ctx, dlsql.Query(q)); err != nil {
-				return nil, fmt.Errorf("%s: %w", q, err)
-			}
-		}
-		for _, level := range [][]table{catalogLevel1, catalogLevel2, catalogTotals} {
-			for _, tb := range level {
-				d, err := tb.verify(ctx, tx)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, d)
-			}
-		}
-	}
-	if want(HistoryName) {
-		d, err := historyVersions.verify(ctx, tx)
+	out := make([]TableDiff, 0, len(tables))
+	for _, tb := range tables {
+		d, err := tb.compare(ctx, tx)
 		if err != nil {
 			return nil, err
 		}
@@ -110,13 +88,51 @@ func Verify(ctx context.Context, tx pgx.Tx, only ...string) ([]TableDiff, error)
 	return out, nil
 }
 
-// verify builds the expected rows as a temporary table shadowing the real
-// one and compares the two with a full outer join on the keys.
-func (tb table) verify(ctx context.Context, tx pgx.Tx) (TableDiff, error) {
-	d := TableDiff{Table: tb.name}
-	if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS %s", tb.name, dlsql.Query(tb.expected))); err != nil {
-		return d, fmt.Errorf("expected %s: %w", tb.name, err)
+// Recompute computes every derived table of the named projections (all when
+// none) from scratch, into temporary tables of the same names (pg_temp)
+// that live until tx ends: the full path, which Verify compares with the
+// live tables.
+func Recompute(ctx context.Context, tx pgx.Tx, only ...string) error {
+	_, err := recompute(ctx, tx, only...)
+	return err
+}
+
+func recompute(ctx context.Context, tx pgx.Tx, only ...string) ([]table, error) {
+	want := func(name string) bool { return len(only) == 0 || slices.Contains(only, name) }
+	var out []table
+	build := func(tb table) error {
+		if err := timedExec(ctx, tx, tb.name, fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS %s", tb.name, dlsql.Query(tb.expected))); err != nil {
+			return fmt.Errorf("recomputing %w", err)
+		}
+		out = append(out, tb)
+		return nil
 	}
+	if want(CatalogName) {
+		for _, q := range []string{"catalog-scope", "catalog-scope-all", "catalog-newest"} {
+			if err := timedExec(ctx, tx, q, dlsql.Query(q)); err != nil {
+				return nil, err
+			}
+		}
+		for _, level := range [][]table{catalogLevel1, catalogLevel2, catalogTotals} {
+			for _, tb := range level {
+				if err := build(tb); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if want(HistoryName) {
+		if err := build(historyVersions); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// compare compares the recomputed rows with the live table, with a full
+// outer join on the keys.
+func (tb table) compare(ctx context.Context, tx pgx.Tx) (TableDiff, error) {
+	d := TableDiff{Table: tb.name}
 	vals := append([]string{}, tb.values...)
 	if tb.orphans {
 		vals = append(vals, "orphaned")

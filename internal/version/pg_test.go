@@ -68,12 +68,14 @@ func TestKeyInPostgres(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, wantIDs, got)
 
-	// max(version_key) per project is the key of the newest version.
+	// The largest version_key per project (as the catalog computes it, with
+	// DISTINCT ON: PostgreSQL has no max(bytea)) is the newest version's.
 	type projectMax struct {
 		Project string
 		Key     []byte
 	}
-	grouped, err := pool.Query(ctx, `SELECT project, max(version_key) AS key FROM version_key_test GROUP BY project`)
+	grouped, err := pool.Query(ctx, `SELECT DISTINCT ON (project) project, version_key AS key
+		FROM version_key_test ORDER BY project, version_key DESC`)
 	require.NoError(t, err)
 	maxima, err := pgx.CollectRows(grouped, pgx.RowToStructByName[projectMax])
 	require.NoError(t, err)
