@@ -1,0 +1,107 @@
+package projections_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/deltalog/deltalog/events"
+	"github.com/deltalog/deltalog/internal/version"
+	"github.com/deltalog/deltalog/projections"
+)
+
+// failing is a real projection (it writes nothing) whose Apply fails on any
+// page that contains the poison project, and counts its attempts.
+type failing struct {
+	poison   string
+	attempts atomic.Int32
+	applied  atomic.Int64 // highest seq applied
+}
+
+func (f *failing) Name() string                                   { return projections.HistoryName }
+func (f *failing) CacheStats() map[string]projections.CacheStats { return nil }
+func (f *failing) Apply(_ context.Context, _ pgx.Tx, page *projections.Page) (func(), error) {
+	for _, ev := range page.Events {
+		if ev.Project == f.poison {
+			f.attempts.Add(1)
+			return nil, errors.New("cannot derive " + f.poison)
+		}
+	}
+	return func() { f.applied.Store(page.To) }, nil
+}
+
+func TestFailingProjectionStopsAtItsPageOthersGoOn(t *testing.T) {
+	t.Parallel()
+	cat, err := projections.NewCatalog(projections.CatalogConfig{})
+	require.NoError(t, err)
+	bad := &failing{poison: "b"}
+	f := setupPaged(t, 1, cat, bad) // one event per page
+	ctx := context.Background()
+	f.update(t, "r", version.SchemeGeneric, []events.Package{p("a", "a", "1"), p("b", "b", "1"), p("c", "c", "1")})
+
+	err = f.runner.Run(ctx, false)
+	require.ErrorIs(t, err, projections.ErrFailed)
+	require.ErrorContains(t, err, "cannot derive b")
+	require.Equal(t, int32(2), bad.attempts.Load(), "one try and MaxRetries=1 retry")
+	require.Equal(t, int64(1), bad.applied.Load(), "stopped before the poison page, never past it")
+
+	sts, err := projections.ReadStatus(ctx, f.pool)
+	require.NoError(t, err)
+	byName := map[string]projections.Status{}
+	for _, s := range sts {
+		byName[s.Name] = s
+	}
+	require.Equal(t, "caught_up", byName[projections.CatalogName].State, "the other projection went on")
+	require.Equal(t, int64(3), byName[projections.CatalogName].Checkpoint)
+	h := byName[projections.HistoryName]
+	require.Equal(t, "failed", h.State)
+	require.Equal(t, int64(1), h.Checkpoint)
+	require.Equal(t, int64(2), h.Lag)
+	require.Contains(t, h.Error, "cannot derive b")
+	var from, to int64
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT from_seq, to_seq FROM projection_dead_letters WHERE projection = $1`,
+		projections.HistoryName).Scan(&from, &to))
+	require.Equal(t, [2]int64{2, 2}, [2]int64{from, to})
+
+	// Once the cause is fixed, a restart retries the page and clears the failure.
+	bad.poison = "none"
+	require.NoError(t, f.runner.Run(ctx, false))
+	sts, err = projections.ReadStatus(ctx, f.pool)
+	require.NoError(t, err)
+	for _, s := range sts {
+		require.Equal(t, "caught_up", s.State, s.Name)
+		require.Empty(t, s.Error)
+	}
+	require.NotEmpty(t, byName[projections.CatalogName].Caches)
+}
+
+func TestFollowWakesOnNewUpdates(t *testing.T) {
+	t.Parallel()
+	f := setupPaged(t, 100)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- f.runner.Run(ctx, true) }()
+
+	res := f.update(t, "r", version.SchemeGeneric, []events.Package{p("a", "a", "1")})
+	require.Eventually(t, func() bool {
+		sts, err := projections.ReadStatus(ctx, f.pool)
+		if err != nil {
+			return false
+		}
+		for _, s := range sts {
+			if s.Checkpoint != res.HeadSeq || !s.Running {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 20*time.Millisecond, "a following worker applies new events without being restarted")
+	cancel()
+	require.ErrorIs(t, <-done, context.Canceled)
+	verifyClean(t, f.pool)
+}
