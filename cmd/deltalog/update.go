@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -49,7 +48,7 @@ func cmdUpdate(ctx context.Context, e *env, args []string) error {
 
 	prog := newProgress(e.stderr, *repo)
 	sum, err := ingest.Run(ctx, u, ingest.Params{
-		Repo: *repo, Format: f, Files: fs.Args(), Force: *force, PhaseFunc: prog.phase,
+		Repo: *repo, Format: f, Files: fs.Args(), Force: *force, PhaseFunc: prog.phase, ProgressFunc: prog.bytes,
 		VersionScheme: version.Scheme(*scheme),
 	})
 	if err == nil && *project {
@@ -93,57 +92,6 @@ func printSummary(e *env, s *ingest.Summary) {
 	}
 	fmt.Fprintf(w, "  state:       %s (repository), %s (global), head seq %d\n",
 		s.RepoStateChecksum, s.StateChecksum, s.HeadSeq)
-}
-
-// progress draws the current phase and its elapsed time on a terminal.
-type progress struct {
-	tty      bool
-	stop     chan struct{}
-	finished chan struct{}
-	name     chan string
-}
-
-func newProgress(w io.Writer, repo string) *progress {
-	p := &progress{tty: isTerminal(w)}
-	if !p.tty {
-		return p
-	}
-	p.stop, p.finished, p.name = make(chan struct{}), make(chan struct{}), make(chan string, 4)
-	go func() {
-		defer close(p.finished)
-		labels := map[string]string{"read": "reading and hashing", "diff": "diffing and writing", "project": "projecting"}
-		phase, start := "", time.Now()
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		spin := `|/-\`
-		i := 0
-		for {
-			select {
-			case <-p.stop:
-				fmt.Fprint(w, "\r\033[K")
-				return
-			case n := <-p.name:
-				phase, start = labels[n], time.Now()
-			case <-tick.C:
-			}
-			i++
-			fmt.Fprintf(w, "\r\033[K%c %s: %s %.1fs", spin[i%len(spin)], repo, phase, time.Since(start).Seconds())
-		}
-	}()
-	return p
-}
-
-func (p *progress) phase(name string) {
-	if p.tty {
-		p.name <- name
-	}
-}
-
-func (p *progress) done() {
-	if p.tty {
-		close(p.stop)
-		<-p.finished
-	}
 }
 
 // projectAfterUpdate runs the projections until they have caught up with the

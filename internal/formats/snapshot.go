@@ -56,16 +56,29 @@ type SkippedLine struct {
 // Each file is read once: its sha256 and size are computed from the same
 // bytes that are decompressed and parsed. Cancelling ctx stops the read and
 // returns ctx.Err().
-func ReadSnapshot(ctx context.Context, f Format, paths []string) (*Snapshot, error) {
+func ReadSnapshot(ctx context.Context, f Format, paths []string, opts ...Option) (*Snapshot, error) {
 	if !slices.Contains(Formats(), f) {
 		return nil, fmt.Errorf("%w %q (valid: %s)", ErrUnknownFormat, string(f), validNames())
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.progress != nil {
+		var total int64
+		for _, path := range paths {
+			if st, err := os.Stat(path); err == nil {
+				total += st.Size()
+			}
+		}
+		o.total = total
 	}
 	snap := &Snapshot{}
 	for _, path := range paths {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		pkgs, file, stats, err := readFile(ctx, f, path)
+		pkgs, file, stats, err := readFile(ctx, f, path, &o)
 		if err != nil {
 			return nil, err
 		}
@@ -139,8 +152,23 @@ func (s *Snapshot) overlay(pkgs []events.Package, scheme version.Scheme) {
 	}
 }
 
+// Option configures ReadSnapshot.
+type Option func(*options)
+
+type options struct {
+	progress    func(done, total int64)
+	done, total int64
+}
+
+// WithProgress has ReadSnapshot report, as it reads, how many raw (still
+// compressed) bytes of all files it has read, out of their total size.
+func WithProgress(fn func(done, total int64)) Option {
+	return func(o *options) { o.progress = fn }
+}
+
 // hashingReader hashes and counts the raw bytes of a file as they are read.
 type hashingReader struct {
+	o *options
 	r io.Reader
 	h hash.Hash
 	n int64
@@ -150,20 +178,24 @@ func (hr *hashingReader) Read(p []byte) (int, error) {
 	n, err := hr.r.Read(p)
 	hr.h.Write(p[:n])
 	hr.n += int64(n)
+	if hr.o != nil && hr.o.progress != nil && n > 0 {
+		hr.o.done += int64(n)
+		hr.o.progress(hr.o.done, hr.o.total)
+	}
 	return n, err
 }
 
 // ctxCheckEvery is how many packages are parsed between checks of ctx.
 const ctxCheckEvery = 4096
 
-func readFile(ctx context.Context, f Format, path string) ([]events.Package, events.InputFile, Stats, error) {
+func readFile(ctx context.Context, f Format, path string, o *options) ([]events.Package, events.InputFile, Stats, error) {
 	var file events.InputFile
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, file, Stats{}, err
 	}
 	defer fh.Close()
-	hr := &hashingReader{r: fh, h: sha256.New()}
+	hr := &hashingReader{o: o, r: fh, h: sha256.New()}
 	rc, err := decompress(ctx, hr, path, xzBinary())
 	if err != nil {
 		return nil, file, Stats{}, err

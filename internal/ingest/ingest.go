@@ -27,6 +27,9 @@ type Params struct {
 	// PhaseFunc, when set, is called as each phase starts ("read", "diff",
 	// "write"), for progress display.
 	PhaseFunc func(phase string)
+	// ProgressFunc, when set, receives the raw bytes read of all input
+	// files and their total, possibly from another goroutine.
+	ProgressFunc func(done, total int64)
 }
 
 // Summary is the outcome of an update, as printed by `deltalog update`.
@@ -80,7 +83,11 @@ func Run(ctx context.Context, u *changelog.Updater, p Params) (*Summary, error) 
 	}
 
 	phase("read")
-	snap, err := formats.ReadSnapshot(ctx, p.Format, p.Files)
+	var opts []formats.Option
+	if p.ProgressFunc != nil {
+		opts = append(opts, formats.WithProgress(p.ProgressFunc))
+	}
+	snap, err := formats.ReadSnapshot(ctx, p.Format, p.Files, opts...)
 	if err != nil {
 		return nil, err
 	}
