@@ -23,7 +23,7 @@ type failing struct {
 	applied  atomic.Int64 // highest seq applied
 }
 
-func (f *failing) Name() string                                   { return projections.HistoryName }
+func (f *failing) Name() string                                  { return projections.HistoryName }
 func (f *failing) CacheStats() map[string]projections.CacheStats { return nil }
 func (f *failing) Apply(_ context.Context, _ pgx.Tx, page *projections.Page) (func(), error) {
 	for _, ev := range page.Events {
