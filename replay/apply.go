@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/deltalog/deltalog/events"
@@ -184,28 +185,35 @@ func (a *applier) begin(ctx context.Context, batch *Batch, ev *events.Event) err
 // the events themselves, checking each event against the follower's state.
 func (a *applier) applyEvents(ctx context.Context, b *openBatch, evs []events.Event) error {
 	tx := b.tx
-	projects := make([]string, len(evs))
+	// What the follower holds of the touched packagesets. An added one must
+	// be absent: the primary keys check that as the rows are inserted, so
+	// an initial load reads nothing.
+	var projects []string
 	for i := range evs {
-		projects[i] = evs[i].Project
+		if evs[i].Kind != events.KindAdded {
+			projects = append(projects, evs[i].Project)
+		}
 	}
-	oldSets := make(map[string]hashing.Sum, len(evs))
-	rows, err := tx.Query(ctx, dlsql.Query("replay-old-packagesets"), b.repoID, projects)
-	if err != nil {
-		return fmt.Errorf("follower: reading packagesets: %w", err)
-	}
-	var (
-		project string
-		sum     int64
-	)
-	if _, err := pgx.ForEachRow(rows, []any{&project, &sum}, func() error {
-		oldSets[project] = hashing.Sum(sum)
-		return nil
-	}); err != nil {
-		return fmt.Errorf("follower: reading packagesets: %w", err)
-	}
-	oldRows, err := loadRows(ctx, tx, b.repoID, projects, b.rederive)
-	if err != nil {
-		return err
+	oldSets := make(map[string]hashing.Sum, len(projects))
+	oldRows := map[string][]storedRow{}
+	if len(projects) > 0 {
+		rows, err := tx.Query(ctx, dlsql.Query("replay-old-packagesets"), b.repoID, projects)
+		if err != nil {
+			return fmt.Errorf("follower: reading packagesets: %w", err)
+		}
+		var (
+			project string
+			sum     int64
+		)
+		if _, err := pgx.ForEachRow(rows, []any{&project, &sum}, func() error {
+			oldSets[project] = hashing.Sum(sum)
+			return nil
+		}); err != nil {
+			return fmt.Errorf("follower: reading packagesets: %w", err)
+		}
+		if oldRows, err = loadRows(ctx, tx, b.repoID, projects, b.rederive); err != nil {
+			return err
+		}
 	}
 
 	var (
@@ -215,6 +223,9 @@ func (a *applier) applyEvents(ctx context.Context, b *openBatch, evs []events.Ev
 		upProjects  []string
 		upSums      []int64
 		upCounts    []int32
+		addProjects []string
+		addSums     []int64
+		addCounts   []int32
 		goneSets    []string
 	)
 	diverged := func(ev *events.Event, what, want, got string) error {
@@ -225,11 +236,7 @@ func (a *applier) applyEvents(ctx context.Context, b *openBatch, evs []events.Ev
 		ev := &evs[i]
 		old, hadOld := oldSets[ev.Project]
 		olds := oldRows[ev.Project]
-		if ev.Kind == events.KindAdded {
-			if hadOld {
-				return diverged(ev, "packageset before the event", "absent", old.String())
-			}
-		} else if !hadOld || old.String() != ev.OldChecksum {
+		if ev.Kind != events.KindAdded && (!hadOld || old.String() != ev.OldChecksum) {
 			got := "absent"
 			if hadOld {
 				got = old.String()
@@ -293,12 +300,18 @@ func (a *applier) applyEvents(ctx context.Context, b *openBatch, evs []events.Ev
 		if hadOld && !b.rederive {
 			b.state = b.state.Remove(b.h.Contribution(ev.Repo, ev.Project, old))
 		}
-		if len(newKeys) > 0 {
+		switch {
+		case ev.Kind == events.KindAdded:
+			b.state = b.state.Add(b.h.Contribution(ev.Repo, ev.Project, newSum))
+			addProjects = append(addProjects, ev.Project)
+			addSums = append(addSums, newSum.Int64())
+			addCounts = append(addCounts, int32(len(newKeys)))
+		case len(newKeys) > 0:
 			b.state = b.state.Add(b.h.Contribution(ev.Repo, ev.Project, newSum))
 			upProjects = append(upProjects, ev.Project)
 			upSums = append(upSums, newSum.Int64())
 			upCounts = append(upCounts, int32(len(newKeys)))
-		} else {
+		default:
 			goneSets = append(goneSets, ev.Project)
 		}
 		b.packages += len(newKeys) - len(olds)
@@ -346,7 +359,7 @@ func (a *applier) applyEvents(ctx context.Context, b *openBatch, evs []events.Ev
 	}
 	if len(inserts) > 0 {
 		if err := copyRows(ctx, tx, b.repoID, b.scheme, inserts); err != nil {
-			return err
+			return b.conflict(err, "package")
 		}
 	}
 	if len(goneSets) > 0 {
@@ -359,7 +372,26 @@ func (a *applier) applyEvents(ctx context.Context, b *openBatch, evs []events.Ev
 			return fmt.Errorf("follower: writing packagesets: %w", err)
 		}
 	}
+	if len(addProjects) > 0 {
+		if _, err := tx.Exec(ctx, dlsql.Query("replay-packagesets-insert"), b.repoID, addProjects, addSums, addCounts); err != nil {
+			return b.conflict(err, "packageset")
+		}
+	}
 	return copyEvents(ctx, tx, b.repoID, evs)
+}
+
+// uniqueViolation is PostgreSQL's SQLSTATE for a duplicate key.
+const uniqueViolation = "23505"
+
+// conflict turns a unique violation — a row the leader added that the
+// follower already has — into a divergence.
+func (b *openBatch) conflict(err error, what string) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation {
+		return &DivergenceError{Repo: b.batch.Repo, Seq: b.next - 1, Batch: b.batch.ID,
+			What: what + " added by the leader (" + pgErr.Detail + ")", Want: "absent", Got: "present"}
+	}
+	return fmt.Errorf("follower: writing %ss: %w", what, err)
 }
 
 // commit verifies the state checksums against the leader's batch end and
@@ -418,6 +450,13 @@ func (a *applier) commit(ctx context.Context, b *openBatch, last *events.Event) 
 		return fmt.Errorf("follower: commit batch %d: %w", batch.ID, err)
 	}
 	a.cur, a.head = nil, batch.LastSeq
+	if n := batch.LastSeq - batch.FirstSeq + 1; n >= 10000 || n > int64(b.sets/10) {
+		// As on the leader: a large change leaves the planner's statistics
+		// behind; refresh them after commit.
+		if _, err := a.pool.Exec(ctx, dlsql.Query("analyze-current-state")); err != nil {
+			a.logger.WarnContext(ctx, "follower: analyze failed", "error", err)
+		}
+	}
 	d := time.Since(b.started)
 	if a.observe != nil {
 		a.observe(d)
@@ -449,7 +488,7 @@ func loadRows(ctx context.Context, tx pgx.Tx, repoID int32, projects []string, f
 		}
 		return out, nil
 	}
-	rows, err := tx.Query(ctx, dlsql.Query("packages-of-projects"), repoID, projects)
+	rows, err := tx.Query(ctx, dlsql.Query("replay-old-packages"), repoID, projects)
 	if err != nil {
 		return nil, fmt.Errorf("follower: reading packages: %w", err)
 	}

@@ -15,13 +15,27 @@
 //
 // # Wire formats
 //
-// Events are [events.Event] as JSON. Tail writes one per line. The HTTP API
-// serves [Page] objects (GET /changelog) and an SSE stream (GET
-// /changelog/stream) whose "event" messages carry one event each, with the
-// seq as SSE id (so Last-Event-ID resumes), preceded by a "batch" message
-// holding the batch record whenever a new batch starts. NATS messages carry
-// a [Page] of consecutive events of one batch (one repository), published on
-// a subject per repository with the page's last seq as Nats-Msg-Id.
+// Events are [events.Event] as JSON; batch records are [Batch] (an
+// [events.Batch] with the version scheme the follower needs to compute
+// version keys). Tail writes one event per line. The HTTP API serves [Page]
+// objects (GET /changelog?after=SEQ&limit=N, keyset paged) and an SSE stream
+// (GET /changelog/stream) whose "event" messages carry one event each, with
+// the seq as SSE id (so Last-Event-ID resumes), preceded by a "batch"
+// message holding the batch record whenever a new batch starts. NATS
+// messages carry a [Page] of consecutive events of one batch (one
+// repository): pages, not single events, so that a consumer applies them
+// with set-based SQL. They are published through watermill-nats on a
+// subject per repository ([Subject]) with the page's last seq as
+// Nats-Msg-Id and the seq range in Deltalog-First-Seq/Deltalog-Last-Seq.
+//
+// # HTTP server
+//
+// [Server] serves GET /changelog, /changelog/stream, /batches/{id},
+// /status and /metrics (Prometheus). Streams are bounded (MaxStreams, 503
+// beyond), each write has a deadline so a client that stops reading is
+// dropped instead of holding its slot, and a stream holds no database
+// connection while it writes. Pages are final, so they are cached, and
+// streams woken by the same append share one read.
 //
 // # Replication position
 //

@@ -37,6 +37,10 @@ type FollowerConfig struct {
 	// AfterBatchFunc, when set, is called after each batch committed, with
 	// the follower's new head (e.g. to run projections on the follower).
 	AfterBatchFunc func(ctx context.Context, head int64) error
+	// LockWait is how long Run waits for another follower of the same
+	// database to go away (one just killed, whose session the server has
+	// not ended yet) before it gives up with ErrFollowerRunning (default 10s).
+	LockWait time.Duration
 	// HTTPClient is used for http:// feeds (default: a client without
 	// timeout, as the stream is long-lived).
 	HTTPClient *http.Client
@@ -54,6 +58,9 @@ func (c FollowerConfig) withDefaults() FollowerConfig {
 	}
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{}
+	}
+	if c.LockWait <= 0 {
+		c.LockWait = 10 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -111,12 +118,22 @@ func (f *Follower) Run(ctx context.Context) error {
 		return fmt.Errorf("follower: %w", err)
 	}
 	defer lock.Release()
-	var ok bool
-	if err := lock.QueryRow(ctx, dlsql.Query("replay-follower-lock")).Scan(&ok); err != nil {
-		return fmt.Errorf("follower: lock: %w", err)
-	}
-	if !ok {
-		return ErrFollowerRunning
+	for deadline := time.Now().Add(cfg.LockWait); ; {
+		var ok bool
+		if err := lock.QueryRow(ctx, dlsql.Query("replay-follower-lock")).Scan(&ok); err != nil {
+			return fmt.Errorf("follower: lock: %w", err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			return ErrFollowerRunning
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	// The lock is the session's: end the session rather than return it to
 	// the pool holding the lock.

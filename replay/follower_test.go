@@ -2,6 +2,7 @@ package replay_test
 
 import (
 	"context"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/internal/dbtest"
 	"github.com/deltalog/deltalog/internal/formats"
 	"github.com/deltalog/deltalog/internal/ingest"
@@ -112,13 +114,23 @@ func TestFollowerResumesAndRederives(t *testing.T) {
 }
 
 // TestFollowerDetectsDivergence: a follower whose state was changed behind
-// its back stops at the next batch of that repository, names it, and
-// commits nothing of that batch.
+// its back stops at the next batch that shows it, names the repository
+// (and the packageset where it can), and commits nothing of that batch.
 func TestFollowerDetectsDivergence(t *testing.T) {
 	t.Parallel()
-	for name, tamper := range map[string]string{
-		"packages": `DELETE FROM packages WHERE project = 'proj-00010' AND name = 'proj-00010-doc'`,
-		"state":    `UPDATE repos SET state_checksum = state_checksum + 1 WHERE name = 'beta'`,
+	for name, tc := range map[string]struct {
+		tamper        string
+		repo, project string
+		what          string
+	}{
+		"package deleted": {`DELETE FROM packages p USING repos r WHERE r.id = p.repo_id AND r.name = 'alpha'
+			AND p.name = 'proj-00010-doc'`, "alpha", "proj-00010", "checksum of the stored packages"},
+		"state changed": {`UPDATE repos SET state_checksum = state_checksum + 1 WHERE name = 'beta'`,
+			"beta", "", "repository state checksum"},
+		"other repository": {`UPDATE repos SET state_checksum = state_checksum + 1 WHERE name = 'alpha'`,
+			"beta", "", "global state checksum"},
+		"extra packageset": {`INSERT INTO packagesets (repo_id, project, checksum, num_packages)
+			SELECT id, 'zzz-new', 1, 1 FROM repos WHERE name = 'beta'`, "beta", "", "packageset added by the leader"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -130,15 +142,15 @@ func TestFollowerDetectsDivergence(t *testing.T) {
 			require.NoError(t, follow(t, f, url, l.head(t)))
 			requireSame(t, l.pool, f)
 
-			_, err := f.Exec(context.Background(), tamper)
+			_, err := f.Exec(context.Background(), tc.tamper)
 			require.NoError(t, err)
-			before := dbtest.Digest(t, f)
 			pkgs := synth(100, 0)
 			for i := range pkgs {
 				if pkgs[i].Project == "proj-00010" {
 					pkgs[i].Version = "9.9"
 				}
 			}
+			pkgs = append(pkgs, events.Package{Project: "zzz-new", Name: "zzz-new", Version: "1"})
 			l.update(t, "beta", pkgs, 0)
 			l.update(t, "alpha", pkgs, 0)
 
@@ -146,18 +158,45 @@ func TestFollowerDetectsDivergence(t *testing.T) {
 			require.ErrorIs(t, err, replay.ErrDiverged)
 			var de *replay.DivergenceError
 			require.ErrorAs(t, err, &de)
-			want := "beta"
-			if name == "packages" {
-				want = "alpha" // the tampered row is alpha's
-				l2 := de.Project
-				require.Equal(t, "proj-00010", l2)
-			}
-			if name == "state" {
-				// beta's batch comes first and fails its own check.
-				require.Contains(t, de.What, "repository state")
-			}
-			_ = want
-			require.Equal(t, before, dbtest.Digest(t, f), "the diverging batch is not committed")
+			require.Equal(t, tc.repo, de.Repo, err.Error())
+			require.Equal(t, tc.project, de.Project)
+			require.Contains(t, de.What, tc.what)
+			// The follower stopped right before the diverging batch.
+			bs, err := replay.ReadBatches(context.Background(), l.pool, []int64{de.Batch})
+			require.NoError(t, err)
+			require.Len(t, bs, 1)
+			require.Equal(t, bs[0].FirstSeq-1, status(t, f).HeadSeq, "the diverging batch is not committed")
 		})
+	}
+}
+
+// TestHTTPFeedReconnects: when the leader's server drops the stream again
+// and again, the follower reconnects with Last-Event-ID and converges.
+func TestHTTPFeedReconnects(t *testing.T) {
+	t.Parallel()
+	l := newLeader(t)
+	history(t, l, 600)
+	head := l.head(t)
+	srv, err := replay.NewServer(context.Background(), replay.ServerConfig{DB: l.pool, StreamPageSize: 50})
+	require.NoError(t, err)
+	hs := httptest.NewServer(srv.Handler())
+	defer func() {
+		srv.Close()
+		hs.CloseClientConnections()
+		hs.Close()
+	}()
+	f := dbtest.New(t)
+	done := make(chan error, 1)
+	go func() { done <- follow(t, f, hs.URL, head) }()
+	for drops := 0; ; drops++ {
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+			t.Logf("connections dropped %d times", drops)
+			requireSame(t, l.pool, f)
+			return
+		case <-time.After(150 * time.Millisecond):
+			hs.CloseClientConnections()
+		}
 	}
 }

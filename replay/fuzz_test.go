@@ -49,7 +49,9 @@ func FuzzSSEReader(f *testing.F) {
 			require.Equal(t, seqID(ev.Seq), back.ID)
 			ev2, err := decodeEvent(back.Data)
 			require.NoError(t, err)
-			require.Equal(t, ev, ev2)
+			third, err := json.Marshal(ev2)
+			require.NoError(t, err)
+			require.Equal(t, string(again), string(third))
 		}
 	})
 }
@@ -76,6 +78,8 @@ func FuzzDecodePage(f *testing.F) {
 		require.NoError(t, err)
 		p2, err := decodePage(again)
 		require.NoError(t, err)
-		require.Equal(t, p, p2)
+		third, err := json.Marshal(p2)
+		require.NoError(t, err)
+		require.Equal(t, string(again), string(third))
 	})
 }

@@ -5,13 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
@@ -20,6 +17,7 @@ import (
 	"github.com/deltalog/deltalog/hashing"
 	"github.com/deltalog/deltalog/internal/dbtest"
 	"github.com/deltalog/deltalog/replay"
+	"github.com/deltalog/deltalog/replay/internal/replaytest"
 )
 
 func TestMain(m *testing.M) {
@@ -109,25 +107,6 @@ func history(t testing.TB, l *leader, n int) {
 	l.update(t, "beta", synth(n/2, 1), 0)
 }
 
-// natsServer starts an embedded NATS server with JetStream.
-func natsServer(t testing.TB) string {
-	t.Helper()
-	ns, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: filepath.Join(t.TempDir(), "js"),
-		NoLog: true, NoSigs: true,
-	})
-	require.NoError(t, err)
-	go ns.Start()
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats server not ready")
-	}
-	t.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	return ns.ClientURL()
-}
-
 // httpServer serves l over HTTP.
 func httpServer(t testing.TB, pool *pgxpool.Pool, cfg replay.ServerConfig) (*replay.Server, string) {
 	return httpServerOpts(t, pool, cfg, false)
@@ -181,53 +160,11 @@ func replicate(t testing.TB, db *pgxpool.Pool, url string, until int64) {
 	require.NoError(t, r.Run(ctx))
 }
 
-// contents summarizes a database's replicated tables by content, with
-// repository ids replaced by names (a follower numbers its repositories
-// itself): equal maps mean equal current state, changelog and batches.
-func contents(t testing.TB, pool *pgxpool.Pool) map[string]string {
-	t.Helper()
-	queries := map[string]string{
-		"packages": `SELECT r.name, p.project, p.checksum, p.name, p.version, p.version_key, p.summary, p.category,
-			p.maintainers, p.links, p.extra FROM packages p JOIN repos r ON r.id = p.repo_id`,
-		"packagesets": `SELECT r.name, s.project, s.checksum, s.num_packages, s.invalid
-			FROM packagesets s JOIN repos r ON r.id = s.repo_id`,
-		"repos": `SELECT name, state_checksum, num_packages, num_packagesets, hash_seed, hash_version, version_scheme FROM repos`,
-		"changelog": `SELECT c.seq, c.batch_id, r.name, c.project, c.kind, c.old_checksum, c.new_checksum,
-			c.removed, c.added FROM changelog c JOIN repos r ON r.id = c.repo_id`,
-		"batches": `SELECT b.id, r.name, b.kind, b.files, b.started_at, b.finished_at, b.hash_seed, b.hash_version, b.version_scheme,
-			b.first_seq, b.last_seq, b.counts, b.reason, b.actor, b.repo_state_checksum, b.global_state_checksum
-			FROM batches b JOIN repos r ON r.id = b.repo_id`,
-		"head": `SELECT seq FROM changelog_head`,
-	}
-	out := map[string]string{}
-	for name, q := range queries {
-		var n int64
-		var sum string
-		require.NoError(t, pool.QueryRow(context.Background(),
-			`SELECT count(*), coalesce(md5(string_agg(t::text, E'\n' ORDER BY t::text)), '') FROM (`+q+`) t`).Scan(&n, &sum), name)
-		out[name] = fmt.Sprintf("%d rows %s", n, sum)
-	}
-	return out
-}
+func natsServer(t testing.TB) string { return replaytest.NATSServer(t) }
 
-func status(t testing.TB, pool *pgxpool.Pool) *changelog.Status {
-	t.Helper()
-	var st *changelog.Status
-	require.NoError(t, pgx.BeginTxFunc(context.Background(), pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
-		var err error
-		st, err = changelog.ReadStatus(context.Background(), tx)
-		return err
-	}))
-	for i := range st.Repositories {
-		st.Repositories[i].UpdatedAt = time.Time{}
-	}
-	return st
-}
+func status(t testing.TB, pool *pgxpool.Pool) *changelog.Status { return replaytest.Status(t, pool) }
 
-// requireSame checks that a follower equals the leader: state checksums
-// and the contents of every replicated table.
 func requireSame(t testing.TB, leaderPool, followerPool *pgxpool.Pool) {
 	t.Helper()
-	require.Equal(t, status(t, leaderPool), status(t, followerPool))
-	require.Equal(t, contents(t, leaderPool), contents(t, followerPool))
+	replaytest.RequireSame(t, leaderPool, followerPool)
 }

@@ -324,11 +324,24 @@ func openNATSFeed(ctx context.Context, cfg FollowerConfig, after int64) (*natsFe
 		return nil, fmt.Errorf("follower: connecting to %s: %w", cfg.From, err)
 	}
 	f := &natsFeed{nc: nc}
-	if err := f.open(ctx, cfg.Stream, after); err != nil {
-		nc.Close()
-		return nil, fmt.Errorf("follower: %w", err)
+	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
+		err := f.open(ctx, cfg.Stream, after)
+		if err == nil {
+			return f, nil
+		}
+		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			nc.Close()
+			return nil, fmt.Errorf("follower: %w", err)
+		}
+		// The replicator creates the stream: wait for it.
+		cfg.Logger.WarnContext(ctx, "follower: waiting for the stream", "stream", cfg.Stream, "error", err)
+		select {
+		case <-ctx.Done():
+			nc.Close()
+			return nil, ctx.Err()
+		case <-time.After(backoff):
+		}
 	}
-	return f, nil
 }
 
 func (f *natsFeed) open(ctx context.Context, name string, after int64) error {

@@ -2,61 +2,23 @@ package replay_test
 
 import (
 	"context"
-	"encoding/json"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/replay"
+	"github.com/deltalog/deltalog/replay/internal/replaytest"
 )
 
-// streamContents reads every message of the stream: the events of the
-// pages in stream order, with each message's subject and id checked.
 func streamContents(t *testing.T, url string) []events.Event {
-	t.Helper()
-	nc, err := nats.Connect(url)
-	require.NoError(t, err)
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	require.NoError(t, err)
-	ctx := context.Background()
-	stream, err := js.Stream(ctx, replay.DefaultStream)
-	require.NoError(t, err)
-	info, err := stream.Info(ctx)
-	require.NoError(t, err)
-	var out []events.Event
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		msg, err := stream.GetMsg(ctx, seq)
-		require.NoError(t, err)
-		var page replay.Page
-		require.NoError(t, json.Unmarshal(msg.Data, &page))
-		require.NotEmpty(t, page.Events)
-		require.Len(t, page.Batches, 1)
-		first, last := page.Events[0], page.Events[len(page.Events)-1]
-		require.Equal(t, replay.Subject(replay.DefaultSubjectPrefix, first.Repo), msg.Subject)
-		require.Equal(t, strconv.FormatInt(last.Seq, 10), msg.Header.Get(nats.MsgIdHdr), "the last seq is the message id")
-		require.Equal(t, strconv.FormatInt(first.Seq, 10), msg.Header.Get(replay.HeaderFirstSeq))
-		for _, ev := range page.Events {
-			require.Equal(t, page.Batches[0].ID, ev.Batch, "one batch per message")
-		}
-		out = append(out, page.Events...)
-	}
-	return out
+	return replaytest.StreamEvents(t, url, replay.DefaultStream)
 }
 
-// requireExactlyOnce checks that evs are seqs 1..head, each once.
 func requireExactlyOnce(t *testing.T, evs []events.Event, head int64) {
-	t.Helper()
-	require.Len(t, evs, int(head))
-	for i, ev := range evs {
-		require.Equal(t, int64(i+1), ev.Seq)
-	}
+	replaytest.RequireExactlyOnce(t, evs, head)
 }
 
 // TestReplicatorExactlyOnce: restarted at any position, and even run twice

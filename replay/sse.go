@@ -135,6 +135,13 @@ func decodeEvent(data []byte) (events.Event, error) {
 	if ev.Seq <= 0 || ev.Batch <= 0 || ev.Repo == "" || !ev.Kind.Valid() {
 		return events.Event{}, fmt.Errorf("%w: event %d: missing seq, batch, repo or kind", ErrBadFeed, ev.Seq)
 	}
+	// As the changelog reads them: an empty side is absent.
+	if len(ev.Removed) == 0 {
+		ev.Removed = nil
+	}
+	if len(ev.Added) == 0 {
+		ev.Added = nil
+	}
 	return ev, nil
 }
 

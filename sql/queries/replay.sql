@@ -66,10 +66,35 @@ SELECT seq FROM changelog_head FOR UPDATE;
 UPDATE changelog_head SET seq = $1;
 
 -- name: replay-old-packagesets
-SELECT project, checksum FROM packagesets WHERE repo_id = $1 AND project = ANY ($2::text[]);
+-- The packagesets of the given projects. Probed one by one through the
+-- primary key (OFFSET 0 keeps the subquery from being flattened into a
+-- join the planner could turn into a scan of a table it has no statistics
+-- for yet: the follower's tables grow inside the batch's transaction).
+SELECT p.project, p.checksum
+FROM unnest($2::text[]) AS u (project)
+CROSS JOIN LATERAL (SELECT project, checksum FROM packagesets s
+                    WHERE s.repo_id = $1 AND s.project = u.project OFFSET 0) p;
 
 -- name: replay-old-keys
-SELECT project, checksum FROM packages WHERE repo_id = $1 AND project = ANY ($2::text[]);
+-- The package keys of the given projects, probed like replay-old-packagesets.
+SELECT p.project, p.checksum
+FROM unnest($2::text[]) AS u (project)
+CROSS JOIN LATERAL (SELECT project, checksum FROM packages k
+                    WHERE k.repo_id = $1 AND k.project = u.project OFFSET 0) p;
+
+-- name: replay-old-packages
+-- Full records of the given projects' packages, for a batch that re-derives
+-- every key.
+SELECT p.project, p.checksum, p.name, p.version, p.summary, p.category, p.maintainers, p.links, p.extra
+FROM unnest($2::text[]) AS u (project)
+CROSS JOIN LATERAL (SELECT * FROM packages k WHERE k.repo_id = $1 AND k.project = u.project OFFSET 0) p;
+
+-- name: replay-packagesets-insert
+-- Packagesets the leader added: a row already there is a divergence, which
+-- the primary key reports.
+INSERT INTO packagesets (repo_id, project, checksum, num_packages)
+SELECT $1, u.project, u.checksum, u.num_packages
+FROM unnest($2::text[], $3::bigint[], $4::integer[]) AS u (project, checksum, num_packages);
 
 -- name: replay-packagesets-upsert
 INSERT INTO packagesets AS p (repo_id, project, checksum, num_packages)
