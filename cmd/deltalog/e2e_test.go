@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"math/rand/v2"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -115,4 +118,55 @@ func TestProjectWorkerSurvivesSIGKILL(t *testing.T) {
 	for _, d := range diffs {
 		require.True(t, d.Clean(), "%+v", d)
 	}
+}
+
+// TestFollowerWithProjectionsMatchesLeader: a follower fed over HTTP with
+// --project ends with the leader's derived tables.
+func TestFollowerWithProjectionsMatchesLeader(t *testing.T) {
+	t.Parallel()
+	base := sharedFile(t, "debian/debian-bookworm-updates-main-Sources-*.xz")
+	security := sharedFile(t, "debian/debian-bookworm-security-main-Sources-*.xz")
+	ctx := context.Background()
+	leaderURL := dbtest.NewURL(t)
+	leader, err := pgxpool.New(ctx, leaderURL)
+	require.NoError(t, err)
+	defer leader.Close()
+	ingestInto(t, leader, "a", formats.DebianSources, security)
+	ingestInto(t, leader, "b", formats.DebianSources, base, security)
+	ingestInto(t, leader, "a", formats.DebianSources, base, security)
+	out, err := exec.Command(binary, "project", "--db", leaderURL).CombinedOutput()
+	require.NoError(t, err, string(out))
+	head, err := changelog.Head(ctx, leader)
+	require.NoError(t, err)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	ln.Close()
+	serve := exec.Command(binary, "serve", "--db", leaderURL, "--addr", addr)
+	require.NoError(t, serve.Start())
+	defer func() { _ = serve.Process.Kill(); _ = serve.Wait() }()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/status")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 20*time.Second, 50*time.Millisecond)
+
+	followerURL := dbtest.NewURL(t)
+	out, err = exec.Command(binary, "follow", "--from", "http://"+addr, "--db", followerURL, "--project",
+		"--until", strconv.FormatInt(head, 10)).CombinedOutput()
+	require.NoError(t, err, string(out))
+
+	follower, err := pgxpool.New(ctx, followerURL)
+	require.NoError(t, err)
+	defer follower.Close()
+	want, err := projections.Digest(ctx, leader)
+	require.NoError(t, err)
+	got, err := projections.Digest(ctx, follower)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	require.NotEqual(t, "0 ", got["projects"][:2], "the follower projected something")
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/deltalog/deltalog/changelog"
+	"github.com/deltalog/deltalog/projections"
 	"github.com/deltalog/deltalog/replay"
 )
 
@@ -65,7 +66,17 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	defer pool.Close()
 	srv, err := replay.NewServer(ctx, replay.ServerConfig{
 		DB: pool, MaxStreams: *maxStreams, WriteTimeout: *writeTimeout, Logger: e.logger(),
-		// TODO(projections): set ProjectionStatusFunc from the projection runner.
+		ProjectionStatusFunc: func(ctx context.Context) ([]replay.ProjectionStatus, error) {
+			sts, err := projections.ReadStatus(ctx, pool)
+			if err != nil {
+				return nil, err
+			}
+			out := make([]replay.ProjectionStatus, len(sts))
+			for i, s := range sts {
+				out[i] = replay.ProjectionStatus{Name: s.Name, Checkpoint: s.Checkpoint}
+			}
+			return out, nil
+		},
 	})
 	if err != nil {
 		return err
@@ -124,8 +135,9 @@ func cmdFollow(ctx context.Context, e *env, args []string) error {
 	from := fs.String("from", "", "leader feed: http://HOST:PORT (deltalog serve) or nats://HOST:PORT (required)")
 	stream := fs.String("stream", replay.DefaultStream, "JetStream stream name, for a nats:// feed")
 	until := fs.Int64("until", 0, "stop once this seq is applied (0: keep following)")
-	// TODO(projections): --project NAME,… runs the projection runner after
-	// each batch through FollowerConfig.AfterBatchFunc.
+	project := fs.Bool("project", false, "keep the projections of the follower's database current, batch by batch")
+	var pf projectFlags
+	pf.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -138,7 +150,15 @@ func cmdFollow(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	f, err := replay.NewFollower(replay.FollowerConfig{DB: pool, From: *from, Stream: *stream, Until: *until, Logger: e.logger()})
+	cfg := replay.FollowerConfig{DB: pool, From: *from, Stream: *stream, Until: *until, Logger: e.logger()}
+	if *project {
+		r, err := pf.runner(e, pool)
+		if err != nil {
+			return err
+		}
+		cfg.AfterBatchFunc = func(ctx context.Context, _ int64) error { return r.Run(ctx, false) }
+	}
+	f, err := replay.NewFollower(cfg)
 	if err != nil {
 		return &exitError{2, err}
 	}
