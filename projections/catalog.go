@@ -139,6 +139,7 @@ func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), err
 	}{
 		{"catalog-scope", nil},
 		{"catalog-scope-projects", []any{keys(projects)}},
+		{"catalog-scope-packages", nil},
 		{"catalog-scope-maintainers", []any{mids}},
 		{"catalog-scope-links", []any{lids}},
 		{"catalog-newest", nil},

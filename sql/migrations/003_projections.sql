@@ -177,6 +177,18 @@ CREATE TABLE project_history (
 );
 CREATE INDEX project_history_project ON project_history (project, seq);
 
+-- Derived rows are updated in place page after page: leave room on each
+-- page so that updates stay HOT (no index maintenance) after bulk loads.
+ALTER TABLE project_repositories SET (fillfactor = 85);
+ALTER TABLE project_maintainers SET (fillfactor = 85);
+ALTER TABLE project_links SET (fillfactor = 85);
+ALTER TABLE maintainer_repositories SET (fillfactor = 85);
+ALTER TABLE projects SET (fillfactor = 85);
+ALTER TABLE maintainers SET (fillfactor = 85);
+ALTER TABLE links SET (fillfactor = 85);
+ALTER TABLE repositories SET (fillfactor = 50);
+ALTER TABLE history_versions SET (fillfactor = 85);
+
 ---- create above / drop below ----
 
 DROP TABLE project_history;

@@ -16,6 +16,17 @@ SELECT ''::text AS project, ''::bytea AS newest_key LIMIT 0;
 -- name: catalog-scope-projects
 INSERT INTO t_projects SELECT DISTINCT unnest($1::text[]) ON CONFLICT DO NOTHING;
 
+-- name: catalog-scope-packages
+-- On the delta path, the packages of the touched projects (in every
+-- repository) are read once into a temporary table that shadows packages
+-- (pg_temp is searched first), so the definitions below, which read
+-- packages several times, read this small copy instead of making random
+-- lookups in the whole table each time. The full path does not shadow.
+CREATE TEMP TABLE packages ON COMMIT DROP AS
+SELECT p.* FROM public.packages p JOIN t_projects t ON t.project = p.project;
+CREATE INDEX ON packages (project);
+ANALYZE packages;
+
 -- name: catalog-scope-all
 -- Every key there is: the full path.
 INSERT INTO t_projects
