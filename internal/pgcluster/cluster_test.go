@@ -68,7 +68,7 @@ func TestClusterLifecycle(t *testing.T) {
 		"fsync":                   "on", // Config.Fast is off
 		"synchronous_commit":      "on",
 		"max_connections":         "100",
-		"shared_buffers":          "256MB",
+		"shared_buffers":          "1GB",
 		"max_wal_size":            "2GB",
 		"listen_addresses":        "",
 		"unix_socket_directories": filepath.Join(c.Home(), "run"),
