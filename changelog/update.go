@@ -488,7 +488,9 @@ func (u *Updater) write(ctx context.Context, tx pgx.Tx, p UpdateParams, repo rep
 		}
 	}
 	if len(d.insert) > 0 {
-		if err := copyPackages(ctx, tx, repo.id, p.VersionScheme, d.insert); err != nil {
+		if err := CopyPackages(ctx, tx, repo.id, p.VersionScheme, len(d.insert), func(i int) (hashing.Sum, *events.Package) {
+			return d.insert[i].Sum, &d.insert[i].Pkg
+		}); err != nil {
 			return err
 		}
 	}
@@ -512,7 +514,7 @@ func (u *Updater) write(ctx context.Context, tx pgx.Tx, p UpdateParams, repo rep
 		d.events[i].Seq = first + int64(i)
 		d.events[i].Batch = batchID
 	}
-	if err := copyEvents(ctx, tx, repo.id, d.events); err != nil {
+	if err := CopyEvents(ctx, tx, repo.id, d.events); err != nil {
 		return err
 	}
 
@@ -533,9 +535,13 @@ func (u *Updater) write(ctx context.Context, tx pgx.Tx, p UpdateParams, repo rep
 	if err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, dlsql.Query("batch-insert"), batchID, repo.id, "update", files,
+	note, err := noteBatch(ctx, tx, repo, p, d.counts, batchID) // kind, and the reason and actor of re-statements
+	if err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, dlsql.Query("batch-insert"), batchID, repo.id, note.kind, files,
 		p.StartedAt, time.Now(), int64(p.Seed), hashing.AlgorithmVersion, string(p.VersionScheme), first, last, counts,
-		nil, nil, int64(d.state), global.Int64()); err != nil {
+		note.reason, note.actor, int64(d.state), global.Int64()); err != nil {
 		return fmt.Errorf("writing batch: %w", err)
 	}
 	if _, err := tx.Exec(ctx, dlsql.Query("notify"), last); err != nil {
@@ -587,86 +593,6 @@ func writePacksets(ctx context.Context, tx pgx.Tx, repoID int32, d *delta) error
 		}
 	}
 	return nil
-}
-
-func copyPackages(ctx context.Context, tx pgx.Tx, repoID int32, scheme version.Scheme, pkgs []*hashing.Hashed) error {
-	i := 0
-	var rec record
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"packages"},
-		[]string{"repo_id", "project", "checksum", "name", "version", "version_key", "summary", "category", "maintainers", "links", "extra"},
-		pgx.CopyFromFunc(func() ([]any, error) {
-			if i == len(pkgs) {
-				return nil, nil
-			}
-			hp := pkgs[i]
-			i++
-			if err := rec.encode(&hp.Pkg); err != nil {
-				return nil, err
-			}
-			p := &hp.Pkg
-			return []any{repoID, p.Project, hp.Sum.Int64(), p.Name, p.Version, version.SchemeKey(scheme, p.Version), p.Summary, p.Category,
-				rec.maintainers, rec.links, rec.extra}, nil
-		}))
-	if err != nil {
-		return fmt.Errorf("copying packages: %w", err)
-	}
-	return nil
-}
-
-// record holds the JSON encodings of a package's structured fields.
-type record struct{ maintainers, links, extra []byte }
-
-func (r *record) encode(p *events.Package) (err error) {
-	if r.maintainers, err = json.Marshal(nonNil(p.Maintainers)); err != nil {
-		return err
-	}
-	if r.links, err = json.Marshal(nonNil(p.Links)); err != nil {
-		return err
-	}
-	extra := p.Extra
-	if extra == nil {
-		extra = map[string]string{}
-	}
-	r.extra, err = json.Marshal(extra)
-	return err
-}
-
-func copyEvents(ctx context.Context, tx pgx.Tx, repoID int32, evs []events.Event) error {
-	i := 0
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"changelog"},
-		[]string{"seq", "batch_id", "repo_id", "project", "kind", "old_checksum", "new_checksum", "removed", "added"},
-		pgx.CopyFromFunc(func() ([]any, error) {
-			if i == len(evs) {
-				return nil, nil
-			}
-			ev := &evs[i]
-			i++
-			removed, err := json.Marshal(nonNil(ev.Removed))
-			if err != nil {
-				return nil, err
-			}
-			added, err := json.Marshal(nonNil(ev.Added))
-			if err != nil {
-				return nil, err
-			}
-			return []any{ev.Seq, ev.Batch, repoID, ev.Project, string(ev.Kind),
-				sumOrNil(ev.OldChecksum), sumOrNil(ev.NewChecksum), removed, added}, nil
-		}))
-	if err != nil {
-		return fmt.Errorf("appending events: %w", err)
-	}
-	return nil
-}
-
-func sumOrNil(s string) any {
-	if s == "" {
-		return nil
-	}
-	v, err := hashing.ParseSum(s)
-	if err != nil {
-		panic(err) // produced by Sum.String above
-	}
-	return v.Int64()
 }
 
 // globalState sums every repository's state checksum.

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/hashing"
 	"github.com/deltalog/deltalog/internal/version"
@@ -358,7 +359,9 @@ func (a *applier) applyEvents(ctx context.Context, b *openBatch, evs []events.Ev
 		}
 	}
 	if len(inserts) > 0 {
-		if err := copyRows(ctx, tx, b.repoID, b.scheme, inserts); err != nil {
+		if err := changelog.CopyPackages(ctx, tx, b.repoID, b.scheme, len(inserts), func(i int) (hashing.Sum, *events.Package) {
+			return inserts[i].key, &inserts[i].pkg
+		}); err != nil {
 			return b.conflict(err, "package")
 		}
 	}
@@ -377,7 +380,7 @@ func (a *applier) applyEvents(ctx context.Context, b *openBatch, evs []events.Ev
 			return b.conflict(err, "packageset")
 		}
 	}
-	return copyEvents(ctx, tx, b.repoID, evs)
+	return changelog.CopyEvents(ctx, tx, b.repoID, evs)
 }
 
 // uniqueViolation is PostgreSQL's SQLSTATE for a duplicate key.
@@ -513,88 +516,6 @@ func loadRows(ctx context.Context, tx pgx.Tx, repoID int32, projects []string, f
 		return nil, fmt.Errorf("follower: reading packages: %w", err)
 	}
 	return out, nil
-}
-
-func copyRows(ctx context.Context, tx pgx.Tx, repoID int32, scheme version.Scheme, rs []storedRow) error {
-	i := 0
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"packages"},
-		[]string{"repo_id", "project", "checksum", "name", "version", "version_key", "summary", "category",
-			"maintainers", "links", "extra"},
-		pgx.CopyFromFunc(func() ([]any, error) {
-			if i == len(rs) {
-				return nil, nil
-			}
-			r := &rs[i]
-			i++
-			p := &r.pkg
-			maintainers, err := json.Marshal(nonNil(p.Maintainers))
-			if err != nil {
-				return nil, err
-			}
-			links, err := json.Marshal(nonNil(p.Links))
-			if err != nil {
-				return nil, err
-			}
-			extra := p.Extra
-			if extra == nil {
-				extra = map[string]string{}
-			}
-			extraJSON, err := json.Marshal(extra)
-			if err != nil {
-				return nil, err
-			}
-			return []any{repoID, p.Project, r.key.Int64(), p.Name, p.Version, version.SchemeKey(scheme, p.Version),
-				p.Summary, p.Category, maintainers, links, extraJSON}, nil
-		}))
-	if err != nil {
-		return fmt.Errorf("follower: copying packages: %w", err)
-	}
-	return nil
-}
-
-func copyEvents(ctx context.Context, tx pgx.Tx, repoID int32, evs []events.Event) error {
-	i := 0
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{"changelog"},
-		[]string{"seq", "batch_id", "repo_id", "project", "kind", "old_checksum", "new_checksum", "removed", "added"},
-		pgx.CopyFromFunc(func() ([]any, error) {
-			if i == len(evs) {
-				return nil, nil
-			}
-			ev := &evs[i]
-			i++
-			removed, err := json.Marshal(nonNil(ev.Removed))
-			if err != nil {
-				return nil, err
-			}
-			added, err := json.Marshal(nonNil(ev.Added))
-			if err != nil {
-				return nil, err
-			}
-			oldSum, err := sumOrNil(ev.OldChecksum)
-			if err != nil {
-				return nil, err
-			}
-			newSum, err := sumOrNil(ev.NewChecksum)
-			if err != nil {
-				return nil, err
-			}
-			return []any{ev.Seq, ev.Batch, repoID, ev.Project, string(ev.Kind), oldSum, newSum, removed, added}, nil
-		}))
-	if err != nil {
-		return fmt.Errorf("follower: appending events: %w", err)
-	}
-	return nil
-}
-
-func sumOrNil(s string) (any, error) {
-	if s == "" {
-		return nil, nil
-	}
-	v, err := hashing.ParseSum(s)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadFeed, err)
-	}
-	return v.Int64(), nil
 }
 
 func nullable(s string) any {

@@ -32,8 +32,13 @@ Usage:
   deltalog replicate --to nats://HOST:PORT [--stream NAME] [--until SEQ]
   deltalog follow --from http://HOST:PORT|nats://HOST:PORT --db FOLLOWER_URL [--until SEQ]
   deltalog status [--json]
+  deltalog audit [--projection NAME...] [--repair] [--catch-up] [--replay-history] [--json]
+  deltalog rebuild NAME...|--all [--from state|changelog]
+  deltalog invalidate --all|--repo R|--project P [--reason TEXT]
   deltalog migrate
   deltalog db start|stop|status|url
+  deltalog gen --out DIR [--packages N] [--repos N] [--seed N] [--gen G] [--rate R]
+  deltalog bench [--packages N] [--rates 0.001,0.01,0.1] [--reps N] [--debian DIR] [--pypi FILE] [--json]
 
 Formats: debian-sources, debian-packages, tsv, jsonl (files may be plain, .xz or .gz).
 
@@ -84,6 +89,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"status":    cmdStatus,
 		"migrate":   cmdMigrate,
 		"db":        cmdDB,
+		"gen":       cmdGen,
+		"bench":     cmdBench,
+
+		"audit":      cmdAudit, // audit.go: audits, rebuilds, invalidations
+		"rebuild":    cmdRebuild,
+		"invalidate": cmdInvalidate,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

@@ -48,6 +48,7 @@ func (f *projectFlags) runner(e *env, pool *pgxpool.Pool) (*projections.Runner, 
 func cmdProject(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("project")
 	follow := fs.Bool("follow", false, "keep following the changelog (wakes on notifications) until interrupted")
+	auditEvery := fs.Duration("audit-every", 0, "with --follow: audit the projections every DURATION between pages (recorded; see status)")
 	var pf projectFlags
 	pf.register(fs)
 	if err := parse(fs, args); err != nil {
@@ -61,6 +62,18 @@ func cmdProject(ctx context.Context, e *env, args []string) error {
 	r, err := pf.runner(e, pool)
 	if err != nil {
 		return err
+	}
+	if *auditEvery > 0 {
+		if !*follow {
+			return &exitError{2, fmt.Errorf("--audit-every needs --follow")}
+		}
+		var only []string
+		if pf.only != "" {
+			only = strings.Split(pf.only, ",")
+		}
+		loopCtx, stop := context.WithCancel(ctx)
+		defer startAuditLoop(loopCtx, e, pool, *auditEvery, only)() // runs after stop: waits for the loop to end
+		defer stop()
 	}
 	start := time.Now()
 	err = r.Run(ctx, *follow)

@@ -29,11 +29,16 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	as, err := readAuditStatus(ctx, pool)
+	if err != nil {
+		return err
+	}
 	if *asJSON {
 		return writeJSON(e.stdout, struct {
 			*changelog.Status
 			Projections []projections.Status `json:"projections"`
-		}{st, ps})
+			*auditStatus
+		}{st, ps, as})
 	}
 	fmt.Fprintf(e.stdout, "head seq %d, state checksum %s\n", st.HeadSeq, st.StateChecksum)
 	for _, r := range st.Repositories {
@@ -47,6 +52,7 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintln(e.stdout)
 	}
+	printAuditStatus(e.stdout, as)
 	return nil
 }
 

@@ -24,8 +24,13 @@ func cmdUpdate(ctx context.Context, e *env, args []string) error {
 	var pf projectFlags
 	pf.register(fs)
 	scheme := fs.String("version-scheme", "", "version order: debian, pypi, npm, generic (default: debian for Debian formats, else generic)")
+	seedFlag := fs.String("hash-seed", "", "xxhash seed, decimal or 0x… (default $DELTALOG_HASH_SEED, else 0x64656c74616c6f67); a change re-derives the repository")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	seed, err := hashSeed(*seedFlag)
+	if err != nil {
+		return &exitError{2, err}
 	}
 	if *repo == "" || *format == "" || fs.NArg() == 0 {
 		fs.Usage()
@@ -49,7 +54,7 @@ func cmdUpdate(ctx context.Context, e *env, args []string) error {
 	prog := newProgress(e.stderr, *repo)
 	sum, err := ingest.Run(ctx, u, ingest.Params{
 		Repo: *repo, Format: f, Files: fs.Args(), Force: *force, PhaseFunc: prog.phase, ProgressFunc: prog.bytes,
-		VersionScheme: version.Scheme(*scheme),
+		VersionScheme: version.Scheme(*scheme), Seed: seed,
 	})
 	if err == nil && *project {
 		prog.phase("project")

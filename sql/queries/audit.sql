@@ -195,3 +195,83 @@ WHERE r.id = f.id
 
 -- name: repair-head-batch
 UPDATE batches SET global_state_checksum = $2 WHERE id = $1 AND global_state_checksum IS DISTINCT FROM $2;
+
+-- ---- derived tables (projections/audit.go) ----
+
+-- name: audit-checkpoints
+SELECT name, seq FROM projection_checkpoints;
+
+-- name: audit-identities
+-- Maintainers and links are identity rows, never deleted: there must be one
+-- for every email and URL the changelog added up to $1 (the catalog's
+-- checkpoint), and no other. An orphaned row nobody ever used is found here
+-- only: its derived values (zero, orphaned) look like any orphan's.
+WITH seen AS (
+    SELECT DISTINCT x.kind, x.value
+    FROM changelog c
+    CROSS JOIN LATERAL jsonb_array_elements(c.added) p
+    CROSS JOIN LATERAL (
+        SELECT 'maintainer' AS kind, m ->> 'email' AS value FROM jsonb_array_elements(p -> 'maintainers') m
+        UNION ALL
+        SELECT 'link', l ->> 'url' FROM jsonb_array_elements(p -> 'links') l
+    ) x
+    WHERE c.seq <= $1
+), live AS (
+    SELECT 'maintainer' AS kind, email AS value, id FROM public.maintainers
+    UNION ALL
+    SELECT 'link', url, id FROM public.links
+), cmp AS (
+    SELECT coalesce(s.kind, l.kind) AS kind, coalesce(s.value, l.value) AS value, l.id,
+           l.value IS NULL AS missing, s.value IS NULL AS extra
+    FROM seen s FULL JOIN live l ON l.kind = s.kind AND l.value = s.value
+)
+SELECT count(*), count(*) FILTER (WHERE missing), count(*) FILTER (WHERE extra),
+       coalesce((SELECT jsonb_agg(x) FROM (
+           SELECT jsonb_build_object(kind, value) AS key,
+                  CASE WHEN extra THEN NULL ELSE jsonb_build_object(kind, value) END AS expected,
+                  CASE WHEN missing THEN NULL ELSE jsonb_build_object('id', id, kind, value) END AS actual
+           FROM cmp WHERE missing OR extra ORDER BY kind, value LIMIT $2) x), '[]'),
+       coalesce(array_agg(value) FILTER (WHERE missing AND kind = 'maintainer'), '{}'),
+       coalesce(array_agg(value) FILTER (WHERE missing AND kind = 'link'), '{}'),
+       coalesce(array_agg(id) FILTER (WHERE extra AND kind = 'maintainer'), '{}'),
+       coalesce(array_agg(id) FILTER (WHERE extra AND kind = 'link'), '{}')
+FROM cmp;
+
+-- name: repair-identities
+-- Re-creates missing identity rows (born orphaned, as the catalog creates
+-- them) and deletes identity rows the changelog never named, unless a
+-- current package names them. Returns the rows deleted and inserted.
+WITH ins_m AS (
+    INSERT INTO public.maintainers (email, orphaned_at)
+    SELECT unnest($1::text[]), now() ON CONFLICT (email) DO NOTHING RETURNING 1
+), ins_l AS (
+    INSERT INTO public.links (url, orphaned_at)
+    SELECT unnest($2::text[]), now() ON CONFLICT (url) DO NOTHING RETURNING 1
+), del_m AS (
+    DELETE FROM public.maintainers m WHERE m.id = ANY ($3::integer[])
+      AND NOT EXISTS (SELECT 1 FROM packages p WHERE p.maintainers @> jsonb_build_array(jsonb_build_object('email', m.email)))
+    RETURNING 1
+), del_l AS (
+    DELETE FROM public.links l WHERE l.id = ANY ($4::integer[])
+      AND NOT EXISTS (SELECT 1 FROM packages p WHERE p.links @> jsonb_build_array(jsonb_build_object('url', l.url)))
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM del_m) + (SELECT count(*) FROM del_l),
+       (SELECT count(*) FROM ins_m) + (SELECT count(*) FROM ins_l);
+
+-- name: repair-lock-checkpoint
+SELECT seq FROM projection_checkpoints WHERE name = $1 FOR UPDATE;
+
+-- name: audit-run-insert
+INSERT INTO audit_runs (started_at, finished_at, head_seq, outcome, source, actor, report)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id;
+
+-- name: audit-run-last
+SELECT id, started_at, finished_at, head_seq, outcome, source, actor, report FROM audit_runs ORDER BY id DESC LIMIT 1;
+
+-- name: project-history-duplicates
+-- Entries applied twice: the same event and kind more than once.
+DELETE FROM public.project_history h
+USING (SELECT id, row_number() OVER (PARTITION BY seq, kind ORDER BY id) AS n FROM public.project_history) d
+WHERE h.id = d.id AND d.n > 1;

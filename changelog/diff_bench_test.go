@@ -1,0 +1,87 @@
+package changelog_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/deltalog/deltalog/changelog"
+	"github.com/deltalog/deltalog/events"
+	"github.com/deltalog/deltalog/hashing"
+	"github.com/deltalog/deltalog/internal/dbtest"
+	"github.com/deltalog/deltalog/internal/gen"
+)
+
+// synthetic returns generation n of a one-repository synthetic catalog,
+// hashed and grouped.
+func synthetic(b *testing.B, packages, n int, rate float64) hashing.Grouped {
+	b.Helper()
+	g, err := gen.New(gen.Config{Seed: 1, Repos: 1, Packages: packages, Rate: rate})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var pkgs []events.Package
+	if _, err := g.Generate(context.Background(), n, func(_ int, p events.Package) error {
+		pkgs = append(pkgs, p)
+		return nil
+	}); err != nil {
+		b.Fatal(err)
+	}
+	return hashing.Group(hashing.New(hashing.DefaultSeed), pkgs)
+}
+
+// preloaded returns an updater on a database holding snapshot s as
+// repository "r", vacuumed and analyzed.
+func preloaded(b *testing.B, s hashing.Grouped) *changelog.Updater {
+	b.Helper()
+	pool := dbtest.New(b)
+	u, err := changelog.NewUpdater(pool, changelog.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := u.Update(ctx, changelog.UpdateParams{Repo: "r", Seed: hashing.DefaultSeed, Snapshot: s}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "VACUUM ANALYZE"); err != nil {
+		b.Fatal(err)
+	}
+	return u
+}
+
+// BenchmarkDiffNoChange is the diff of a no-change update of a 100k-package
+// repository: reading the stored packageset checksums and comparing them
+// with the snapshot's, writing nothing.
+//
+//	go test ./changelog -run '^$' -bench DiffNoChange
+func BenchmarkDiffNoChange(b *testing.B) {
+	s := synthetic(b, 100_000, 0, 0.01)
+	u := preloaded(b, s)
+	for b.Loop() {
+		res, err := u.Update(context.Background(), changelog.UpdateParams{Repo: "r", Seed: hashing.DefaultSeed, Snapshot: s})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Batch != 0 {
+			b.Fatal("a no-change update wrote a batch")
+		}
+	}
+	b.ReportMetric(float64(len(s.Packagesets)), "packagesets/op")
+}
+
+// BenchmarkUpdateDelta1pct is an update of the same repository where 1% of
+// the packagesets changed: diff, changelog append and current state in one
+// transaction (runs alternate between the two generations).
+func BenchmarkUpdateDelta1pct(b *testing.B) {
+	s0, s1 := synthetic(b, 100_000, 0, 0.01), synthetic(b, 100_000, 1, 0.01)
+	u := preloaded(b, s0)
+	snaps := [2]hashing.Grouped{s1, s0}
+	events := 0
+	for i := 0; b.Loop(); i++ {
+		res, err := u.Update(context.Background(), changelog.UpdateParams{Repo: "r", Seed: hashing.DefaultSeed, Snapshot: snaps[i%2]})
+		if err != nil {
+			b.Fatal(err)
+		}
+		events = res.Counts.Events
+	}
+	b.ReportMetric(float64(events), "events/op")
+}

@@ -1,0 +1,582 @@
+package bench
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/deltalog/deltalog/changelog"
+	"github.com/deltalog/deltalog/internal/formats"
+	"github.com/deltalog/deltalog/internal/gen"
+	"github.com/deltalog/deltalog/internal/ingest"
+	"github.com/deltalog/deltalog/internal/version"
+	"github.com/deltalog/deltalog/projections"
+	dlsql "github.com/deltalog/deltalog/sql"
+)
+
+// Case names, as printed and as keys of Report.Case.
+const (
+	CaseParseHash = "parse + hash"
+	CaseCopy      = "COPY floor"
+	CaseFull      = "full ingest"
+	CaseNoChange  = "no-change update"
+	CaseRecompute = "full recompute"
+	CaseViews     = "materialized views"
+	CaseTail      = "tail"
+)
+
+// DeltaCase is the name of the delta case of a rate: "delta 1%".
+func DeltaCase(rate float64) string {
+	return "delta " + strconv.FormatFloat(rate*100, 'f', -1, 64) + "%"
+}
+
+// Groups are the names Config.Cases selects cases by.
+var Groups = []string{"parse", "copy", "full", "nochange", "delta", "recompute", "views", "tail"}
+
+// Config configures Run. Zero fields take their defaults.
+type Config struct {
+	// URL of the database to run in. Run wipes it: see the package doc.
+	URL string
+	// Dir holds the generated snapshots; default a temporary directory,
+	// removed at the end.
+	Dir string
+	// Gen is the synthetic catalog (default: gen's defaults, seed 1). Its
+	// Rate is ignored: Rates gives the deltas.
+	Gen gen.Config
+	// Rates are the change rates of the delta cases. Default 0.001, 0.01,
+	// 0.1.
+	Rates []float64
+	// Reps is how many times each repeatable case runs. Default 3.
+	Reps int
+	// FullReps is how many full ingests run, each into a wiped database.
+	// Default 1.
+	FullReps int
+	// Cases selects case groups (see Groups); default all. The full ingest
+	// runs whenever a case needs a loaded database.
+	Cases []string
+	// PageSize and CacheSize configure the projection runner (defaults
+	// 10000 and 100000, as `deltalog project`).
+	PageSize, CacheSize int
+	// DebianDir, when set, adds the real Debian workload from the archive
+	// indexes there (bookworm → overlays → trixie).
+	DebianDir string
+	// PyPIFile, when set, adds the PyPI list (TSV, possibly compressed) as
+	// a workload.
+	PyPIFile string
+	// Progress, when set, receives a line per step.
+	Progress io.Writer
+	Logger   *slog.Logger
+}
+
+func (c *Config) withDefaults() error {
+	if c.Gen.Seed == 0 {
+		c.Gen.Seed = 1
+	}
+	c.Gen.Rate = 0
+	c.Gen = c.Gen.WithDefaults()
+	if c.Rates == nil {
+		c.Rates = []float64{0.001, 0.01, 0.1}
+	}
+	if c.Reps == 0 {
+		c.Reps = 3
+	}
+	if c.FullReps == 0 {
+		c.FullReps = 1
+	}
+	if c.Cases == nil {
+		c.Cases = Groups
+	}
+	if c.PageSize == 0 {
+		c.PageSize = 10000
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = 100000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+	var errs []error
+	if c.URL == "" {
+		errs = append(errs, errors.New("URL is required"))
+	}
+	if c.Reps < 1 || c.FullReps < 1 {
+		errs = append(errs, errors.New("Reps and FullReps must be positive"))
+	}
+	for _, r := range c.Rates {
+		if !(r > 0 && r <= 1) {
+			errs = append(errs, fmt.Errorf("rate %v outside (0, 1]", r))
+		}
+	}
+	for _, cs := range c.Cases {
+		if !slices.Contains(Groups, cs) {
+			errs = append(errs, fmt.Errorf("unknown case %q (known: %s)", cs, strings.Join(Groups, ", ")))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	return nil
+}
+
+func (c *Config) want(group string) bool { return slices.Contains(c.Cases, group) }
+
+// Report is the outcome of Run.
+type Report struct {
+	Scale   Scale   `json:"scale"`
+	Machine Machine `json:"machine"`
+	// Cases are the synthetic catalog's cases, in the order they ran.
+	Cases []Case `json:"cases"`
+	// Targets are the goals of issue 6, checked against the cases.
+	Targets []Target `json:"targets"`
+	// Workloads are the real data sets.
+	Workloads []Workload `json:"workloads,omitempty"`
+	// HashBytesPerSecond is the canonical encoding and hashing rate on one
+	// core, in bytes of canonical encoding per second.
+	HashBytesPerSecond float64 `json:"hash_bytes_per_second"`
+	// ParseBytesPerSecond is the input bytes parsed (and hashed) per
+	// second; ReadBytesPerSecond is reading (and decompressing) alone.
+	ParseBytesPerSecond float64 `json:"parse_bytes_per_second"`
+	ReadBytesPerSecond  float64 `json:"read_bytes_per_second"`
+	// PeakRSS is the peak resident set size of the process over the run;
+	// PerCaseRSS tells whether it could be reset between cases (Linux).
+	PeakRSS    int64   `json:"peak_rss_bytes"`
+	PerCaseRSS bool    `json:"per_case_rss"`
+	Seconds    float64 `json:"seconds"`
+}
+
+// Case looks a case up by name.
+func (r *Report) Case(name string) *Case {
+	for i := range r.Cases {
+		if r.Cases[i].Name == name {
+			return &r.Cases[i]
+		}
+	}
+	return nil
+}
+
+// Scale is what the synthetic catalog held.
+type Scale struct {
+	Seed        uint64    `json:"seed"`
+	Repos       int       `json:"repos"`
+	Packages    int       `json:"packages"`
+	Packagesets int       `json:"packagesets"`
+	Projects    int       `json:"projects"`
+	InputBytes  int64     `json:"input_bytes"`
+	Rates       []float64 `json:"rates"`
+	Reps        int       `json:"reps"`
+	PageSize    int       `json:"page_size"`
+}
+
+// Case is one measured case: medians over its runs.
+type Case struct {
+	Name string `json:"name"`
+	What string `json:"what"`
+	Runs int    `json:"runs"`
+	// Seconds is the median time end to end.
+	Seconds float64 `json:"seconds"`
+	// DBSeconds is the median database work, where the case has any:
+	// everything after parse + hash (diff, changelog append, current
+	// state, commit, statistics) plus the projections.
+	DBSeconds *float64 `json:"db_seconds,omitempty"`
+	// ParseSeconds (parse + hash) and ProjectSeconds (projections) are
+	// medians of the parts of an update.
+	ParseSeconds   *float64 `json:"parse_seconds,omitempty"`
+	ProjectSeconds *float64 `json:"project_seconds,omitempty"`
+	// ReadSeconds is reading (and decompressing) the input alone.
+	ReadSeconds *float64  `json:"read_seconds,omitempty"`
+	Samples     []float64 `json:"samples"`
+	DBSamples   []float64 `json:"db_samples,omitempty"`
+	// Events is the number of changelog events one run appended (or, for
+	// tail, read).
+	Events int `json:"events,omitempty"`
+	// Rows counts the rows or packages one run handled.
+	Rows    int64  `json:"rows,omitempty"`
+	PeakRSS int64  `json:"peak_rss_bytes,omitempty"`
+	Note    string `json:"note,omitempty"`
+}
+
+// Workload is a real data set's sequence of cases.
+type Workload struct {
+	Name  string `json:"name"`
+	Note  string `json:"note,omitempty"`
+	Cases []Case `json:"cases"`
+}
+
+// Run runs the benchmark.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.withDefaults(); err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	h := &harness{cfg: cfg, rep: &Report{}}
+	h.rep.PerCaseRSS = resetPeakRSS()
+
+	pool, err := openPool(ctx, cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	defer pool.Close()
+	h.pool = pool
+	// The projection runner gets a pool of its own: see unlockRunner.
+	if h.runPool, err = openPool(ctx, cfg.URL); err != nil {
+		return nil, err
+	}
+	defer h.runPool.Close()
+	if err := h.checkDisposable(ctx); err != nil {
+		return nil, err
+	}
+	h.rep.Machine = machine(ctx, pool)
+
+	dir := cfg.Dir
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "deltalog-bench-"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+	}
+	h.dir = dir
+
+	if err := h.synthetic(ctx); err != nil {
+		return nil, err
+	}
+	if cfg.DebianDir != "" {
+		if err := h.debian(ctx); err != nil {
+			return nil, fmt.Errorf("bench: Debian workload: %w", err)
+		}
+	}
+	if cfg.PyPIFile != "" {
+		if err := h.pypi(ctx); err != nil {
+			return nil, fmt.Errorf("bench: PyPI workload: %w", err)
+		}
+	}
+	h.rep.PeakRSS = max(h.rep.PeakRSS, peakRSS())
+	h.rep.Targets = targets(h.rep, cfg.Gen.Packages)
+	h.rep.Seconds = time.Since(started).Seconds()
+	return h.rep, nil
+}
+
+// harness holds the state of one run.
+type harness struct {
+	cfg     Config
+	rep     *Report
+	pool    *pgxpool.Pool
+	runPool *pgxpool.Pool
+	dir     string
+	updater *changelog.Updater
+	runner  *projections.Runner
+}
+
+func (h *harness) progress(format string, args ...any) {
+	fmt.Fprintf(h.cfg.Progress, "bench: "+format+"\n", args...)
+}
+
+func openPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("bench: database URL: %w", err)
+	}
+	cfg.MaxConns = 8
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	return pool, nil
+}
+
+// checkDisposable refuses a database that holds a catalog, unless its name
+// says it is a benchmark's.
+func (h *harness) checkDisposable(ctx context.Context) error {
+	var name string
+	var repos int64
+	err := h.pool.QueryRow(ctx, `SELECT current_database(),
+	    CASE WHEN to_regclass('public.repos') IS NULL THEN 0 ELSE 1 END`).Scan(&name, &repos)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if repos > 0 && !strings.Contains(name, "bench") {
+		if err := h.pool.QueryRow(ctx, "SELECT count(*) FROM public.repos").Scan(&repos); err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		if repos > 0 {
+			return fmt.Errorf("bench: database %q holds %d repositories and the benchmark wipes its database: "+
+				"give it an empty one (or one whose name contains \"bench\")", name, repos)
+		}
+	}
+	return nil
+}
+
+// wipe drops everything in the database and migrates it again, with a
+// fresh updater and projection runner (whose id caches must not outlive
+// the ids).
+func (h *harness) wipe(ctx context.Context) error {
+	if _, err := h.pool.Exec(ctx, query("views-drop")+";"+query("copy-floor-drop")+
+		"; DROP SCHEMA public CASCADE; CREATE SCHEMA public"); err != nil {
+		return fmt.Errorf("wiping the database: %w", err)
+	}
+	h.pool.Reset() // cached statements name dropped relations
+	h.runPool.Reset()
+	conn, err := h.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	err = dlsql.Migrate(ctx, conn.Conn())
+	conn.Release()
+	if err != nil {
+		return err
+	}
+	if h.updater, err = changelog.NewUpdater(h.pool, changelog.Config{Logger: h.cfg.Logger}); err != nil {
+		return err
+	}
+	ps, err := projections.Default(projections.CatalogConfig{CacheSize: h.cfg.CacheSize})
+	if err != nil {
+		return err
+	}
+	h.runner, err = projections.NewRunner(projections.Config{
+		Pool: h.runPool, Projections: ps, PageSize: h.cfg.PageSize, Logger: h.cfg.Logger,
+	})
+	return err
+}
+
+// snapshot is one repository's input of an update.
+type snapshot struct {
+	repo   string
+	format formats.Format
+	scheme version.Scheme
+	files  []string
+}
+
+// pass is the outcome of updating a set of repositories and catching the
+// projections up.
+type pass struct {
+	e2e, db, parse, project time.Duration
+	events, packages        int
+}
+
+// update applies the snapshots one after the other, then runs the
+// projections until they have caught up.
+func (h *harness) update(ctx context.Context, snaps []snapshot) (pass, error) {
+	var p pass
+	for _, s := range snaps {
+		sum, err := ingest.Run(ctx, h.updater, ingest.Params{
+			Repo: s.repo, Format: s.format, Files: s.files, Force: true, VersionScheme: s.scheme,
+		})
+		if err != nil {
+			return p, err
+		}
+		total, parse := secs(sum.Seconds), secs(sum.ParseSeconds)
+		p.e2e += total
+		p.parse += parse
+		p.db += total - parse
+		p.events += sum.Events
+		p.packages += sum.Packages
+	}
+	start := time.Now()
+	if err := h.runner.Run(ctx, false); err != nil {
+		return p, fmt.Errorf("projections: %w", err)
+	}
+	p.project = time.Since(start)
+	p.e2e += p.project
+	p.db += p.project
+	return p, h.unlockRunner(ctx)
+}
+
+// unlockRunner releases the projection locks a finished Runner.Run leaves
+// behind. Run takes a session advisory lock per projection on a pooled
+// connection and returns the connection to the pool without unlocking, so
+// a second Run in the same process fails with ErrBusy whenever it gets
+// another connection. The runner's pool is the harness's own: unlocking
+// everything on its idle connections touches no one else's locks.
+func (h *harness) unlockRunner(ctx context.Context) error {
+	for _, c := range h.runPool.AcquireAllIdle(ctx) {
+		_, err := c.Exec(ctx, "SELECT pg_advisory_unlock_all()")
+		c.Release()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func secs(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// recorder collects the runs of one case.
+type recorder struct {
+	c                  Case
+	db, parse, project []float64
+	events             []int
+	rows               []int64
+}
+
+func newCase(name, what string) *recorder {
+	resetPeakRSS()
+	return &recorder{c: Case{Name: name, What: what}}
+}
+
+func (r *recorder) addPass(p pass) {
+	r.c.Samples = append(r.c.Samples, p.e2e.Seconds())
+	r.db = append(r.db, p.db.Seconds())
+	r.parse = append(r.parse, p.parse.Seconds())
+	r.project = append(r.project, p.project.Seconds())
+	r.events = append(r.events, p.events)
+	r.rows = append(r.rows, int64(p.packages))
+}
+
+// addDB records a run that is all database work.
+func (r *recorder) addDB(d time.Duration, rows int64) {
+	r.c.Samples = append(r.c.Samples, d.Seconds())
+	r.db = append(r.db, d.Seconds())
+	r.rows = append(r.rows, rows)
+}
+
+func (r *recorder) done(rep *Report) Case {
+	c := r.c
+	c.Runs = len(c.Samples)
+	c.Seconds = median(c.Samples)
+	if len(r.db) > 0 {
+		c.DBSamples = r.db
+		c.DBSeconds = ptr(median(r.db))
+	}
+	if len(r.parse) > 0 {
+		c.ParseSeconds = ptr(median(r.parse))
+		c.ProjectSeconds = ptr(median(r.project))
+	}
+	if len(r.events) > 0 {
+		c.Events = int(median(ints(r.events)))
+	}
+	if len(r.rows) > 0 {
+		c.Rows = int64(median(ints(r.rows)))
+	}
+	c.PeakRSS = peakRSS()
+	rep.PeakRSS = max(rep.PeakRSS, c.PeakRSS)
+	return c
+}
+
+func ptr(v float64) *float64 { return &v }
+
+func ints[T int | int64](v []T) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if n := len(s); n%2 == 1 {
+		return s[n/2]
+	} else {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
+}
+
+// recompute times projections.Recompute in a repeatable-read transaction
+// that is rolled back.
+func (h *harness) recompute(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	tx, err := h.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only
+	if err := projections.Recompute(ctx, tx); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+// createViews creates the materialized views (empty).
+func (h *harness) createViews(ctx context.Context) error {
+	_, err := h.pool.Exec(ctx, query("views-drop")+";"+query("views-create"))
+	return err
+}
+
+// refreshViews refreshes every materialized view, in dependency order.
+func (h *harness) refreshViews(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	for _, v := range strings.Fields(query("views-list")) {
+		if _, err := h.pool.Exec(ctx, "REFRESH MATERIALIZED VIEW "+v); err != nil {
+			return 0, fmt.Errorf("refreshing %s: %w", v, err)
+		}
+	}
+	return time.Since(start), nil
+}
+
+// tail reads the whole changelog page by page, as `deltalog tail` does.
+func (h *harness) tail(ctx context.Context) (time.Duration, int, error) {
+	start := time.Now()
+	n := 0
+	for after := int64(0); ; {
+		evs, err := changelog.ReadPage(ctx, h.pool, after, changelog.MaxPage)
+		if err != nil {
+			return 0, 0, err
+		}
+		if len(evs) == 0 {
+			break
+		}
+		n += len(evs)
+		after = evs[len(evs)-1].Seq
+	}
+	return time.Since(start), n, nil
+}
+
+// vacuum brings the statistics and visibility map up to date after a bulk
+// load, as autovacuum would soon after: later cases measure steady state.
+func (h *harness) vacuum(ctx context.Context) error {
+	_, err := h.pool.Exec(ctx, "VACUUM (ANALYZE)")
+	return err
+}
+
+// repoFiles lists the snapshots of a generation's files.
+func snapshots(names, files []string) []snapshot {
+	out := make([]snapshot, len(files))
+	for i, f := range files {
+		out[i] = snapshot{repo: names[i], format: formats.JSONL, files: []string{f}}
+	}
+	return out
+}
+
+func fileBytes(paths ...string) int64 {
+	var n int64
+	for _, p := range paths {
+		if st, err := os.Stat(p); err == nil {
+			n += st.Size()
+		}
+	}
+	return n
+}
+
+func globOne(dir, pattern string) ([]string, error) {
+	m, err := filepath.Glob(filepath.Join(dir, pattern))
+	if err != nil {
+		return nil, err
+	}
+	if len(m) != 1 {
+		return nil, fmt.Errorf("%d files match %s in %s, want 1", len(m), pattern, dir)
+	}
+	return m, nil
+}

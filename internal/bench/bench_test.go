@@ -1,0 +1,249 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/deltalog/deltalog/internal/dbtest"
+	"github.com/deltalog/deltalog/internal/gen"
+	"github.com/deltalog/deltalog/projections"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("github.com/jackc/pgx/v5/pgxpool.(*Pool).backgroundHealthCheck"))
+}
+
+// TestRunEndToEnd runs the whole harness at a tiny scale: every case is
+// in the report with positive times, the deltas append events and the
+// no-change update none, and the database ends in a state whose derived
+// tables match their recomputation.
+func TestRunEndToEnd(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := dbtest.NewURL(t)
+	var progress bytes.Buffer
+	rep, err := Run(ctx, Config{
+		URL: url, Dir: t.TempDir(), Gen: gen.Config{Seed: 1, Repos: 3, Packages: 2000},
+		Reps: 2, PageSize: 500, Progress: &progress,
+	})
+	require.NoError(t, err)
+
+	require.Equal(t, 3, rep.Scale.Repos)
+	require.InDelta(t, 2000, rep.Scale.Packages, 50)
+	want := []string{CaseParseHash, CaseCopy, CaseFull, CaseNoChange, DeltaCase(0.001), DeltaCase(0.01), DeltaCase(0.1),
+		CaseRecompute, CaseViews, CaseTail}
+	var got []string
+	for _, c := range rep.Cases {
+		got = append(got, c.Name)
+		require.Positive(t, c.Seconds, c.Name)
+		for _, s := range c.Samples {
+			require.Positive(t, s, c.Name)
+		}
+		require.Positive(t, c.PeakRSS, c.Name)
+		if c.Name != CaseParseHash {
+			require.NotNil(t, c.DBSeconds, c.Name)
+			require.Positive(t, *c.DBSeconds, c.Name)
+		}
+	}
+	require.Equal(t, want, got)
+	require.Equal(t, 1, rep.Case(CaseFull).Runs)
+	require.Equal(t, 2, rep.Case(CaseNoChange).Runs)
+	require.Equal(t, rep.Scale.Packagesets, rep.Case(CaseFull).Events)
+	require.Zero(t, rep.Case(CaseNoChange).Events)
+	require.Positive(t, *rep.Case(CaseNoChange).ParseSeconds)
+	for _, rate := range []float64{0.01, 0.1} {
+		c := rep.Case(DeltaCase(rate))
+		require.InDelta(t, rate*float64(rep.Scale.Packagesets), c.Events, 0.5*rate*float64(rep.Scale.Packagesets)+3, c.Name)
+		require.Positive(t, *c.ProjectSeconds, c.Name)
+	}
+	require.Equal(t, int64(rep.Scale.Packages), rep.Case(CaseCopy).Rows)
+	require.GreaterOrEqual(t, rep.Case(CaseTail).Events, rep.Scale.Packagesets)
+	require.Positive(t, rep.HashBytesPerSecond)
+	require.Positive(t, rep.PeakRSS)
+
+	// Every target is listed; those whose cases ran are measured.
+	require.Len(t, rep.Targets, 9)
+	for _, tg := range rep.Targets {
+		require.NotNil(t, tg.Measured, tg.Name)
+	}
+
+	var table bytes.Buffer
+	require.NoError(t, rep.WriteTable(&table))
+	for _, name := range want {
+		require.Contains(t, table.String(), name)
+	}
+	b, err := json.Marshal(rep)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"db_seconds"`)
+	require.Contains(t, progress.String(), "bench: full ingest 1/1")
+
+	// Back at generation 0 with the projections caught up and correct.
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck
+	diffs, err := projections.Verify(ctx, tx)
+	require.NoError(t, err)
+	for _, d := range diffs {
+		require.True(t, d.Clean(), "%s: %+v", d.Table, d)
+	}
+	var packages int
+	require.NoError(t, tx.QueryRow(ctx, "SELECT count(*) FROM packages").Scan(&packages))
+	require.Equal(t, rep.Scale.Packages, packages)
+}
+
+// TestSelectedCases runs only some case groups.
+func TestSelectedCases(t *testing.T) {
+	t.Parallel()
+	rep, err := Run(context.Background(), Config{
+		URL: dbtest.NewURL(t), Gen: gen.Config{Seed: 2, Repos: 2, Packages: 500}, Reps: 1,
+		Cases: []string{"parse", "nochange"},
+	})
+	require.NoError(t, err)
+	var got []string
+	for _, c := range rep.Cases {
+		got = append(got, c.Name)
+	}
+	require.Equal(t, []string{CaseParseHash, CaseFull, CaseNoChange}, got)
+	for _, tg := range rep.Targets {
+		if strings.Contains(tg.Name, "recompute") {
+			require.Nil(t, tg.Measured, tg.Name)
+			require.Nil(t, tg.Met, tg.Name)
+		}
+	}
+
+	_, err = Run(context.Background(), Config{URL: "postgres://x@/y", Cases: []string{"nope"}, Rates: []float64{2}})
+	require.ErrorContains(t, err, `unknown case "nope"`)
+	require.ErrorContains(t, err, "rate 2")
+}
+
+// TestRefusesDatabaseWithData: the harness wipes its database, so it
+// refuses one that holds a catalog (unless named for benchmarks).
+func TestRefusesDatabaseWithData(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.New(t)
+	_, err := pool.Exec(context.Background(),
+		`INSERT INTO repos (name, hash_seed, hash_version, version_scheme) VALUES ('precious', 1, 1, 'generic')`)
+	require.NoError(t, err)
+	_, err = Run(context.Background(), Config{URL: pool.Config().ConnString(), Gen: gen.Config{Repos: 1, Packages: 10}})
+	require.ErrorContains(t, err, "holds 1 repositories")
+	var n int
+	require.NoError(t, pool.QueryRow(context.Background(), "SELECT count(*) FROM repos").Scan(&n))
+	require.Equal(t, 1, n)
+}
+
+// TestViewsMatchCatalog: the materialized views compute the same data as
+// the catalog and history projections (live rows), after a full load and
+// a delta with additions and removals.
+func TestViewsMatchCatalog(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h := &harness{cfg: Config{URL: dbtest.NewURL(t), Gen: gen.Config{Seed: 4, Repos: 6, Packages: 4000}}, rep: &Report{}}
+	require.NoError(t, h.cfg.withDefaults())
+	pool, err := openPool(ctx, h.cfg.URL)
+	require.NoError(t, err)
+	defer pool.Close()
+	h.pool, h.runPool = pool, pool
+	require.NoError(t, h.wipe(ctx))
+
+	cfg := h.cfg.Gen
+	cfg.Rate = 0.2
+	g, err := gen.New(cfg)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	for n := range 2 {
+		files, _, err := g.WriteFiles(ctx, n, filepath.Join(dir, "gen", string(rune('0'+n))))
+		require.NoError(t, err)
+		_, err = h.update(ctx, snapshots(g.Repos(), files))
+		require.NoError(t, err)
+	}
+	require.NoError(t, h.createViews(ctx))
+	_, err = h.refreshViews(ctx)
+	require.NoError(t, err)
+
+	pairs := map[string][2]string{
+		"projects": {
+			`SELECT name, num_repos, num_packages, newest_version, num_updates FROM projects WHERE NOT orphaned`,
+			`SELECT name, num_repos, num_packages, newest_version, num_updates FROM bench_mv.projects`},
+		"project_repositories": {
+			`SELECT project, repo_id, num_packages, num_newest, num_outdated, best_version FROM project_repositories`,
+			`SELECT project, repo_id, num_packages, num_newest, num_outdated, best_version FROM bench_mv.project_repositories`},
+		"project_maintainers": {
+			`SELECT pm.project, m.email, pm.repo_id, pm.name, pm.num_packages, pm.num_newest, pm.num_outdated
+			 FROM project_maintainers pm JOIN maintainers m ON m.id = pm.maintainer_id`,
+			`SELECT project, email, repo_id, name, num_packages, num_newest, num_outdated FROM bench_mv.project_maintainers`},
+		"maintainer_repositories": {
+			`SELECT m.email, mr.repo_id, mr.num_packages, mr.num_projects, mr.num_newest, mr.num_outdated
+			 FROM maintainer_repositories mr JOIN maintainers m ON m.id = mr.maintainer_id`,
+			`SELECT email, repo_id, num_packages, num_projects, num_newest, num_outdated FROM bench_mv.maintainer_repositories`},
+		"maintainers": {
+			`SELECT email, name, num_packages, num_projects, num_repos, num_newest, num_outdated, repo_counts FROM maintainers WHERE NOT orphaned`,
+			`SELECT email, name, num_packages, num_projects, num_repos, num_newest, num_outdated, repo_counts FROM bench_mv.maintainers`},
+		"project_links": {
+			`SELECT pl.project, l.url, pl.refcount FROM project_links pl JOIN links l ON l.id = pl.link_id`,
+			`SELECT project, url, refcount FROM bench_mv.project_links`},
+		"links": {
+			`SELECT url, refcount FROM links WHERE NOT orphaned`,
+			`SELECT url, refcount FROM bench_mv.links`},
+		"repositories": {
+			`SELECT id, name, num_packages, num_projects, num_maintainers, num_newest, num_outdated FROM repositories WHERE num_packages > 0`,
+			`SELECT id, name, num_packages, num_projects, num_maintainers, num_newest, num_outdated FROM bench_mv.repositories`},
+		"statistics": {
+			`SELECT num_packages, num_projects, num_maintainers, num_repos, num_links FROM statistics`,
+			`SELECT num_packages, num_projects, num_maintainers, num_repos, num_links FROM bench_mv.statistics`},
+		"history_versions": {
+			`SELECT project, repo_id, version, version_key, count FROM history_versions`,
+			`SELECT project, repo_id, version, version_key, count FROM bench_mv.history_versions`},
+	}
+	for name, q := range pairs {
+		var rows, diff int
+		require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM ("+q[0]+") a").Scan(&rows), name)
+		require.Positive(t, rows, name)
+		require.NoError(t, pool.QueryRow(ctx,
+			"SELECT (SELECT count(*) FROM (("+q[0]+") EXCEPT ("+q[1]+")) a) + (SELECT count(*) FROM (("+q[1]+") EXCEPT ("+q[0]+")) b)").
+			Scan(&diff), name)
+		require.Zero(t, diff, "%s: %d of %d rows differ", name, diff, rows)
+	}
+}
+
+func TestWritePyPI(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.tsv")
+	var b strings.Builder
+	b.WriteString("name\tversion\tsummary\n")
+	for i := range 250 {
+		b.WriteString("p" + string(rune('a'+i%26)) + "\t1." + string(rune('0'+i%10)) + "\ts\n")
+	}
+	require.NoError(t, os.WriteFile(src, []byte(b.String()), 0o644))
+	base, changed := filepath.Join(dir, "base.tsv"), filepath.Join(dir, "changed.tsv")
+	require.NoError(t, writePyPI(src, base, changed))
+	bb, err := os.ReadFile(base)
+	require.NoError(t, err)
+	require.Equal(t, b.String(), string(bb))
+	cb, err := os.ReadFile(changed)
+	require.NoError(t, err)
+	lines := strings.Split(string(cb), "\n")
+	require.Len(t, lines, 252)
+	require.Equal(t, 2, strings.Count(string(cb), ".post9"))
+	require.Equal(t, "pv\t1.9.post9\ts", lines[100])
+}
+
+func TestWithDatabase(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "postgres://postgres@/deltalog_bench?host=%2Ftmp%2Fs",
+		withDatabase("postgres://postgres@/deltalog?host=%2Ftmp%2Fs", "deltalog_bench"))
+	require.Equal(t, "host=/tmp dbname=deltalog_bench", withDatabase("host=/tmp", "deltalog_bench"))
+}

@@ -1,0 +1,34 @@
+// Package bench measures deltalog side by side with its naive peers and
+// the physical floor, in one run, against one database, on the same data:
+// synthetic Repology-scale catalogs from internal/gen and, when present,
+// the real Debian sequence and the PyPI list.
+//
+// Run generates the snapshots, then runs each case several times and keeps
+// the median:
+//
+//   - parse + hash: reading, parsing, hashing and grouping every snapshot,
+//     no database — the floor every update pays, delta or not;
+//   - COPY floor: the same package rows COPYed into a table without index;
+//   - full ingest: every repository updated into an empty database, then
+//     the projections caught up;
+//   - no-change update: the same snapshots again;
+//   - delta R%: a generation that changed R% of the packagesets — update
+//     plus projections (alternating with the generation before it, so each
+//     run is a delta of that size);
+//   - full recompute: every derived table rebuilt from the current state
+//     (projections.Recompute, the audit's queries);
+//   - materialized views: the same derived data as plain SQL materialized
+//     views over the packages (views.sql), REFRESHed — what a user without
+//     deltalog would run after each load;
+//   - tail: events per second read out of the changelog.
+//
+// Updates report their time end to end and the database work alone
+// (everything after parse + hash: diff, changelog append, current state,
+// then the projections), so that the two sides can be judged separately.
+// Each case also records the peak RSS of the process while it ran
+// (/proc/self/status VmHWM, reset between cases).
+//
+// Run wipes the database it is given (the public schema is dropped and
+// migrated again between full ingests): give it a database of its own —
+// NewDatabase creates one.
+package bench

@@ -1,0 +1,211 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"text/tabwriter"
+	"unicode/utf8"
+)
+
+// Target is one goal of issue 6, checked against a run.
+type Target struct {
+	Name string `json:"name"`
+	// Measured is the ratio or rate measured (absent when the cases it
+	// needs did not run).
+	Measured *float64 `json:"measured,omitempty"`
+	Unit     string   `json:"unit"`
+	Want     string   `json:"want"`
+	// Met is absent when the target could not be judged by this run.
+	Met  *bool  `json:"met,omitempty"`
+	Note string `json:"note,omitempty"`
+}
+
+// targets checks the run against the goals.
+func targets(r *Report, packages int) []Target {
+	db := func(name string) float64 {
+		if c := r.Case(name); c != nil && c.DBSeconds != nil {
+			return *c.DBSeconds
+		}
+		return math.NaN()
+	}
+	e2e := func(name string) float64 {
+		if c := r.Case(name); c != nil {
+			return c.Seconds
+		}
+		return math.NaN()
+	}
+	var out []Target
+	add := func(name string, v float64, unit, want string, ok func(float64) bool, note string) {
+		t := Target{Name: name, Unit: unit, Want: want, Note: note}
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			t.Measured = ptr(v)
+			t.Met = ptrBool(ok(v))
+		}
+		out = append(out, t)
+	}
+	atLeast := func(x float64) func(float64) bool { return func(v float64) bool { return v >= x } }
+	atMost := func(x float64) func(float64) bool { return func(v float64) bool { return v <= x } }
+
+	d1, d01 := DeltaCase(0.01), DeltaCase(0.001)
+	add("database: full recompute ÷ "+d1, db(CaseRecompute)/db(d1), "×", "≥ 30×", atLeast(30), "")
+	add("database: materialized views ÷ "+d1, db(CaseViews)/db(d1), "×", "≥ 20×", atLeast(20), "")
+	add("database: full recompute ÷ "+d01, db(CaseRecompute)/db(d01), "×", "≥ 100×", atLeast(100), "")
+	add("end to end: no-change update ÷ parse + hash", e2e(CaseNoChange)/e2e(CaseParseHash), "×", "≤ 1.5×", atMost(1.5), "")
+	add("end to end: "+d1+" ÷ parse + hash", e2e(d1)/e2e(CaseParseHash), "×", "≤ 2×", atMost(2), "")
+	add("full ingest ÷ (COPY floor + full recompute)", e2e(CaseFull)/(db(CaseCopy)+db(CaseRecompute)), "×", "≤ 4×", atMost(4), "")
+	hash := math.NaN()
+	if r.HashBytesPerSecond > 0 {
+		hash = r.HashBytesPerSecond / 1e9
+	}
+	add("hashing: canonical bytes per second on one core", hash, "GB/s", "≥ 1 GB/s", atLeast(1), "")
+	parse := math.NaN()
+	if c := r.Case(CaseParseHash); c != nil && c.ReadSeconds != nil {
+		parse = c.Seconds / *c.ReadSeconds
+	}
+	add("parsing: parse + hash ÷ reading alone (synthetic JSONL, uncompressed)", parse, "×", "≈ 1× (bound by decompression)",
+		atMost(1.25), "")
+	for _, w := range r.Workloads {
+		for _, c := range w.Cases {
+			if strings.HasPrefix(c.Name, CaseParseHash) && c.ReadSeconds != nil {
+				add(fmt.Sprintf("parsing: %s ÷ reading alone (%s)", c.Name, w.Name), c.Seconds / *c.ReadSeconds, "×",
+					"≈ 1× (bound by decompression)", atMost(1.25), "")
+			}
+		}
+	}
+	rss := Target{Name: "peak RSS of the process", Unit: "MiB", Want: "< 1 GiB at 5M packages"}
+	if r.PeakRSS > 0 {
+		rss.Measured = ptr(float64(r.PeakRSS) / (1 << 20))
+		if packages >= 5_000_000 {
+			rss.Met = ptrBool(r.PeakRSS < 1<<30)
+		} else {
+			rss.Note = fmt.Sprintf("measured at %d packages", packages)
+		}
+	}
+	out = append(out, rss)
+	return out
+}
+
+func ptrBool(b bool) *bool { return &b }
+
+// WriteTable prints the report as tables.
+func (r *Report) WriteTable(w io.Writer) error {
+	s := r.Scale
+	fmt.Fprintf(w, "deltalog bench — %d packages (%d packagesets, %d projects) in %d repositories, seed %d, %s of JSONL\n",
+		s.Packages, s.Packagesets, s.Projects, s.Repos, s.Seed, mib(s.InputBytes))
+	m := r.Machine
+	fmt.Fprintf(w, "machine: %d CPUs (%s), %d GiB; %s, %s; PostgreSQL %s", m.CPUs, m.CPUModel, m.MemoryGiB, m.OS, m.Go, m.PostgreSQL)
+	if len(m.Settings) > 0 {
+		fmt.Fprintf(w, " (shared_buffers %s, fsync %s, synchronous_commit %s)",
+			m.Settings["shared_buffers"], m.Settings["fsync"], m.Settings["synchronous_commit"])
+	}
+	fmt.Fprintf(w, "\nmedians of %d runs (full ingest: as many as were asked), projection pages of %d events; database = everything after parse + hash, projections included\n\n",
+		s.Reps, s.PageSize)
+	if err := writeCases(w, r.Cases); err != nil {
+		return err
+	}
+	for _, wl := range r.Workloads {
+		fmt.Fprintf(w, "\n%s — %s\n\n", wl.Name, wl.Note)
+		if err := writeCases(w, wl.Cases); err != nil {
+			return err
+		}
+	}
+
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	width := 0
+	for _, t := range r.Targets {
+		width = max(width, utf8.RuneCountInString(t.Name))
+	}
+	fmt.Fprintf(tw, "%s\tmeasured\twant\t  %s\n", pad("target", width), "verdict")
+	for _, t := range r.Targets {
+		measured, verdict := "—", "not measured"
+		if t.Measured != nil {
+			switch t.Unit {
+			case "×":
+				measured = fmt.Sprintf("%.2f×", *t.Measured)
+			default:
+				measured = fmt.Sprintf("%.2f %s", *t.Measured, t.Unit)
+			}
+		}
+		if t.Met != nil {
+			verdict = map[bool]string{true: "met", false: "MISSED"}[*t.Met]
+		} else if t.Measured != nil {
+			verdict = "not judged"
+		}
+		if t.Note != "" {
+			verdict += " (" + t.Note + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t  %s\n", pad(t.Name, width), measured, t.Want, verdict)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	rss := "peak"
+	if r.PerCaseRSS {
+		rss = "peak (reset before each case)"
+	}
+	fmt.Fprintf(w, "\npeak RSS %s over the run; RSS column: %s; total run %.0fs\n", mib(r.PeakRSS), rss, r.Seconds)
+	return nil
+}
+
+func writeCases(w io.Writer, cases []Case) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	width := 0
+	for _, c := range cases {
+		width = max(width, utf8.RuneCountInString(c.Name))
+	}
+	fmt.Fprintln(tw, pad("case", width)+"\truns\tmedian\tdatabase\tparse+hash\tprojections\tevents\tpeak RSS\t")
+	for _, c := range cases {
+		events := "—"
+		if c.Events > 0 {
+			events = fmt.Sprint(c.Events)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", pad(c.Name, width), c.Runs, dur(c.Seconds), durp(c.DBSeconds),
+			durp(c.ParseSeconds), durp(c.ProjectSeconds), events, mib(c.PeakRSS))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, c := range cases {
+		if c.Note != "" {
+			fmt.Fprintf(w, "  %s: %s\n", c.Name, c.Note)
+		}
+	}
+	return nil
+}
+
+// pad left-aligns s in a right-aligned tabwriter column.
+func pad(s string, width int) string {
+	return s + strings.Repeat(" ", max(0, width-utf8.RuneCountInString(s)))
+}
+
+func dur(s float64) string {
+	switch {
+	case math.IsNaN(s):
+		return "—"
+	case s >= 100:
+		return fmt.Sprintf("%.0fs", s)
+	case s >= 10:
+		return fmt.Sprintf("%.1fs", s)
+	case s >= 1:
+		return fmt.Sprintf("%.2fs", s)
+	default:
+		return fmt.Sprintf("%.0fms", s*1000)
+	}
+}
+
+func durp(s *float64) string {
+	if s == nil {
+		return "—"
+	}
+	return dur(*s)
+}
+
+func mib(b int64) string {
+	if b <= 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20))
+}

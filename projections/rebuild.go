@@ -1,0 +1,916 @@
+package projections
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/deltalog/deltalog/changelog"
+	"github.com/deltalog/deltalog/internal/version"
+	dlsql "github.com/deltalog/deltalog/sql"
+)
+
+// ErrRebuildBusy is returned when another rebuild of the projection runs.
+var ErrRebuildBusy = errors.New("projection is already being rebuilt")
+
+// Where a rebuild starts from.
+const (
+	// FromState computes the tables with the full-rebuild queries (the
+	// definitions the delta path and the audit use) over the current state.
+	FromState = "state"
+	// FromChangelog replays every event from seq 1 through the projection
+	// itself.
+	FromChangelog = "changelog"
+)
+
+// RebuildOpts configures Rebuild.
+type RebuildOpts struct {
+	// Projections to rebuild, in order (all when empty).
+	Projections []string
+	// From is FromState (default) or FromChangelog.
+	From string
+	// PageSize bounds the pages of replays and catch-ups (default 10000).
+	PageSize int
+	// LockTimeout bounds each wait of the swap for its locks (the
+	// checkpoint row, the live tables); on a timeout the rebuild catches up
+	// again and retries. Default 2s.
+	LockTimeout time.Duration
+	// ProgressFunc, when set, is called as the rebuild advances.
+	ProgressFunc func(RebuildProgress)
+	Logger       *slog.Logger
+}
+
+// RebuildProgress is where a rebuild is.
+type RebuildProgress struct {
+	Projection string `json:"projection"`
+	// Phase is "prepare", "build" (from state: tables), "replay" (from the
+	// changelog: events), "catch-up" (events), "swap" or "done".
+	Phase string `json:"phase"`
+	Done  int64  `json:"done"`
+	Total int64  `json:"total"`
+}
+
+// RebuildResult describes one projection's rebuild.
+type RebuildResult struct {
+	Projection string   `json:"projection"`
+	From       string   `json:"from"`
+	Tables     []string `json:"tables"`
+	// Rows in the new tables.
+	Rows int64 `json:"rows"`
+	// BuiltAt is the seq the rebuild saw: its snapshot's head (for history
+	// from state, the history checkpoint in that snapshot).
+	BuiltAt int64 `json:"built_at"`
+	// CaughtUp counts the events applied to the new tables after BuiltAt,
+	// to reach the live checkpoint before the swap.
+	CaughtUp int64 `json:"caught_up"`
+	// Checkpoint is the projection's checkpoint after the swap.
+	Checkpoint int64 `json:"checkpoint"`
+	// SwapAttempts counts the swap transactions (lock timeouts retry), and
+	// SwapSeconds is how long the successful one held the live tables.
+	SwapAttempts int     `json:"swap_attempts"`
+	SwapSeconds  float64 `json:"swap_seconds"`
+	Seconds      float64 `json:"seconds"`
+}
+
+func (o *RebuildOpts) defaults() error {
+	o.From = cmp.Or(o.From, FromState)
+	if o.From != FromState && o.From != FromChangelog {
+		return fmt.Errorf("rebuild: from %q: want %s or %s", o.From, FromState, FromChangelog)
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = 10000
+	}
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = 2 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if len(o.Projections) == 0 {
+		o.Projections = Names
+	}
+	for _, name := range o.Projections {
+		if !slices.Contains(Names, name) {
+			return fmt.Errorf("rebuild: unknown projection %q (known: %v)", name, Names)
+		}
+	}
+	return nil
+}
+
+// Rebuild rebuilds the named projections' tables, one projection after the
+// other, while the live tables keep serving reads and the workers keep
+// applying pages:
+//
+//  1. The new tables are built in a schema of their own
+//     (deltalog_rebuild_<projection>), as copies of the live ones' structure
+//     (columns, defaults, identities, constraints, indexes under the same
+//     names). From state, the full-rebuild queries fill them from one
+//     REPEATABLE READ snapshot, at its head; from the changelog, the
+//     projection itself applies every event from seq 1 to that head, page
+//     by page, with its SQL redirected to the shadow tables.
+//  2. The new tables catch up with the live checkpoint, page by page, the
+//     same way.
+//  3. One short transaction locks the checkpoint row (the worker waits),
+//     applies what is left (at most a page), checks that the identity rows
+//     agree with the live ones, aligns the identity sequences, takes the
+//     live tables (waiting at most LockTimeout for readers, else rolling
+//     back and retrying), moves them out and the new ones in, re-creates
+//     the views that read them, drops the old tables and sets the
+//     checkpoint to the seq the new tables hold. The worker then goes on
+//     from there.
+//
+// Readers see the old tables until the swap commits and the new ones after:
+// never an empty or half-built table. Maintainer and link ids are kept: the
+// new tables start from the live identity rows, and any email or URL the
+// rebuild meets without one gets it in the live table first (born orphaned,
+// exactly as the worker's own id resolution creates it) — so a running
+// worker's id caches stay right. An interrupted rebuild leaves the live
+// tables as they were (but for such identity rows) and its schema behind,
+// which the next rebuild drops.
+func Rebuild(ctx context.Context, pool *pgxpool.Pool, opts RebuildOpts) ([]RebuildResult, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	var out []RebuildResult
+	for _, name := range opts.Projections {
+		res, err := rebuildOne(ctx, pool, name, opts)
+		if err != nil {
+			return out, fmt.Errorf("rebuild %s from %s: %w", name, opts.From, err)
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// shadowTables lists the tables a projection's rebuild replaces, in
+// derivation order.
+func shadowTables(name string) []table {
+	switch name {
+	case CatalogName:
+		return slices.Concat(catalogLevel1, catalogLevel2, catalogTotals)
+	case HistoryName:
+		return []table{historyVersions, projectHistory}
+	}
+	return nil
+}
+
+type rebuilder struct {
+	pool    *pgxpool.Pool
+	name    string
+	opts    RebuildOpts
+	schema  string // quoted
+	raw     string // unquoted
+	tables  []table
+	proj    Projection // applies pages to the shadow tables
+	seq     int64      // the shadow tables hold the events up to here
+	res     RebuildResult
+	catalog bool
+	// lockedAt is when the swap took the live tables.
+	lockedAt time.Time
+}
+
+func (b *rebuilder) progress(phase string, done, total int64) {
+	if b.opts.ProgressFunc != nil {
+		b.opts.ProgressFunc(RebuildProgress{Projection: b.name, Phase: phase, Done: done, Total: total})
+	}
+}
+
+func (b *rebuilder) q(name string) string { return fmt.Sprintf(dlsql.Query(name), b.schema) }
+
+func rebuildOne(ctx context.Context, pool *pgxpool.Pool, name string, opts RebuildOpts) (RebuildResult, error) {
+	start := time.Now()
+	b := &rebuilder{pool: pool, name: name, opts: opts, raw: "deltalog_rebuild_" + name,
+		tables: shadowTables(name), catalog: name == CatalogName}
+	b.schema = pgx.Identifier{b.raw}.Sanitize()
+	b.res = RebuildResult{Projection: name, From: opts.From}
+	for _, tb := range b.tables {
+		b.res.Tables = append(b.res.Tables, tb.name)
+	}
+	if b.catalog {
+		cat, err := NewCatalog(CatalogConfig{})
+		if err != nil {
+			return b.res, err
+		}
+		b.proj = cat
+	} else {
+		b.proj = History{}
+	}
+
+	// One rebuild of a projection at a time: a session lock on a connection
+	// held for the whole rebuild.
+	lock, err := pool.Acquire(ctx)
+	if err != nil {
+		return b.res, err
+	}
+	defer lock.Release()
+	var ok bool
+	if err := lock.QueryRow(ctx, dlsql.Query("rebuild-try-lock"), name).Scan(&ok); err != nil {
+		return b.res, err
+	}
+	if !ok {
+		return b.res, ErrRebuildBusy
+	}
+	defer lock.Exec(context.WithoutCancel(ctx), dlsql.Query("rebuild-unlock"), name) //nolint:errcheck // the session ends with the pool anyway
+
+	swapped := false
+	defer func() {
+		if !swapped { // interrupted or failed: leave no shadow behind
+			_, _ = pool.Exec(context.WithoutCancel(ctx), "DROP SCHEMA IF EXISTS "+b.schema+" CASCADE")
+		}
+	}()
+	b.progress("prepare", 0, 0)
+	if err := b.createShadow(ctx); err != nil {
+		return b.res, fmt.Errorf("creating the new tables: %w", err)
+	}
+	if opts.From == FromState {
+		err = b.buildFromState(ctx)
+	} else {
+		err = b.buildFromChangelog(ctx)
+	}
+	if err != nil {
+		return b.res, err
+	}
+	b.res.BuiltAt = b.seq
+	if err := b.syncSequences(ctx, pool); err != nil {
+		return b.res, err
+	}
+	if err := b.swap(ctx); err != nil {
+		return b.res, err
+	}
+	swapped = true
+	b.res.Seconds = time.Since(start).Seconds()
+	b.progress("done", 1, 1)
+	opts.Logger.InfoContext(ctx, "rebuilt", "projection", name, "from", opts.From, "built_at", b.res.BuiltAt,
+		"caught_up", b.res.CaughtUp, "checkpoint", b.res.Checkpoint, "seconds", b.res.Seconds)
+	return b.res, nil
+}
+
+// createShadow creates the shadow schema afresh, with an empty copy of each
+// live table: same columns, defaults, identities, generated columns,
+// constraints and indexes, the indexes under the live names.
+func (b *rebuilder) createShadow(ctx context.Context) error {
+	tx, err := b.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
+	for _, s := range []string{"DROP SCHEMA IF EXISTS " + b.schema + " CASCADE", "CREATE SCHEMA " + b.schema} {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			return err
+		}
+	}
+	for _, tb := range b.tables {
+		if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TABLE %s.%s (LIKE public.%s INCLUDING ALL)", b.schema, tb.name, tb.name)); err != nil {
+			return err
+		}
+		// LIKE copies no storage parameters (fillfactor): copy them.
+		var opts []string
+		if err := tx.QueryRow(ctx, dlsql.Query("rebuild-reloptions"), "public."+tb.name).Scan(&opts); err != nil {
+			return err
+		}
+		if len(opts) > 0 {
+			if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s SET (%s)", b.schema, tb.name, strings.Join(opts, ", "))); err != nil {
+				return err
+			}
+		}
+		if err := b.alignIndexNames(ctx, tx, tb.name); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
+}
+
+var indexDef = regexp.MustCompile(`^CREATE (UNIQUE )?INDEX \S+ ON \S+ (USING .*)$`)
+
+// alignIndexNames renames the shadow table's indexes (named by LIKE) to the
+// names of the live table's indexes with the same definition, so that the
+// swapped-in table keeps the names the migrations gave.
+func (b *rebuilder) alignIndexNames(ctx context.Context, tx pgx.Tx, table string) error {
+	read := func(rel string) (map[string]string, error) {
+		rows, err := tx.Query(ctx, dlsql.Query("rebuild-indexes"), rel)
+		if err != nil {
+			return nil, err
+		}
+		byDef := map[string]string{}
+		var name, def string
+		_, err = pgx.ForEachRow(rows, []any{&name, &def}, func() error {
+			m := indexDef.FindStringSubmatch(def)
+			if m == nil {
+				return fmt.Errorf("unexpected index definition %q", def)
+			}
+			byDef[m[1]+m[2]] = name
+			return nil
+		})
+		return byDef, err
+	}
+	live, err := read("public." + table)
+	if err != nil {
+		return err
+	}
+	shadow, err := read(b.raw + "." + table)
+	if err != nil {
+		return err
+	}
+	for def, name := range shadow {
+		want, ok := live[def]
+		if !ok {
+			return fmt.Errorf("%s: index %s has no live counterpart", table, name)
+		}
+		if want != name {
+			if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER INDEX %s.%s RENAME TO %s", b.schema,
+				pgx.Identifier{name}.Sanitize(), pgx.Identifier{want}.Sanitize())); err != nil {
+				return err
+			}
+		}
+	}
+	if len(shadow) != len(live) {
+		return fmt.Errorf("%s: %d indexes, the live table has %d", table, len(shadow), len(live))
+	}
+	return nil
+}
+
+// buildFromState fills the shadow tables from one snapshot of the current
+// state with the full-rebuild queries.
+func (b *rebuilder) buildFromState(ctx context.Context) error {
+	for attempt := 1; ; attempt++ {
+		if b.catalog {
+			// Identity rows for every email and URL of the current
+			// packages, committed before the snapshot is taken.
+			if _, err := b.pool.Exec(ctx, dlsql.Query("rebuild-identities-from-packages")); err != nil {
+				return fmt.Errorf("identities: %w", err)
+			}
+		}
+		err := b.buildStateSnapshot(ctx)
+		if errors.Is(err, errIdentitiesMoved) && attempt < 10 {
+			continue // a package with a new email arrived in between
+		}
+		return err
+	}
+}
+
+var errIdentitiesMoved = errors.New("new emails or URLs arrived during the rebuild")
+
+func (b *rebuilder) buildStateSnapshot(ctx context.Context) error {
+	tx, err := b.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
+	if _, err := tx.Exec(ctx, auditWorkMem); err != nil {
+		return err
+	}
+	if b.catalog {
+		var missing int64
+		if err := tx.QueryRow(ctx, dlsql.Query("rebuild-identities-missing")).Scan(&missing); err != nil {
+			return err
+		}
+		if missing > 0 {
+			return errIdentitiesMoved
+		}
+	}
+	head, err := changelog.Head(ctx, tx)
+	if err != nil {
+		return err
+	}
+	b.seq = head
+	total := int64(len(b.tables))
+	b.progress("build", 0, total)
+	if _, err := recompute(ctx, tx, b.name); err != nil {
+		return err
+	}
+	for i, tb := range b.tables {
+		if tb.name == projectHistory.name {
+			// Not derivable from the state: the live entries are kept.
+			if _, err := tx.Exec(ctx, b.q("rebuild-copy-history")); err != nil {
+				return fmt.Errorf("project_history: %w", err)
+			}
+		} else if err := b.fill(ctx, tx, tb); err != nil {
+			return err
+		}
+		b.progress("build", int64(i+1), total)
+	}
+	if !b.catalog {
+		// The entries kept end at the history checkpoint: move the
+		// versions, computed at the head, back to it.
+		cps, err := readCheckpoints(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if cp := cps[HistoryName]; cp < head {
+			if err := b.unapplyHistory(ctx, tx, cp, head); err != nil {
+				return err
+			}
+			b.seq = cp
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	return b.analyze(ctx)
+}
+
+// fill copies the recomputed rows (pg_temp.<table>) into the empty shadow
+// table, keeping first_seen and orphaned_at of the live rows.
+func (b *rebuilder) fill(ctx context.Context, tx pgx.Tx, tb table) error {
+	cols, err := b.columns(ctx, tx, tb.name)
+	if err != nil {
+		return err
+	}
+	names := append(append([]string{}, tb.keys...), tb.values...)
+	vals := prefixed("e", names)
+	from := "pg_temp." + tb.name + " e"
+	if tb.orphans {
+		names = append(names, "orphaned_at")
+		vals += ", CASE WHEN e.orphaned THEN coalesce(l.orphaned_at, now()) END"
+	}
+	if _, ok := cols["first_seen"]; ok {
+		names = append(names, "first_seen")
+		vals += ", coalesce(l.first_seen, now())"
+	}
+	if len(names) > len(tb.keys)+len(tb.values) {
+		from += fmt.Sprintf(" LEFT JOIN public.%s l ON %s", tb.name, tb.on("l", "e"))
+	}
+	q := fmt.Sprintf("INSERT INTO %s.%s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s",
+		b.schema, tb.name, strings.Join(names, ", "), vals, from)
+	return timedExec(ctx, tx, "rebuild "+tb.name, q)
+}
+
+// columns maps a live table's columns to whether each is an identity.
+func (b *rebuilder) columns(ctx context.Context, q changelog.Querier, table string) (map[string]bool, error) {
+	rows, err := q.Query(ctx, dlsql.Query("rebuild-columns"), "public."+table)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	var name string
+	var identity bool
+	_, err = pgx.ForEachRow(rows, []any{&name, &identity}, func() error {
+		out[name] = identity
+		return nil
+	})
+	return out, err
+}
+
+// unapplyHistory moves the shadow history_versions from the versions at seq
+// to back to those at seq from, by the events in between.
+func (b *rebuilder) unapplyHistory(ctx context.Context, tx pgx.Tx, from, to int64) error {
+	type key struct {
+		project string
+		repo    int32
+		version string
+	}
+	delta := map[key]int32{}
+	keys := map[key][]byte{}
+	for at := from; at < to; {
+		page, err := readPage(ctx, tx, at, min(to, at+int64(b.opts.PageSize)))
+		if err != nil {
+			return err
+		}
+		for _, ev := range page.Events {
+			r := page.Repos[ev.Repo]
+			for _, p := range ev.Removed {
+				k := key{ev.Project, r.ID, p.Version}
+				delta[k]++
+				keys[k] = version.SchemeKey(r.Scheme, p.Version)
+			}
+			for _, p := range ev.Added {
+				k := key{ev.Project, r.ID, p.Version}
+				delta[k]--
+				keys[k] = version.SchemeKey(r.Scheme, p.Version)
+			}
+		}
+		at = page.To
+	}
+	var projects, versions []string
+	var repos, counts []int32
+	var vkeys [][]byte
+	for k, d := range delta {
+		if d != 0 {
+			projects, repos, versions = append(projects, k.project), append(repos, k.repo), append(versions, k.version)
+			vkeys, counts = append(vkeys, keys[k]), append(counts, d)
+		}
+	}
+	if _, err := tx.Exec(ctx, b.q("rebuild-history-unapply"), projects, repos, versions, vkeys, counts); err != nil {
+		return fmt.Errorf("history versions: %w", err)
+	}
+	_, err := tx.Exec(ctx, b.q("rebuild-history-prune"))
+	return err
+}
+
+// buildFromChangelog replays every event up to the head through the
+// projection, into the shadow tables.
+func (b *rebuilder) buildFromChangelog(ctx context.Context) error {
+	head, err := changelog.Head(ctx, b.pool)
+	if err != nil {
+		return err
+	}
+	if b.catalog {
+		if _, err := b.pool.Exec(ctx, dlsql.Query("rebuild-identities-from-changelog"), head); err != nil {
+			return fmt.Errorf("identities: %w", err)
+		}
+		if _, err := b.pool.Exec(ctx, b.q("rebuild-seed-identities")+";\n"+b.q("rebuild-statistics-row")); err != nil {
+			return fmt.Errorf("seeding: %w", err)
+		}
+	}
+	for b.seq < head {
+		to := min(head, b.seq+int64(b.opts.PageSize))
+		if err := b.applyPage(ctx, to); err != nil {
+			return err
+		}
+		b.progress("replay", b.seq, head)
+	}
+	return b.carryTimestamps(ctx)
+}
+
+// applyPage applies the events after the shadow's seq up to to to the
+// shadow tables, in a transaction of its own.
+func (b *rebuilder) applyPage(ctx context.Context, to int64) error {
+	tx, err := b.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
+	n, committed, err := b.applyIn(ctx, tx, to)
+	if err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	if committed != nil {
+		committed()
+	}
+	if n >= AnalyzeThreshold {
+		return b.analyze(ctx)
+	}
+	return nil
+}
+
+// applyIn applies (b.seq, to] to the shadow tables in tx: the projection's
+// own code, its unqualified table names resolved in the shadow schema first
+// and its public-qualified ones redirected there.
+func (b *rebuilder) applyIn(ctx context.Context, tx pgx.Tx, to int64) (int, func(), error) {
+	if b.catalog {
+		// Identity rows the live worker created since: the shadow must find
+		// them, never create others.
+		if _, err := tx.Exec(ctx, b.q("rebuild-seed-identities")); err != nil {
+			return 0, nil, err
+		}
+	}
+	page, err := readPage(ctx, tx, b.seq, to)
+	if err != nil {
+		return 0, nil, err
+	}
+	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL search_path = %s, public", b.schema)); err != nil {
+		return 0, nil, err
+	}
+	committed, err := b.proj.Apply(withLogger(ctx, b.opts.Logger), newShadowTx(tx, b.raw, b.tables), page)
+	if err != nil {
+		return 0, nil, fmt.Errorf("page (%d, %d]: %w", b.seq, to, err)
+	}
+	if _, err := tx.Exec(ctx, "SET LOCAL search_path TO DEFAULT"); err != nil {
+		return 0, nil, err
+	}
+	b.seq = to
+	return len(page.Events), committed, nil
+}
+
+// carryTimestamps gives the rows of a replay the first_seen (and, while
+// still orphaned, the orphaned_at) of their live counterparts: wall-clock
+// columns a replay cannot know.
+func (b *rebuilder) carryTimestamps(ctx context.Context) error {
+	for _, tb := range b.tables {
+		cols, err := b.columns(ctx, b.pool, tb.name)
+		if err != nil {
+			return err
+		}
+		if _, ok := cols["first_seen"]; !ok {
+			continue
+		}
+		set, cmpOld, cmpNew := "first_seen = l.first_seen", "x.first_seen", "l.first_seen"
+		if tb.orphans {
+			set += ", orphaned_at = CASE WHEN x.orphaned AND l.orphaned THEN l.orphaned_at ELSE x.orphaned_at END"
+			cmpOld += ", x.orphaned_at"
+			cmpNew += ", CASE WHEN x.orphaned AND l.orphaned THEN l.orphaned_at ELSE x.orphaned_at END"
+		}
+		q := fmt.Sprintf("UPDATE %s.%s x SET %s FROM public.%s l WHERE %s AND (%s) IS DISTINCT FROM (%s)",
+			b.schema, tb.name, set, tb.name, tb.on("x", "l"), cmpOld, cmpNew)
+		if _, err := b.pool.Exec(ctx, q); err != nil {
+			return fmt.Errorf("%s: %w", tb.name, err)
+		}
+	}
+	return b.analyze(ctx)
+}
+
+func (b *rebuilder) analyze(ctx context.Context) error {
+	names := make([]string, len(b.tables))
+	for i, tb := range b.tables {
+		names[i] = b.schema + "." + tb.name
+	}
+	_, err := b.pool.Exec(ctx, "ANALYZE "+strings.Join(names, ", "))
+	return err
+}
+
+// swap catches the shadow tables up with the live checkpoint and swaps them
+// in, retrying when its locks are not granted in time.
+func (b *rebuilder) swap(ctx context.Context) error {
+	for attempt := 1; ; attempt++ {
+		if err := b.catchUp(ctx); err != nil {
+			return err
+		}
+		b.progress("swap", int64(attempt), 0)
+		b.res.SwapAttempts = attempt
+		err := b.trySwap(ctx)
+		var pgErr *pgconn.PgError
+		// 55P03: a lock not granted in time; 40P01: a deadlock (not expected,
+		// see swapIn); both leave the live tables as they were.
+		retry := errors.As(err, &pgErr) && (pgErr.Code == "55P03" || pgErr.Code == "40P01") || errors.Is(err, errPageLeft)
+		if !retry || attempt == 100 {
+			return err
+		}
+		b.opts.Logger.InfoContext(ctx, "swap retried", "projection", b.name, "attempt", attempt, "reason", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(min(attempt, 10)) * 100 * time.Millisecond):
+		}
+	}
+}
+
+// catchUp applies pages to the shadow tables until they reach the live
+// checkpoint.
+func (b *rebuilder) catchUp(ctx context.Context) error {
+	for {
+		cp, err := checkpoint(ctx, b.pool, b.name)
+		if err != nil {
+			return err
+		}
+		if cp <= b.seq {
+			return nil
+		}
+		from := b.seq
+		if err := b.applyPage(ctx, min(cp, b.seq+int64(b.opts.PageSize))); err != nil {
+			return fmt.Errorf("catching up: %w", err)
+		}
+		b.res.CaughtUp += b.seq - from
+		b.progress("catch-up", b.seq, cp)
+	}
+}
+
+var errPageLeft = errors.New("more than a page to catch up under the lock")
+
+func (b *rebuilder) trySwap(ctx context.Context) error {
+	tx, err := b.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
+	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL lock_timeout = %d", b.opts.LockTimeout.Milliseconds())); err != nil {
+		return err
+	}
+	// The checkpoint row: from here the worker waits.
+	if _, err := tx.Exec(ctx, dlsql.Query("checkpoint-ensure"), b.name); err != nil {
+		return err
+	}
+	var cp int64
+	if err := tx.QueryRow(ctx, dlsql.Query("checkpoint-lock"), b.name).Scan(&cp); err != nil {
+		return err
+	}
+	if cp-b.seq > int64(b.opts.PageSize) {
+		return errPageLeft
+	}
+	views, err := b.dependentViews(ctx, tx)
+	if err != nil {
+		return err
+	}
+	seqBefore := b.seq
+	var committed func()
+	if cp > b.seq {
+		if _, committed, err = b.applyIn(ctx, tx, cp); err != nil {
+			b.seq = seqBefore
+			return err
+		}
+	}
+	restore := func() { b.seq = seqBefore } // the page is undone with a rolled back swap
+	if b.catalog {
+		var conflicts int64
+		if err := tx.QueryRow(ctx, b.q("rebuild-identity-conflicts")).Scan(&conflicts); err != nil {
+			restore()
+			return err
+		}
+		if conflicts > 0 {
+			restore()
+			return fmt.Errorf("%d identity rows of the new tables disagree with the live ones; not swapping", conflicts)
+		}
+	}
+	if err := b.swapIn(ctx, tx, views); err != nil {
+		restore()
+		return err
+	}
+	newCP := max(cp, b.seq)
+	if _, err := tx.Exec(ctx, dlsql.Query("rebuild-checkpoint-set"), b.name, newCP); err != nil {
+		restore()
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		restore()
+		return err
+	}
+	b.res.SwapSeconds = time.Since(b.lockedAt).Seconds()
+	if committed != nil {
+		committed()
+	}
+	b.res.CaughtUp += b.seq - seqBefore
+	b.res.Checkpoint = newCP
+	return nil
+}
+
+// syncSequences sets the shadow tables' identity sequences past both their
+// own rows (copied with their ids) and the live sequences: new rows never
+// collide with copied ones, and ids continue after the swap.
+func (b *rebuilder) syncSequences(ctx context.Context, q interface {
+	changelog.Querier
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}) error {
+	lit := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	for _, tb := range b.tables {
+		cols, err := b.columns(ctx, q, tb.name)
+		if err != nil {
+			return err
+		}
+		for col, identity := range cols {
+			if !identity {
+				continue
+			}
+			sql := fmt.Sprintf(`SELECT setval(pg_get_serial_sequence(%[1]s, %[3]s), greatest(
+				coalesce(pg_sequence_last_value(pg_get_serial_sequence(%[2]s, %[3]s)::regclass), 0),
+				(SELECT coalesce(max(%[4]s), 0) FROM %[5]s.%[6]s), 1))`,
+				lit(b.raw+"."+tb.name), lit("public."+tb.name), lit(col), pgx.Identifier{col}.Sanitize(), b.schema, tb.name)
+			if _, err := q.Exec(ctx, sql); err != nil {
+				return fmt.Errorf("identity of %s: %w", tb.name, err)
+			}
+		}
+	}
+	return nil
+}
+
+type view struct{ name, def string }
+
+// dependentViews returns the views reading the live tables, with their
+// definitions written with fully qualified names (read with an empty
+// search_path): re-created after the swap, they bind to the new tables of
+// those names, never to a temporary table of the same name.
+func (b *rebuilder) dependentViews(ctx context.Context, tx pgx.Tx) ([]view, error) {
+	if _, err := tx.Exec(ctx, "SET LOCAL search_path = pg_catalog"); err != nil {
+		return nil, err
+	}
+	rows, err := tx.Query(ctx, dlsql.Query("rebuild-dependent-views"), b.liveNames())
+	if err != nil {
+		return nil, err
+	}
+	var views []view
+	var v view
+	if _, err := pgx.ForEachRow(rows, []any{&v.name, &v.def}, func() error {
+		views = append(views, v)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	_, err = tx.Exec(ctx, "SET LOCAL search_path TO DEFAULT")
+	return views, err
+}
+
+func (b *rebuilder) liveNames() []string {
+	live := make([]string, len(b.tables))
+	for i, tb := range b.tables {
+		live[i] = "public." + tb.name
+	}
+	return live
+}
+
+// swapIn moves the live tables out and the shadow ones in, in tx, and
+// re-creates the views reading them.
+func (b *rebuilder) swapIn(ctx context.Context, tx pgx.Tx, views []view) error {
+	start := time.Now()
+	live := b.liveNames()
+	if err := b.syncSequences(ctx, tx); err != nil {
+		return err
+	}
+	var n int64
+	for _, tb := range b.tables {
+		var c int64
+		if err := tx.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s.%s", b.schema, tb.name)).Scan(&c); err != nil {
+			return err
+		}
+		n += c
+	}
+	b.res.Rows = n
+	sorted := slices.Sorted(slices.Values(live))
+	retired := pgx.Identifier{"deltalog_retired_" + b.name}.Sanitize()
+	// Locks are taken in the order readers take them: a view before the
+	// tables it reads (re-creating it as it is takes the view alone), then
+	// the tables. Each wait is kept shorter than the server's deadlock
+	// timeout, so that a reader locking tables in another order never
+	// deadlocks with the swap: the swap gives up first and retries.
+	lockWait := min(b.opts.LockTimeout, 500*time.Millisecond)
+	stmts := []string{fmt.Sprintf("SET LOCAL lock_timeout = %d", lockWait.Milliseconds())}
+	for _, v := range views {
+		stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS %s", v.name, v.def))
+	}
+	stmts = append(stmts,
+		// All the live tables at once: readers wait here for the few
+		// milliseconds the swap takes.
+		"LOCK TABLE "+strings.Join(sorted, ", ")+" IN ACCESS EXCLUSIVE MODE",
+		"CREATE SCHEMA "+retired,
+	)
+	lockStmt := len(views) + 1
+	for _, tb := range b.tables {
+		stmts = append(stmts,
+			fmt.Sprintf("ALTER TABLE public.%s SET SCHEMA %s", tb.name, retired),
+			fmt.Sprintf("ALTER TABLE %s.%s SET SCHEMA public", b.schema, tb.name))
+	}
+	for _, v := range views {
+		stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS %s", v.name, v.def))
+	}
+	for _, tb := range b.tables {
+		stmts = append(stmts, fmt.Sprintf("DROP TABLE %s.%s", retired, tb.name)) // no CASCADE: a dependent left behind fails the swap
+	}
+	stmts = append(stmts, "DROP SCHEMA "+retired, "DROP SCHEMA "+b.schema)
+	for i, s := range stmts {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			return err
+		}
+		if i == lockStmt {
+			b.lockedAt = time.Now()
+		}
+	}
+	b.opts.Logger.DebugContext(ctx, "swapped", "projection", b.name, "ms", time.Since(start).Milliseconds())
+	return nil
+}
+
+// shadowTx runs a projection's SQL against the shadow tables: references
+// public.<table> to one of them are redirected to the shadow schema (the
+// projection qualifies the tables its temporary tables of the same names
+// would otherwise hide); unqualified names find the shadow schema first on
+// the search_path.
+type shadowTx struct {
+	pgx.Tx
+	schema string // unquoted
+	tables []string
+	re     *regexp.Regexp
+	repl   string
+}
+
+func newShadowTx(tx pgx.Tx, schema string, tables []table) *shadowTx {
+	t := &shadowTx{Tx: tx, schema: schema}
+	quoted := make([]string, len(tables))
+	for i, tb := range tables {
+		t.tables = append(t.tables, tb.name)
+		quoted[i] = regexp.QuoteMeta(tb.name)
+	}
+	t.re = regexp.MustCompile(`\bpublic\.(` + strings.Join(quoted, "|") + `)\b`)
+	t.repl = pgx.Identifier{schema}.Sanitize() + ".$1"
+	return t
+}
+
+func (t *shadowTx) rewrite(sql string) string { return t.re.ReplaceAllString(sql, t.repl) }
+
+func (t *shadowTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	return t.Tx.Exec(ctx, t.rewrite(sql), args...)
+}
+
+func (t *shadowTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	return t.Tx.Query(ctx, t.rewrite(sql), args...)
+}
+
+func (t *shadowTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return t.Tx.QueryRow(ctx, t.rewrite(sql), args...)
+}
+
+func (t *shadowTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	for _, q := range b.QueuedQueries {
+		q.SQL = t.rewrite(q.SQL)
+	}
+	return t.Tx.SendBatch(ctx, b)
+}
+
+func (t *shadowTx) Prepare(ctx context.Context, name, sql string) (*pgconn.StatementDescription, error) {
+	return t.Tx.Prepare(ctx, name, t.rewrite(sql))
+}
+
+func (t *shadowTx) CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
+	if len(table) == 2 && table[0] == "public" && slices.Contains(t.tables, table[1]) {
+		table = pgx.Identifier{t.schema, table[1]}
+	}
+	return t.Tx.CopyFrom(ctx, table, cols, src)
+}

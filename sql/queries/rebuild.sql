@@ -1,0 +1,141 @@
+-- Queries of projection rebuilds (projections/rebuild.go). A rebuild builds
+-- a projection's tables into a shadow schema of their own and swaps them
+-- into public. Queries marked "template" are formatted with the shadow
+-- schema's quoted name as %[1]s.
+
+-- name: rebuild-try-lock
+-- One rebuild per projection at a time (a session lock, held by the rebuild's
+-- own connection).
+SELECT pg_try_advisory_lock(1684368502, hashtext($1));
+
+-- name: rebuild-unlock
+SELECT pg_advisory_unlock(1684368502, hashtext($1));
+
+-- name: rebuild-identities-from-packages
+-- Makes sure every email and URL of the current packages has its identity row
+-- in the live tables (born orphaned, exactly as the catalog's own id
+-- resolution creates them), so that a rebuild never invents an id the live
+-- worker would give another value: ids stay stable across the swap.
+WITH m AS (
+    INSERT INTO public.maintainers (email, orphaned_at)
+    SELECT DISTINCT e ->> 'email', now() FROM packages p CROSS JOIN LATERAL jsonb_array_elements(p.maintainers) e
+    ON CONFLICT (email) DO NOTHING RETURNING 1
+), l AS (
+    INSERT INTO public.links (url, orphaned_at)
+    SELECT DISTINCT e ->> 'url', now() FROM packages p CROSS JOIN LATERAL jsonb_array_elements(p.links) e
+    ON CONFLICT (url) DO NOTHING RETURNING 1
+)
+SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM l);
+
+-- name: rebuild-identities-missing
+-- Emails and URLs of the current packages still without an identity row (a
+-- package that arrived after rebuild-identities-from-packages ran).
+SELECT (SELECT count(*) FROM (
+            SELECT DISTINCT e ->> 'email' AS email FROM packages p CROSS JOIN LATERAL jsonb_array_elements(p.maintainers) e) x
+        WHERE NOT EXISTS (SELECT 1 FROM public.maintainers m WHERE m.email = x.email))
+     + (SELECT count(*) FROM (
+            SELECT DISTINCT e ->> 'url' AS url FROM packages p CROSS JOIN LATERAL jsonb_array_elements(p.links) e) x
+        WHERE NOT EXISTS (SELECT 1 FROM public.links l WHERE l.url = x.url));
+
+-- name: rebuild-identities-from-changelog
+-- The same for every email and URL the changelog added up to $1.
+WITH seen AS (
+    SELECT DISTINCT x.kind, x.value
+    FROM changelog c
+    CROSS JOIN LATERAL jsonb_array_elements(c.added) p
+    CROSS JOIN LATERAL (
+        SELECT 'maintainer' AS kind, m ->> 'email' AS value FROM jsonb_array_elements(p -> 'maintainers') m
+        UNION ALL
+        SELECT 'link', l ->> 'url' FROM jsonb_array_elements(p -> 'links') l
+    ) x
+    WHERE c.seq <= $1
+), m AS (
+    INSERT INTO public.maintainers (email, orphaned_at)
+    SELECT value, now() FROM seen WHERE kind = 'maintainer'
+    ON CONFLICT (email) DO NOTHING RETURNING 1
+), l AS (
+    INSERT INTO public.links (url, orphaned_at)
+    SELECT value, now() FROM seen WHERE kind = 'link'
+    ON CONFLICT (url) DO NOTHING RETURNING 1
+)
+SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM l);
+
+-- name: rebuild-seed-identities
+-- (template) Copies the live identity rows the shadow does not have yet,
+-- with their ids, born orphaned with zero counts: the changelog replay (or
+-- catch-up) brings them to life, and finds them instead of creating others.
+INSERT INTO %[1]s.maintainers (id, email, name, first_seen, orphaned_at) OVERRIDING SYSTEM VALUE
+SELECT l.id, l.email, l.name, l.first_seen, coalesce(l.orphaned_at, now()) FROM public.maintainers l
+WHERE NOT EXISTS (SELECT 1 FROM %[1]s.maintainers x WHERE x.id = l.id);
+INSERT INTO %[1]s.links (id, url, first_seen, orphaned_at) OVERRIDING SYSTEM VALUE
+SELECT l.id, l.url, l.first_seen, coalesce(l.orphaned_at, now()) FROM public.links l
+WHERE NOT EXISTS (SELECT 1 FROM %[1]s.links x WHERE x.id = l.id);
+
+-- name: rebuild-identity-conflicts
+-- (template) Identity rows the shadow and the live tables disagree on: the
+-- same email or URL under another id, or a live id the shadow lacks. Must
+-- be none, or a running worker's id cache would go wrong after the swap.
+SELECT (SELECT count(*) FROM %[1]s.maintainers x JOIN public.maintainers l ON l.email = x.email WHERE l.id <> x.id)
+     + (SELECT count(*) FROM %[1]s.links x JOIN public.links l ON l.url = x.url WHERE l.id <> x.id)
+     + (SELECT count(*) FROM public.maintainers l WHERE NOT EXISTS (SELECT 1 FROM %[1]s.maintainers x WHERE x.id = l.id))
+     + (SELECT count(*) FROM public.links l WHERE NOT EXISTS (SELECT 1 FROM %[1]s.links x WHERE x.id = l.id));
+
+-- name: rebuild-statistics-row
+-- (template) The statistics row the migration creates and the delta path
+-- only updates.
+INSERT INTO %[1]s.statistics DEFAULT VALUES;
+
+-- name: rebuild-copy-history
+-- (template) project_history is not derivable from the current state: a
+-- rebuild from state keeps the live entries, with their ids.
+INSERT INTO %[1]s.project_history OVERRIDING SYSTEM VALUE SELECT * FROM public.project_history;
+
+-- name: rebuild-history-unapply
+-- (template) Moves history_versions back by count differences (negative:
+-- versions added after the seq being rebuilt to), deleting rows left empty.
+WITH d AS (
+    SELECT * FROM unnest($1::text[], $2::integer[], $3::text[], $4::bytea[], $5::integer[])
+        AS d (project, repo_id, version, version_key, delta)
+), up AS (
+    INSERT INTO %[1]s.history_versions AS h (project, repo_id, version, version_key, count)
+    SELECT project, repo_id, version, version_key, delta FROM d
+    ON CONFLICT (project, repo_id, version) DO UPDATE SET count = h.count + excluded.count
+    RETURNING 1
+)
+SELECT count(*) FROM up;
+
+-- name: rebuild-history-prune
+-- (template)
+DELETE FROM %[1]s.history_versions WHERE count <= 0;
+
+-- name: rebuild-dependent-views
+-- Views that read the tables being swapped: they follow a table by its oid,
+-- so they are re-created on the new tables before the old ones are dropped.
+SELECT DISTINCT format('%I.%I', n.nspname, v.relname), pg_get_viewdef(v.oid)
+FROM pg_depend d
+JOIN pg_rewrite r ON r.oid = d.objid
+JOIN pg_class v ON v.oid = r.ev_class AND v.relkind = 'v'
+JOIN pg_namespace n ON n.oid = v.relnamespace
+WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+  AND d.refobjid = ANY ($1::regclass[]) AND v.oid <> ALL ($1::regclass[]);
+
+-- name: rebuild-indexes
+-- A table's indexes with their definitions (to give the shadow's indexes the
+-- live tables' names).
+SELECT i.relname, pg_get_indexdef(x.indexrelid)
+FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+WHERE x.indrelid = $1::regclass;
+
+-- name: rebuild-columns
+-- A table's columns: which carry an identity, and whether it keeps first_seen.
+SELECT attname, attidentity <> '' FROM pg_attribute
+WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped;
+
+-- name: rebuild-checkpoint-set
+UPDATE projection_checkpoints
+SET seq = $2, updated_at = now(), failed_at = NULL, error = NULL
+WHERE name = $1;
+
+-- name: rebuild-reloptions
+-- A table's storage parameters (fillfactor…), which LIKE does not copy.
+SELECT coalesce(reloptions, '{}') FROM pg_class WHERE oid = $1::regclass;
