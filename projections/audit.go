@@ -611,9 +611,7 @@ func joinNote(a, b string) string {
 	return a + "; " + b
 }
 
-func record(ctx context.Context, db interface {
-	QueryRow(context.Context, string, ...any) pgx.Row
-}, rep *AuditReport, opts AuditOpts) error {
+func record(ctx context.Context, db *pgxpool.Pool, rep *AuditReport, opts AuditOpts) error {
 	body, err := json.Marshal(rep)
 	if err != nil {
 		return err
@@ -622,8 +620,15 @@ func record(ctx context.Context, db interface {
 		rep.Outcome, opts.Source, opts.Actor, body).Scan(&rep.ID); err != nil {
 		return fmt.Errorf("recording audit: %w", err)
 	}
+	if _, err := db.Exec(ctx, dlsql.Query("audit-runs-prune"), AuditRunsKept); err != nil {
+		return fmt.Errorf("pruning audit runs: %w", err)
+	}
 	return nil
 }
+
+// AuditRunsKept is how many clean audit runs audit_runs keeps (periodic
+// audits would grow it without end); runs that found something are kept.
+const AuditRunsKept = 1000
 
 // AuditRun is a recorded audit, as `deltalog status` shows the last one.
 type AuditRun struct {

@@ -103,6 +103,9 @@ func (o *RebuildOpts) defaults() error {
 		if !slices.Contains(Names, name) {
 			return fmt.Errorf("rebuild: unknown projection %q (known: %v)", name, Names)
 		}
+		if len(shadowTables(name)) != len(Tables()[name]) {
+			return fmt.Errorf("rebuild: projection %s: its tables are not all described for rebuilds", name)
+		}
 	}
 	return nil
 }
@@ -125,18 +128,24 @@ func (o *RebuildOpts) defaults() error {
 //     agree with the live ones, aligns the identity sequences, takes the
 //     live tables (waiting at most LockTimeout for readers, else rolling
 //     back and retrying), moves them out and the new ones in, re-creates
-//     the views that read them, drops the old tables and sets the
-//     checkpoint to the seq the new tables hold. The worker then goes on
-//     from there.
+//     the views that read them and sets the checkpoint to the seq the new
+//     tables hold. The worker then goes on from there. The old tables are
+//     dropped after the commit.
 //
 // Readers see the old tables until the swap commits and the new ones after:
-// never an empty or half-built table. Maintainer and link ids are kept: the
+// never an empty or half-built table. (As with any table swap, and with
+// TRUNCATE, a REPEATABLE READ transaction whose snapshot predates the swap
+// and that first reads a swapped table after it sees the new table as of
+// its old snapshot; statements and READ COMMITTED transactions are not
+// affected, and a transaction that read the table before holds the swap
+// off until it ends.) Maintainer and link ids are kept: the
 // new tables start from the live identity rows, and any email or URL the
 // rebuild meets without one gets it in the live table first (born orphaned,
 // exactly as the worker's own id resolution creates it) — so a running
 // worker's id caches stay right. An interrupted rebuild leaves the live
-// tables as they were (but for such identity rows) and its schema behind,
-// which the next rebuild drops.
+// tables as they were (but for such identity rows) and drops its schema (a
+// killed one leaves it to the next rebuild, which drops it); it can simply
+// be run again.
 func Rebuild(ctx context.Context, pool *pgxpool.Pool, opts RebuildOpts) ([]RebuildResult, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
@@ -229,6 +238,9 @@ func rebuildOne(ctx context.Context, pool *pgxpool.Pool, name string, opts Rebui
 		}
 	}()
 	b.progress("prepare", 0, 0)
+	if err := b.dropRetired(ctx); err != nil { // left by a swap whose drop failed
+		return b.res, fmt.Errorf("dropping old tables: %w", err)
+	}
 	if err := b.createShadow(ctx); err != nil {
 		return b.res, fmt.Errorf("creating the new tables: %w", err)
 	}
@@ -730,6 +742,11 @@ func (b *rebuilder) trySwap(ctx context.Context) error {
 	if committed != nil {
 		committed()
 	}
+	if err := b.dropRetired(ctx); err != nil {
+		// The swap is done; what is left is found and dropped by the next
+		// rebuild of the projection.
+		b.opts.Logger.WarnContext(ctx, "dropping the old tables", "projection", b.name, "error", err)
+	}
 	b.res.CaughtUp += b.seq - seqBefore
 	b.res.Checkpoint = newCP
 	return nil
@@ -798,6 +815,28 @@ func (b *rebuilder) liveNames() []string {
 	return live
 }
 
+func (b *rebuilder) retired() string { return pgx.Identifier{"deltalog_retired_" + b.name}.Sanitize() }
+
+// dropRetired drops the tables a swap moved out, table by table without
+// CASCADE (a dependent left behind keeps them, and says so), then their
+// schema.
+func (b *rebuilder) dropRetired(ctx context.Context) error {
+	tx, err := b.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
+	for _, tb := range b.tables {
+		if _, err := tx.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", b.retired(), tb.name)); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+b.retired()); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
 // swapIn moves the live tables out and the shadow ones in, in tx, and
 // re-creates the views reading them.
 func (b *rebuilder) swapIn(ctx context.Context, tx pgx.Tx, views []view) error {
@@ -816,7 +855,7 @@ func (b *rebuilder) swapIn(ctx context.Context, tx pgx.Tx, views []view) error {
 	}
 	b.res.Rows = n
 	sorted := slices.Sorted(slices.Values(live))
-	retired := pgx.Identifier{"deltalog_retired_" + b.name}.Sanitize()
+	retired := b.retired()
 	// Locks are taken in the order readers take them: a view before the
 	// tables it reads (re-creating it as it is takes the view alone), then
 	// the tables. Each wait is kept shorter than the server's deadlock
@@ -842,10 +881,9 @@ func (b *rebuilder) swapIn(ctx context.Context, tx pgx.Tx, views []view) error {
 	for _, v := range views {
 		stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS %s", v.name, v.def))
 	}
-	for _, tb := range b.tables {
-		stmts = append(stmts, fmt.Sprintf("DROP TABLE %s.%s", retired, tb.name)) // no CASCADE: a dependent left behind fails the swap
-	}
-	stmts = append(stmts, "DROP SCHEMA "+retired, "DROP SCHEMA "+b.schema)
+	// The old tables are dropped after the commit (dropWithheld), outside
+	// the lock window; the shadow schema is empty now.
+	stmts = append(stmts, "DROP SCHEMA "+b.schema)
 	for i, s := range stmts {
 		if _, err := tx.Exec(ctx, s); err != nil {
 			return err

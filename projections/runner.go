@@ -120,7 +120,7 @@ func (r *Runner) Run(ctx context.Context, follow bool) error {
 	if err != nil {
 		return err
 	}
-	defer locks.Release()
+	defer unlock(ctx, locks)
 
 	pubsub := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, wlog)
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: time.Minute}, wlog)
@@ -371,13 +371,24 @@ func (r *Runner) lock(ctx context.Context) (*pgxpool.Conn, error) {
 	for _, p := range r.cfg.Projections {
 		var ok bool
 		if err := conn.QueryRow(ctx, dlsql.Query("projection-try-lock"), p.Name()).Scan(&ok); err != nil {
-			conn.Release()
+			unlock(ctx, conn)
 			return nil, err
 		}
 		if !ok {
-			conn.Release()
+			unlock(ctx, conn)
 			return nil, fmt.Errorf("%w: %s", ErrBusy, p.Name())
 		}
 	}
 	return conn, nil
+}
+
+// unlock releases the session's advisory locks before the connection goes
+// back to the pool: a pooled connection must not keep a worker's locks
+// (the next Run would be refused, and status would report a worker running).
+// If that fails the connection is closed instead, which releases them too.
+func unlock(ctx context.Context, conn *pgxpool.Conn) {
+	if _, err := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock_all()"); err != nil {
+		_ = conn.Conn().Close(context.WithoutCancel(ctx))
+	}
+	conn.Release()
 }

@@ -105,3 +105,29 @@ func TestFollowWakesOnNewUpdates(t *testing.T) {
 	require.ErrorIs(t, <-done, context.Canceled)
 	verifyClean(t, f.pool)
 }
+
+// TestRunReleasesItsLocks: after Run returns, another connection of the pool
+// can run the same projections, and status reports no worker running.
+func TestRunReleasesItsLocks(t *testing.T) {
+	t.Parallel()
+	f := setupPaged(t, 100)
+	ctx := context.Background()
+	f.update(t, "r", version.SchemeGeneric, []events.Package{p("a", "a", "1")})
+	require.NoError(t, f.runner.Run(ctx, false))
+	// Hold one connection so that the next Run gets another one.
+	held, err := f.pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer held.Release()
+	var locks int
+	require.NoError(t, held.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1684368501
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&locks))
+	require.Zero(t, locks)
+	f.update(t, "r", version.SchemeGeneric, []events.Package{p("a", "a", "2")})
+	require.NoError(t, f.runner.Run(ctx, false))
+	sts, err := projections.ReadStatus(ctx, f.pool)
+	require.NoError(t, err)
+	for _, s := range sts {
+		require.False(t, s.Running, s.Name)
+		require.Equal(t, "caught_up", s.State)
+	}
+}

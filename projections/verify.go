@@ -149,21 +149,27 @@ func (tb table) compare(ctx context.Context, tx pgx.Tx) (TableDiff, error) {
 		}
 		return fmt.Sprintf("CASE WHEN %s.%s IS NULL THEN NULL ELSE jsonb_build_object(%s) END", alias, k0, strings.Join(parts, ", "))
 	}
-	q := fmt.Sprintf(`
-WITH j AS (
-    SELECT e.%[1]s IS NULL AS extra, a.%[1]s IS NULL AS missing,
-           jsonb_build_object(%[2]s) AS key, %[3]s AS expected, %[4]s AS actual,
-           (e.%[1]s IS NOT NULL AND a.%[1]s IS NOT NULL AND (%[5]s) IS DISTINCT FROM (%[6]s)) AS differing
-    FROM pg_temp.%[7]s e FULL JOIN public.%[7]s a ON %[8]s
-)
-SELECT (SELECT count(*) FROM j), (SELECT count(*) FROM j WHERE missing), (SELECT count(*) FROM j WHERE extra),
-       (SELECT count(*) FROM j WHERE differing),
-       coalesce((SELECT jsonb_agg(s) FROM (SELECT key, expected, actual FROM j
-                 WHERE missing OR extra OR differing ORDER BY key LIMIT %[9]d) s), '[]')`,
-		k0, strings.Join(keyObj, ", "), rowObj("e"), rowObj("a"),
-		prefixed("e", vals), prefixed("a", vals), tb.name, tb.on("e", "a"), MaxSamples)
+	// Count in one pass without building any JSON (the common case: a
+	// clean table); render the few sample rows only when something differs.
+	join := fmt.Sprintf("pg_temp.%[1]s e FULL JOIN public.%[1]s a ON %[2]s", tb.name, tb.on("e", "a"))
+	differing := fmt.Sprintf("(e.%[1]s IS NOT NULL AND a.%[1]s IS NOT NULL AND (%[2]s) IS DISTINCT FROM (%[3]s))",
+		k0, prefixed("e", vals), prefixed("a", vals))
+	q := fmt.Sprintf(`SELECT count(*), count(*) FILTER (WHERE a.%[1]s IS NULL), count(*) FILTER (WHERE e.%[1]s IS NULL),
+       count(*) FILTER (WHERE %[2]s) FROM %[3]s`, k0, differing, join)
+	if err := tx.QueryRow(ctx, q).Scan(&d.Compared, &d.Missing, &d.Extra, &d.Differing); err != nil {
+		return d, fmt.Errorf("comparing %s: %w", tb.name, err)
+	}
+	if d.Clean() {
+		return d, nil
+	}
+	q = fmt.Sprintf(`SELECT coalesce(jsonb_agg(s), '[]') FROM (
+    SELECT jsonb_build_object(%[1]s) AS key, %[2]s AS expected, %[3]s AS actual
+    FROM %[4]s
+    WHERE a.%[5]s IS NULL OR e.%[5]s IS NULL OR %[6]s
+    ORDER BY 1 LIMIT %[7]d) s`,
+		strings.Join(keyObj, ", "), rowObj("e"), rowObj("a"), join, k0, differing, MaxSamples)
 	var samples []byte
-	if err := tx.QueryRow(ctx, q).Scan(&d.Compared, &d.Missing, &d.Extra, &d.Differing, &samples); err != nil {
+	if err := tx.QueryRow(ctx, q).Scan(&samples); err != nil {
 		return d, fmt.Errorf("comparing %s: %w", tb.name, err)
 	}
 	if err := json.Unmarshal(samples, &d.Samples); err != nil {

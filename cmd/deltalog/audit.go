@@ -82,7 +82,17 @@ func cmdAudit(ctx context.Context, e *env, args []string) error {
 }
 
 func printAudit(w io.Writer, rep *projections.AuditReport) {
-	fmt.Fprintf(w, "audit #%d: %s — head seq %d, %d checks in %.2fs\n", rep.ID, rep.Outcome, rep.HeadSeq, len(rep.Checks), rep.Seconds)
+	fmt.Fprintf(w, "audit #%d: %s — head seq %d, %d checks in %.2fs", rep.ID, rep.Outcome, rep.HeadSeq, len(rep.Checks), rep.Seconds)
+	var parts []string
+	for _, g := range append([]string{"state"}, projections.Names...) {
+		if s, ok := rep.Timings[g]; ok {
+			parts = append(parts, fmt.Sprintf("%s %.2fs", g, s))
+		}
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(w, " (%s)", strings.Join(parts, ", "))
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  %-38s %10s %8s %8s %10s\n", "check", "compared", "missing", "extra", "differing")
 	for _, c := range rep.Checks {
 		printCheck(w, c)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -116,6 +117,26 @@ func TestAuditCommands(t *testing.T) {
 	require.Zero(t, code, out)
 	out, _ = cli(t, url, "status")
 	require.NotContains(t, out, "invalidation pending")
+
+	// A new hash seed re-derives the repository on its next update, and
+	// the batch says why.
+	out, code = cli(t, url, "update", "--format", "jsonl", "--project", "--repo", "rb", "--hash-seed", "0x7", b)
+	require.Zero(t, code, out)
+	require.Contains(t, out, "0 added, 0 changed, 0 removed, 2 invalidated, 0 unchanged")
+	var reason string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT reason FROM batches ORDER BY id DESC LIMIT 1`).Scan(&reason))
+	require.Equal(t, "re-derived: hash seed 0x64656c74616c6f67 → 0x7", reason)
+	out, code = cli(t, url, "status", "--json")
+	require.Zero(t, code, out)
+	var st struct {
+		LastAudit struct {
+			Outcome string `json:"outcome"`
+		} `json:"last_audit"`
+		Pending []any `json:"pending_invalidations"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &st), out)
+	require.Equal(t, "consistent", st.LastAudit.Outcome)
+	require.NotNil(t, st.Pending)
 
 	// A projection behind the head cannot be compared: exit 2, unless caught up.
 	out, code = cli(t, url, "update", "--format", "jsonl", "--repo", "rb", a)

@@ -52,8 +52,16 @@ func targets(r *Report, packages int) []Target {
 	add("database: full recompute ÷ "+d1, db(CaseRecompute)/db(d1), "×", "≥ 30×", atLeast(30), "")
 	add("database: materialized views ÷ "+d1, db(CaseViews)/db(d1), "×", "≥ 20×", atLeast(20), "")
 	add("database: full recompute ÷ "+d01, db(CaseRecompute)/db(d01), "×", "≥ 100×", atLeast(100), "")
-	add("end to end: no-change update ÷ parse + hash", e2e(CaseNoChange)/e2e(CaseParseHash), "×", "≤ 1.5×", atMost(1.5), "")
-	add("end to end: "+d1+" ÷ parse + hash", e2e(d1)/e2e(CaseParseHash), "×", "≤ 2×", atMost(2), "")
+	// The parse + hash inside the same runs is measured under the same
+	// load as the rest of the update: shown beside the ratio.
+	inRun := func(name string) string {
+		if c := r.Case(name); c != nil && c.ParseSeconds != nil && *c.ParseSeconds > 0 {
+			return fmt.Sprintf("%.2f× the parse + hash of the same runs", c.Seconds / *c.ParseSeconds)
+		}
+		return ""
+	}
+	add("end to end: no-change update ÷ parse + hash", e2e(CaseNoChange)/e2e(CaseParseHash), "×", "≤ 1.5×", atMost(1.5), inRun(CaseNoChange))
+	add("end to end: "+d1+" ÷ parse + hash", e2e(d1)/e2e(CaseParseHash), "×", "≤ 2×", atMost(2), inRun(d1))
 	add("full ingest ÷ (COPY floor + full recompute)", e2e(CaseFull)/(db(CaseCopy)+db(CaseRecompute)), "×", "≤ 4×", atMost(4), "")
 	hash := math.NaN()
 	if r.HashBytesPerSecond > 0 {

@@ -275,3 +275,10 @@ SELECT id, started_at, finished_at, head_seq, outcome, source, actor, report FRO
 DELETE FROM public.project_history h
 USING (SELECT id, row_number() OVER (PARTITION BY seq, kind ORDER BY id) AS n FROM public.project_history) d
 WHERE h.id = d.id AND d.n > 1;
+
+-- name: audit-runs-prune
+-- Keeps the last $1 consistent or incomplete runs; runs that found something
+-- are kept.
+DELETE FROM audit_runs
+WHERE outcome IN ('consistent', 'incomplete')
+  AND id < (SELECT coalesce(min(id), 0) FROM (SELECT id FROM audit_runs ORDER BY id DESC LIMIT $1) k);
