@@ -71,7 +71,7 @@ fuzz: ## fuzz every parser and decoder for FUZZTIME each (default 30s)
 
 db-stop: ## stop the managed PostgreSQL clusters (demo and tests)
 	-@[ -x $(BIN) ] && $(BIN) db stop
-	-@DELTALOG_HOME=.deltalog/test-cluster $(GO) run ./cmd/deltalog db stop 2>/dev/null
+	-@for h in .deltalog/test-cluster $(wildcard /tmp/deltalog-test-*); do DELTALOG_HOME=$$h $(GO) run ./cmd/deltalog db stop 2>/dev/null; done
 
 demo-pypi: build ## add the PyPI list (886k packages) as a third repository
 	$(BIN) update --repo pypi --format tsv --version-scheme pypi --project ../shared/data/registries/pypi.tsv.xz

@@ -2,6 +2,8 @@ package dbtest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -178,7 +180,30 @@ func testCluster() (*pgcluster.Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pgcluster.New(pgcluster.Config{Home: filepath.Join(root, ".deltalog", "test-cluster"), Fast: true})
+	home := filepath.Join(root, ".deltalog", "test-cluster")
+	if os.Geteuid() == 0 && !othersCanTraverse(root) {
+		// As root the server runs as the postgres user, which cannot reach
+		// a checkout under a private directory (/root, a 0700 temp dir):
+		// keep the cluster under the temp directory instead, one per
+		// checkout.
+		sum := sha256.Sum256([]byte(root))
+		home = filepath.Join(os.TempDir(), "deltalog-test-"+hex.EncodeToString(sum[:6]))
+	}
+	return pgcluster.New(pgcluster.Config{Home: home, Fast: true})
+}
+
+// othersCanTraverse reports whether every directory from / down to dir is
+// searchable by other users.
+func othersCanTraverse(dir string) bool {
+	for d := dir; ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil || st.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		if d == filepath.Dir(d) {
+			return true
+		}
+	}
 }
 
 // repoRoot is the nearest directory at or above the working directory (a
