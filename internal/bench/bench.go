@@ -210,10 +210,14 @@ type Case struct {
 	// medians of the parts of an update.
 	ParseSeconds   *float64 `json:"parse_seconds,omitempty"`
 	ProjectSeconds *float64 `json:"project_seconds,omitempty"`
-	// ReadSeconds is reading (and decompressing) the input alone.
-	ReadSeconds *float64  `json:"read_seconds,omitempty"`
-	Samples     []float64 `json:"samples"`
-	DBSamples   []float64 `json:"db_samples,omitempty"`
+	// ReadSeconds is reading (and decompressing) the input alone, of
+	// InputBytes decompressed bytes; HashBytesPerSecond the canonical
+	// encoding and hashing rate on one core (parse + hash cases).
+	ReadSeconds        *float64  `json:"read_seconds,omitempty"`
+	InputBytes         int64     `json:"input_bytes,omitempty"`
+	HashBytesPerSecond float64   `json:"hash_bytes_per_second,omitempty"`
+	Samples            []float64 `json:"samples"`
+	DBSamples          []float64 `json:"db_samples,omitempty"`
 	// Events is the number of changelog events one run appended (or, for
 	// tail, read).
 	Events int `json:"events,omitempty"`
@@ -579,16 +583,6 @@ func snapshots(names, files []string) []snapshot {
 		out[i] = snapshot{repo: names[i], format: formats.JSONL, files: []string{f}}
 	}
 	return out
-}
-
-func fileBytes(paths ...string) int64 {
-	var n int64
-	for _, p := range paths {
-		if st, err := os.Stat(p); err == nil {
-			n += st.Size()
-		}
-	}
-	return n
 }
 
 func globOne(dir, pattern string) ([]string, error) {

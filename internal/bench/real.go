@@ -103,12 +103,13 @@ func (h *harness) debian(ctx context.Context) error {
 		return err
 	}
 	rec := newCase(CaseNoChange, "bookworm + overlays again")
-	for range h.cfg.Reps {
+	for i := range h.cfg.Reps {
 		p, err := h.update(ctx, overlays)
 		if err != nil {
 			return err
 		}
 		rec.addPass(p)
+		h.progress("%s %d/%d: %.2fs (database %.2fs)", CaseNoChange, i+1, h.cfg.Reps, p.e2e.Seconds(), p.db.Seconds())
 	}
 	w.Cases = append(w.Cases, rec.done(h.rep))
 	c, err = h.onePass(ctx, "delta: → trixie", "trixie + overlays replace bookworm + overlays (release-sized)", trixie)
@@ -158,12 +159,13 @@ func (h *harness) pypi(ctx context.Context) error {
 		return err
 	}
 	rec := newCase(CaseNoChange, "the same list again")
-	for range h.cfg.Reps {
+	for i := range h.cfg.Reps {
 		p, err := h.update(ctx, snap(base))
 		if err != nil {
 			return err
 		}
 		rec.addPass(p)
+		h.progress("%s %d/%d: %.2fs (database %.2fs)", CaseNoChange, i+1, h.cfg.Reps, p.e2e.Seconds(), p.db.Seconds())
 	}
 	w.Cases = append(w.Cases, rec.done(h.rep))
 	c, err = h.alternate(ctx, DeltaCase(0.01), "every hundredth package with a new version (runs alternate with the list)", snap(changed), snap(base))

@@ -77,6 +77,7 @@ func targets(r *Report, packages int) []Target {
 	for _, w := range r.Workloads {
 		for _, c := range w.Cases {
 			if strings.HasPrefix(c.Name, CaseParseHash) && c.ReadSeconds != nil {
+				add(fmt.Sprintf("hashing on one core (%s)", w.Name), c.HashBytesPerSecond/1e9, "GB/s", "≥ 1 GB/s", atLeast(1), "")
 				add(fmt.Sprintf("parsing: %s ÷ reading alone (%s)", c.Name, w.Name), c.Seconds / *c.ReadSeconds, "×",
 					"≈ 1× (bound by decompression)", atMost(1.25), "")
 			}
