@@ -11,10 +11,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/hashing"
+	"github.com/deltalog/deltalog/internal/autoanalyze"
 	"github.com/deltalog/deltalog/internal/version"
 	dlsql "github.com/deltalog/deltalog/sql"
 )
@@ -23,7 +23,7 @@ import (
 // outside them (ANALYZE after large changes).
 type DB interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	autoanalyze.DB
 }
 
 // Config configures an Updater.
@@ -46,8 +46,9 @@ func (c Config) withDefaults() Config {
 
 // Updater applies snapshots to the database.
 type Updater struct {
-	db  DB
-	cfg Config
+	db    DB
+	cfg   Config
+	stats *autoanalyze.Analyzer // of the current state tables
 }
 
 // NewUpdater returns an Updater writing through db.
@@ -59,7 +60,13 @@ func NewUpdater(db DB, cfg Config) (*Updater, error) {
 	if cfg.MinFraction < 0 || cfg.MinFraction > 1 {
 		return nil, fmt.Errorf("changelog: MinFraction %v outside [0, 1]", cfg.MinFraction)
 	}
-	return &Updater{db: db, cfg: cfg}, nil
+	return &Updater{db: db, cfg: cfg, stats: NewStateAnalyzer()}, nil
+}
+
+// NewStateAnalyzer returns the analyzer of the current state tables that
+// every writer of them (the Updater, a follower) reports its changes to.
+func NewStateAnalyzer() *autoanalyze.Analyzer {
+	return autoanalyze.New("packages", "packagesets", "repos")
 }
 
 // UpdateParams is one snapshot of one repository, already parsed and hashed.
@@ -141,6 +148,9 @@ func (u *Updater) Update(ctx context.Context, p UpdateParams) (*UpdateResult, er
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
 
+	if _, err := tx.Exec(ctx, dlsql.Query("tx-no-jit")); err != nil {
+		return nil, fmt.Errorf("update %s: %w", p.Repo, err)
+	}
 	if _, err := tx.Exec(ctx, dlsql.Query("repo-lock"), p.Repo); err != nil {
 		return nil, fmt.Errorf("update %s: lock: %w", p.Repo, err)
 	}
@@ -177,13 +187,12 @@ func (u *Updater) Update(ctx context.Context, p UpdateParams) (*UpdateResult, er
 		return nil, fmt.Errorf("update %s: commit: %w", p.Repo, err)
 	}
 	res.WriteTime = time.Since(writeStart)
-	if n := len(d.events); n >= 10000 || n > d.counts.Packagesets/10 {
-		// A large change leaves the planner's statistics behind: refresh
-		// them (after commit, outside the transaction), as a stale
-		// "empty table" estimate makes the next diff and projection slow.
-		if _, err := u.db.Exec(ctx, dlsql.Query("analyze-current-state")); err != nil {
-			u.cfg.Logger.WarnContext(ctx, "analyze failed", "error", err)
-		}
+	// Large changes leave the planner's statistics behind (a fresh
+	// catalog's are those of an empty table): refresh them after commit,
+	// outside the transaction, when enough rows changed.
+	changed := int64(len(d.deleteSums) + len(d.insert) + len(d.setsInsert) + len(d.setsUpdate) + len(d.setsDelete))
+	if _, err := u.stats.Changed(ctx, u.db, changed); err != nil {
+		u.cfg.Logger.WarnContext(ctx, "analyze failed", "error", err)
 	}
 	u.cfg.Logger.InfoContext(ctx, "update committed", "repo", p.Repo, "batch", res.Batch,
 		"events", len(d.events), "first_seq", res.FirstSeq, "head_seq", res.HeadSeq)
@@ -198,13 +207,14 @@ type repoRow struct {
 	seed                        uint64
 	version                     int
 	scheme                      version.Scheme
+	hasInvalid                  bool // packagesets wait to be re-derived
 }
 
 func loadRepo(ctx context.Context, tx pgx.Tx, name string) (repoRow, error) {
 	var r repoRow
 	var state, seed int64
 	err := tx.QueryRow(ctx, dlsql.Query("repo-get"), name).
-		Scan(&r.id, &state, &r.numPackages, &r.numPackagesets, &seed, &r.version, &r.scheme)
+		Scan(&r.id, &state, &r.numPackages, &r.numPackagesets, &seed, &r.version, &r.scheme, &r.hasInvalid)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return repoRow{}, nil
 	}
@@ -243,6 +253,29 @@ func (u *Updater) diff(ctx context.Context, tx pgx.Tx, p UpdateParams, repo repo
 	rederive := repo.id != 0 &&
 		(repo.seed != p.Seed || repo.version != hashing.AlgorithmVersion || repo.scheme != p.VersionScheme)
 
+	d := &delta{state: repo.state}
+	d.counts.Packages = p.Snapshot.Packages
+	d.counts.Packagesets = len(p.Snapshot.Packagesets)
+	d.counts.Skipped = p.Skipped
+	for _, dup := range p.Snapshot.Duplicates {
+		d.counts.Duplicates += dup.Copies - 1
+	}
+
+	// The snapshot's state checksum equal to the stored one means every
+	// packageset is as stored: nothing to read, nothing to write. Most
+	// repositories of a catalog are unchanged at any load.
+	if repo.id != 0 && !rederive && !repo.hasInvalid {
+		var st hashing.State
+		for i := range p.Snapshot.Packagesets {
+			ps := &p.Snapshot.Packagesets[i]
+			st = st.Add(h.Contribution(p.Repo, ps.Project, ps.Sum))
+		}
+		if st == repo.state {
+			d.counts.Unchanged = len(p.Snapshot.Packagesets)
+			return d, nil
+		}
+	}
+
 	stored := map[string]storedSet{}
 	if repo.id != 0 {
 		rows, err := tx.Query(ctx, dlsql.Query("packagesets-of-repo"), repo.id)
@@ -259,14 +292,6 @@ func (u *Updater) diff(ctx context.Context, tx pgx.Tx, p UpdateParams, repo repo
 		if err != nil {
 			return nil, fmt.Errorf("reading packagesets: %w", err)
 		}
-	}
-
-	d := &delta{state: repo.state}
-	d.counts.Packages = p.Snapshot.Packages
-	d.counts.Packagesets = len(p.Snapshot.Packagesets)
-	d.counts.Skipped = p.Skipped
-	for _, dup := range p.Snapshot.Duplicates {
-		d.counts.Duplicates += dup.Copies - 1
 	}
 
 	// Classify packagesets; collect the projects whose stored packages we need.

@@ -155,7 +155,7 @@ func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), err
 	if err := timedExec(ctx, tx, "catalog-scope-expand", dlsql.Query("catalog-scope-expand")); err != nil {
 		return nil, err
 	}
-	if err := syncAll(ctx, tx, catalogLevel2); err != nil {
+	if err := c.applyLevel2(ctx, tx); err != nil {
 		return nil, err
 	}
 
@@ -174,6 +174,32 @@ func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), err
 		c.maintainers.commit(mPending)
 		c.links.commit(lPending)
 	}, nil
+}
+
+// applyLevel2 brings the level-2 tables up to date on the delta path:
+// projects recomputed per touched project; maintainer_repositories,
+// maintainers and links moved by the counter differences of level 1, so
+// that a maintainer or link of many projects costs no more than one of few.
+func (c *Catalog) applyLevel2(ctx context.Context, tx pgx.Tx) error {
+	byName := map[string]table{}
+	for _, tb := range catalogLevel2 {
+		byName[tb.name] = tb
+	}
+	if err := timedExec(ctx, tx, "maintainer_repositories", dlsql.Query("catalog-maintainer-repositories-delta")); err != nil {
+		return err
+	}
+	if err := byName["projects"].sync(ctx, tx); err != nil {
+		return err
+	}
+	for _, tb := range []string{"maintainers", "links"} {
+		if err := timedExec(ctx, tx, tb, dlsql.Query("catalog-"+tb+"-delta")); err != nil {
+			return err
+		}
+		if err := byName[tb].write(ctx, tx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func syncAll(ctx context.Context, tx pgx.Tx, tables []table) error {

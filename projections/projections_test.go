@@ -3,6 +3,7 @@ package projections_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -219,4 +220,76 @@ func TestVerifyNamesCorruptedRows(t *testing.T) {
 		"maintainer_repositories": {0, 1, 0},
 		"statistics":              {0, 0, 1},
 	}, got)
+}
+
+// TestMaintainerNameFollowsPackages: a maintainer's name is the least of the
+// names its packages give. The delta path keeps it without reading the
+// maintainer's other rows unless the row that carried it went away; every
+// branch of that is taken here, and checked against the recomputation.
+func TestMaintainerNameFollowsPackages(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	named := func(project, name string) events.Package {
+		pkg := events.Package{Project: project, Name: project, Version: "1",
+			Maintainers: []events.Maintainer{{Email: "m@x", Name: name}}}
+		pkg.Normalize()
+		return pkg
+	}
+	for i, s := range []struct {
+		pkgs []events.Package
+		want string
+	}{
+		{[]events.Package{named("a", "Bob"), named("b", "Alice")}, "Alice"},
+		{[]events.Package{named("a", "Bob")}, "Bob"},                        // the carrier went: read the rest
+		{[]events.Package{named("a", "Bob"), named("c", "Aaron")}, "Aaron"}, // a lesser name arrives
+		{[]events.Package{named("a", "Bob"), named("c", "Zed")}, "Bob"},     // the carrier renamed
+		{[]events.Package{named("d", "Dan")}, "Dan"},                        // every row replaced
+		{nil, "Dan"}, // orphaned: keeps its name
+		{[]events.Package{named("e", "Carl")}, "Carl"},                                     // back to life
+		{[]events.Package{named("e", "Carl"), named("f", "Carl"), named("g", "Al")}, "Al"}, // ties and a lesser one
+		{[]events.Package{named("e", "Carl"), named("f", "Carl")}, "Carl"},
+	} {
+		f.update(t, "r", version.SchemeGeneric, s.pkgs)
+		require.NoError(t, f.runner.Run(ctx, false), "step %d", i)
+		verifyClean(t, f.pool)
+		var name string
+		require.NoError(t, f.pool.QueryRow(ctx, `SELECT name FROM maintainers WHERE email = 'm@x'`).Scan(&name))
+		require.Equal(t, s.want, name, "step %d", i)
+	}
+}
+
+// TestRandomNamesAndLinksStayConsistent varies what the counter-kept tables
+// depend on: maintainer names, shared links and maintainers across
+// repositories, projects coming and going.
+func TestRandomNamesAndLinksStayConsistent(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(7, 11))
+	for step := range 15 {
+		for _, repo := range []string{"r1", "r2", "r3"} {
+			var pkgs []events.Package
+			for i := range 25 {
+				if rng.IntN(5) == 0 {
+					continue
+				}
+				pkg := events.Package{Project: fmt.Sprintf("p%d", i), Name: fmt.Sprintf("p%d-%d", i, rng.IntN(2)),
+					Version: fmt.Sprintf("1.%d", rng.IntN(3))}
+				for range rng.IntN(3) {
+					m := rng.IntN(5)
+					pkg.Maintainers = append(pkg.Maintainers, events.Maintainer{
+						Email: fmt.Sprintf("m%d@x", m), Name: fmt.Sprintf("Name%d", rng.IntN(3))})
+				}
+				for range rng.IntN(3) {
+					pkg.Links = append(pkg.Links, events.Link{Kind: "homepage", URL: fmt.Sprintf("https://l%d.example", rng.IntN(6))})
+				}
+				pkg.Normalize()
+				pkgs = append(pkgs, pkg)
+			}
+			f.update(t, repo, version.SchemeGeneric, pkgs)
+		}
+		require.NoError(t, f.runner.Run(ctx, false), "step %d", step)
+		verifyClean(t, f.pool)
+	}
 }

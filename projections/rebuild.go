@@ -562,7 +562,7 @@ func (b *rebuilder) applyPage(ctx context.Context, to int64) error {
 	if committed != nil {
 		committed()
 	}
-	if n >= AnalyzeThreshold {
+	if n >= rebuildAnalyzeEvents {
 		return b.analyze(ctx)
 	}
 	return nil
@@ -623,6 +623,10 @@ func (b *rebuilder) carryTimestamps(ctx context.Context) error {
 	}
 	return b.analyze(ctx)
 }
+
+// rebuildAnalyzeEvents is the catch-up page size (in events) from which a
+// rebuild refreshes the statistics of the tables it builds.
+const rebuildAnalyzeEvents = 5000
 
 func (b *rebuilder) analyze(ctx context.Context) error {
 	names := make([]string, len(b.tables))

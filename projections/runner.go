@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -18,16 +17,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/deltalog/deltalog/changelog"
+	"github.com/deltalog/deltalog/internal/autoanalyze"
 	dlsql "github.com/deltalog/deltalog/sql"
 )
 
 // ErrFailed is returned by Run when a projection stopped on a page it could
 // not apply (see projection_dead_letters and Status).
 var ErrFailed = errors.New("projection failed")
-
-// AnalyzeThreshold is the page size (in events) from which the runner
-// refreshes the planner statistics of the projection's tables after the page.
-const AnalyzeThreshold = 5000
 
 // ErrBusy is returned when another worker already runs a projection.
 var ErrBusy = errors.New("projection is already being run by another worker")
@@ -90,6 +86,9 @@ func (c *Config) validate() error {
 // projection there — it never skips ahead — while the others go on.
 type Runner struct {
 	cfg Config
+	// stats keeps each projection's tables' planner statistics in step
+	// with the pages applied (by name).
+	stats map[string]*autoanalyze.Analyzer
 }
 
 // NewRunner validates cfg and returns a Runner.
@@ -97,7 +96,11 @@ func NewRunner(cfg Config) (*Runner, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Runner{cfg: cfg}, nil
+	r := &Runner{cfg: cfg, stats: map[string]*autoanalyze.Analyzer{}}
+	for _, p := range cfg.Projections {
+		r.stats[p.Name()] = autoanalyze.New(Tables()[p.Name()]...)
+	}
+	return r, nil
 }
 
 // pageMsg is the payload of a page message.
@@ -306,6 +309,9 @@ func (r *Runner) ApplyPage(ctx context.Context, p Projection, to int64) error {
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
+	if _, err := tx.Exec(ctx, dlsql.Query("tx-no-jit")); err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, dlsql.Query("checkpoint-ensure"), p.Name()); err != nil {
 		return err
 	}
@@ -334,15 +340,11 @@ func (r *Runner) ApplyPage(ctx context.Context, p Projection, to int64) error {
 	if committed != nil {
 		committed()
 	}
-	if len(page.Events) >= AnalyzeThreshold {
-		// Keep the planner's statistics in step with large changes (a
-		// fresh catalog starts with "empty" statistics that make later
-		// pages pick plans for empty tables).
-		if tables := Tables()[p.Name()]; len(tables) > 0 {
-			if _, err := r.cfg.Pool.Exec(ctx, "ANALYZE "+strings.Join(tables, ", ")); err != nil {
-				r.cfg.Logger.WarnContext(ctx, "analyze failed", "projection", p.Name(), "error", err)
-			}
-		}
+	// Keep the planner's statistics in step with large changes (a fresh
+	// catalog starts with statistics of empty tables, which make later
+	// pages pick plans for empty tables).
+	if _, err := r.stats[p.Name()].Changed(ctx, r.cfg.Pool, int64(len(page.Events))); err != nil {
+		r.cfg.Logger.WarnContext(ctx, "analyze failed", "projection", p.Name(), "error", err)
 	}
 	r.cfg.Logger.DebugContext(ctx, "page applied", "projection", p.Name(), "after", cp, "to", to, "events", len(page.Events))
 	return nil

@@ -65,10 +65,24 @@ func prefixed(alias string, cols []string) string {
 // inserted where they differ — an unchanged row is not touched.
 func (tb table) sync(ctx context.Context, tx pgx.Tx) error {
 	n, o := "n_"+tb.name, "o_"+tb.name
-	stmts := []string{
+	for _, s := range []string{
 		fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS %s", n, dlsql.Query(tb.expected)),
 		fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS SELECT %s FROM public.%s t WHERE %s",
 			o, prefixed("t", tb.cols()), tb.name, tb.scope),
+	} {
+		if err := timedExec(ctx, tx, tb.name, s); err != nil {
+			return err
+		}
+	}
+	return tb.write(ctx, tx)
+}
+
+// write makes the table hold n_<table> where it held o_<table>: the second
+// half of sync, for tables whose n_ and o_ rows come from elsewhere (the
+// counter differences of the delta path).
+func (tb table) write(ctx context.Context, tx pgx.Tx) error {
+	n, o := "n_"+tb.name, "o_"+tb.name
+	stmts := []string{
 		// Autovacuum never analyzes temporary tables; without statistics
 		// the anti-join below gets a nested loop over them (seen: 80 s
 		// instead of 0.1 s for 60k rows).

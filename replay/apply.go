@@ -16,6 +16,7 @@ import (
 	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/hashing"
+	"github.com/deltalog/deltalog/internal/autoanalyze"
 	"github.com/deltalog/deltalog/internal/version"
 	dlsql "github.com/deltalog/deltalog/sql"
 )
@@ -31,6 +32,7 @@ type applier struct {
 	cur  *openBatch
 	// observe, when set, receives each committed batch's apply duration.
 	observe func(time.Duration)
+	stats   *autoanalyze.Analyzer
 }
 
 // openBatch is a batch whose transaction is open.
@@ -157,9 +159,10 @@ func (a *applier) begin(ctx context.Context, batch *Batch, ev *events.Event) err
 		state, seed int64
 		hashVersion int
 		oldScheme   string
+		hasInvalid  bool // the leader's concern: re-derivation arrives as events
 	)
 	err = tx.QueryRow(ctx, dlsql.Query("repo-get"), batch.Repo).
-		Scan(&b.repoID, &state, &b.packages, &b.sets, &seed, &hashVersion, &oldScheme)
+		Scan(&b.repoID, &state, &b.packages, &b.sets, &seed, &hashVersion, &oldScheme, &hasInvalid)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		if err := tx.QueryRow(ctx, dlsql.Query("repo-create"), batch.Repo, int64(batch.HashSeed), batch.HashVersion, batch.VersionScheme).
@@ -453,12 +456,10 @@ func (a *applier) commit(ctx context.Context, b *openBatch, last *events.Event) 
 		return fmt.Errorf("follower: commit batch %d: %w", batch.ID, err)
 	}
 	a.cur, a.head = nil, batch.LastSeq
-	if n := batch.LastSeq - batch.FirstSeq + 1; n >= 10000 || n > int64(b.sets/10) {
-		// As on the leader: a large change leaves the planner's statistics
-		// behind; refresh them after commit.
-		if _, err := a.pool.Exec(ctx, dlsql.Query("analyze-current-state")); err != nil {
-			a.logger.WarnContext(ctx, "follower: analyze failed", "error", err)
-		}
+	// As on the leader: large changes leave the planner's statistics
+	// behind; refresh them after commit when enough rows changed.
+	if _, err := a.stats.Changed(ctx, a.pool, batch.LastSeq-batch.FirstSeq+1); err != nil {
+		a.logger.WarnContext(ctx, "follower: analyze failed", "error", err)
 	}
 	d := time.Since(b.started)
 	if a.observe != nil {

@@ -143,7 +143,7 @@ func (f *Follower) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("follower: %w", err)
 	}
-	a := &applier{pool: cfg.DB, logger: cfg.Logger, head: head}
+	a := &applier{pool: cfg.DB, logger: cfg.Logger, head: head, stats: changelog.NewStateAnalyzer()}
 	if f.apply != nil {
 		a.observe = func(d time.Duration) { f.apply.Observe(d.Seconds()) }
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/deltalog/deltalog/events"
+	"github.com/deltalog/deltalog/internal/gen"
 )
 
 const (
@@ -149,4 +150,22 @@ func BenchmarkReadSnapshotBookworm(b *testing.B) {
 		}
 		b.ReportMetric(float64(len(snap.Packages)), "packages/op")
 	}
+}
+
+// BenchmarkParseJSONL: a synthetic catalog of 50k packages (internal/gen,
+// the bench command's input) as one JSONL file.
+func BenchmarkParseJSONL(b *testing.B) {
+	g, err := gen.New(gen.Config{Seed: 1, Packages: 50_000, Repos: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	files, _, err := g.WriteFiles(b.Context(), 0, b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchParse(b, data, JSONL)
 }

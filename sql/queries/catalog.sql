@@ -11,7 +11,7 @@ CREATE TEMP TABLE t_projects (project text PRIMARY KEY) ON COMMIT DROP;
 CREATE TEMP TABLE t_maintainers (id integer PRIMARY KEY) ON COMMIT DROP;
 CREATE TEMP TABLE t_links (id integer PRIMARY KEY) ON COMMIT DROP;
 CREATE TEMP TABLE t_newest ON COMMIT DROP AS
-SELECT ''::text AS project, ''::bytea AS newest_key LIMIT 0;
+SELECT ''::text AS project, ''::bytea AS newest_key, ''::text AS newest_version LIMIT 0;
 
 -- name: catalog-scope-projects
 INSERT INTO t_projects SELECT DISTINCT unnest($1::text[]) ON CONFLICT DO NOTHING;
@@ -35,12 +35,14 @@ INSERT INTO t_maintainers SELECT id FROM public.maintainers ON CONFLICT DO NOTHI
 INSERT INTO t_links SELECT id FROM public.links ON CONFLICT DO NOTHING;
 
 -- name: catalog-newest
--- The newest version key of every project in scope, across repositories.
--- (DISTINCT ON sorts in C; an aggregate over bytea would call a function per row.)
+-- The newest version key of every project in scope, across repositories,
+-- and its spelling (the greatest of the versions with that key: "1.0" and
+-- "1.00" compare equal). DISTINCT ON sorts in C; an aggregate over bytea
+-- would call a function per row.
 INSERT INTO t_newest
-SELECT DISTINCT ON (p.project) p.project, p.version_key
+SELECT DISTINCT ON (p.project) p.project, p.version_key, p.version
 FROM packages p JOIN t_projects t ON t.project = p.project
-ORDER BY p.project, p.version_key DESC;
+ORDER BY p.project, p.version_key DESC, p.version DESC;
 ANALYZE t_projects;
 ANALYZE t_newest;
 
@@ -130,18 +132,14 @@ GROUP BY pm.maintainer_id, pm.repo_id
 SELECT t.project AS name,
        count(pr.repo_id)::integer AS num_repos,
        coalesce(sum(pr.num_packages), 0)::integer AS num_packages,
-       coalesce(nv.version, '') AS newest_version,
+       coalesce(n.newest_version, '') AS newest_version,
        coalesce(n.newest_key, ''::bytea) AS newest_key,
        count(*) FILTER (WHERE pr.num_newest = 0)::integer AS num_updates,
        count(pr.repo_id) = 0 AS orphaned
 FROM t_projects t
 LEFT JOIN t_newest n ON n.project = t.project
 LEFT JOIN project_repositories pr ON pr.project = t.project
-LEFT JOIN LATERAL (
-    SELECT max(p.version) AS version FROM packages p
-    WHERE p.project = t.project AND p.version_key = n.newest_key
-) nv ON true
-GROUP BY t.project, nv.version, n.newest_key
+GROUP BY t.project, n.newest_version, n.newest_key
 
 -- name: expect-maintainers
 SELECT m.id, m.email,
@@ -179,6 +177,136 @@ FROM t_links t
 JOIN public.links l ON l.id = t.id
 LEFT JOIN project_links pl ON pl.link_id = t.id
 GROUP BY l.id, l.url
+
+-- name: catalog-maintainer-repositories-delta
+-- The delta path keeps maintainer_repositories, maintainers and links by
+-- counter differences of the level-1 rows of the touched projects (which
+-- o_/n_project_* hold in full, before and after), never by re-aggregating
+-- a maintainer's or link's rows: a maintainer of ten thousand projects
+-- costs one row here, not ten thousand. expect-* remain the definitions, and
+-- the audit checks these counters against them.
+-- d_: the difference per (maintainer, repository); o_ and n_: the rows
+-- before and after, for the levels above.
+CREATE TEMP TABLE d_maintainer_repositories ON COMMIT DROP AS
+SELECT coalesce(n.maintainer_id, o.maintainer_id) AS maintainer_id,
+       coalesce(n.repo_id, o.repo_id) AS repo_id,
+       sum(coalesce(n.num_packages, 0) - coalesce(o.num_packages, 0))::integer AS d_packages,
+       sum((n.project IS NOT NULL)::integer - (o.project IS NOT NULL)::integer)::integer AS d_projects,
+       sum(coalesce(n.num_newest, 0) - coalesce(o.num_newest, 0))::integer AS d_newest,
+       sum(coalesce(n.num_outdated, 0) - coalesce(o.num_outdated, 0))::integer AS d_outdated
+FROM n_project_maintainers n
+FULL JOIN o_project_maintainers o
+  ON o.project = n.project AND o.maintainer_id = n.maintainer_id AND o.repo_id = n.repo_id
+GROUP BY 1, 2
+HAVING (sum(coalesce(n.num_packages, 0) - coalesce(o.num_packages, 0)),
+        sum((n.project IS NOT NULL)::integer - (o.project IS NOT NULL)::integer),
+        sum(coalesce(n.num_newest, 0) - coalesce(o.num_newest, 0)),
+        sum(coalesce(n.num_outdated, 0) - coalesce(o.num_outdated, 0))) IS DISTINCT FROM (0, 0, 0, 0);
+ANALYZE d_maintainer_repositories;
+CREATE TEMP TABLE o_maintainer_repositories ON COMMIT DROP AS
+SELECT t.maintainer_id, t.repo_id, t.num_packages, t.num_projects, t.num_newest, t.num_outdated
+FROM public.maintainer_repositories t
+JOIN d_maintainer_repositories d ON d.maintainer_id = t.maintainer_id AND d.repo_id = t.repo_id;
+INSERT INTO public.maintainer_repositories AS t
+    (maintainer_id, repo_id, num_packages, num_projects, num_newest, num_outdated)
+SELECT maintainer_id, repo_id, d_packages, d_projects, d_newest, d_outdated FROM d_maintainer_repositories
+ON CONFLICT (maintainer_id, repo_id) DO UPDATE SET
+    num_packages = t.num_packages + excluded.num_packages,
+    num_projects = t.num_projects + excluded.num_projects,
+    num_newest = t.num_newest + excluded.num_newest,
+    num_outdated = t.num_outdated + excluded.num_outdated;
+-- A row exists while the maintainer has a project in the repository.
+DELETE FROM public.maintainer_repositories t
+USING d_maintainer_repositories d
+WHERE d.maintainer_id = t.maintainer_id AND d.repo_id = t.repo_id AND t.num_projects = 0;
+CREATE TEMP TABLE n_maintainer_repositories ON COMMIT DROP AS
+SELECT t.maintainer_id, t.repo_id, t.num_packages, t.num_projects, t.num_newest, t.num_outdated
+FROM public.maintainer_repositories t
+JOIN d_maintainer_repositories d ON d.maintainer_id = t.maintainer_id AND d.repo_id = t.repo_id;
+
+-- name: catalog-maintainers-delta
+-- Totals move by the differences of maintainer_repositories; distinct
+-- projects by the projects gained and lost among the touched ones (complete
+-- in o_/n_project_maintainers); repo_counts is rebuilt from the maintainer's
+-- few maintainer_repositories rows. The name (the least of the names the
+-- packages give) needs the maintainer's other rows only when a row that
+-- carried it went away and no new row carries it or a lesser one.
+CREATE TEMP TABLE o_maintainers ON COMMIT DROP AS
+SELECT t.id, t.email, t.name, t.num_packages, t.num_projects, t.num_repos, t.num_newest,
+       t.num_outdated, t.repo_counts, t.orphaned
+FROM public.maintainers t WHERE t.id IN (SELECT id FROM t_maintainers);
+CREATE TEMP TABLE n_maintainers ON COMMIT DROP AS
+WITH mr AS (
+    SELECT d.maintainer_id, sum(d.d_packages) AS d_packages, sum(d.d_newest) AS d_newest,
+           sum(d.d_outdated) AS d_outdated
+    FROM d_maintainer_repositories d GROUP BY 1
+), bound AS (
+    SELECT coalesce(n.maintainer_id, o.maintainer_id) AS maintainer_id,
+           sum((n.maintainer_id IS NOT NULL)::integer - (o.maintainer_id IS NOT NULL)::integer) AS d_repos
+    FROM n_maintainer_repositories n
+    FULL JOIN o_maintainer_repositories o ON o.maintainer_id = n.maintainer_id AND o.repo_id = n.repo_id
+    GROUP BY 1
+), projects AS (
+    SELECT coalesce(n.maintainer_id, o.maintainer_id) AS maintainer_id,
+           sum((n.maintainer_id IS NOT NULL)::integer - (o.maintainer_id IS NOT NULL)::integer) AS d_projects
+    FROM (SELECT DISTINCT maintainer_id, project FROM n_project_maintainers) n
+    FULL JOIN (SELECT DISTINCT maintainer_id, project FROM o_project_maintainers) o
+      ON o.maintainer_id = n.maintainer_id AND o.project = n.project
+    GROUP BY 1
+), names AS (
+    SELECT t.id AS maintainer_id, n.n_min, o.maintainer_id IS NOT NULL AS carried
+    FROM t_maintainers t
+    LEFT JOIN (SELECT maintainer_id, min(name) AS n_min FROM n_project_maintainers GROUP BY 1) n
+      ON n.maintainer_id = t.id
+    LEFT JOIN (SELECT DISTINCT o.maintainer_id FROM o_project_maintainers o
+               JOIN o_maintainers m ON m.id = o.maintainer_id AND m.name = o.name) o
+      ON o.maintainer_id = t.id
+), totals AS (
+    SELECT m.id, m.email, m.name AS o_name, m.orphaned AS o_orphaned, nm.n_min, nm.carried,
+           m.num_packages + coalesce(mr.d_packages, 0) AS num_packages,
+           m.num_projects + coalesce(p.d_projects, 0) AS num_projects,
+           m.num_repos + coalesce(r.d_repos, 0) AS num_repos,
+           m.num_newest + coalesce(mr.d_newest, 0) AS num_newest,
+           m.num_outdated + coalesce(mr.d_outdated, 0) AS num_outdated,
+           m.repo_counts, r.maintainer_id IS NOT NULL OR mr.maintainer_id IS NOT NULL AS recount
+    FROM o_maintainers m
+    JOIN names nm ON nm.maintainer_id = m.id
+    LEFT JOIN mr ON mr.maintainer_id = m.id
+    LEFT JOIN bound r ON r.maintainer_id = m.id
+    LEFT JOIN projects p ON p.maintainer_id = m.id
+)
+SELECT x.id, x.email,
+       CASE WHEN x.o_orphaned THEN coalesce(x.n_min, x.o_name) -- no rows before
+            WHEN x.n_min <= x.o_name THEN x.n_min
+            WHEN NOT x.carried THEN x.o_name
+            ELSE coalesce((SELECT min(pm.name) FROM public.project_maintainers pm WHERE pm.maintainer_id = x.id), x.o_name)
+       END AS name,
+       x.num_packages::integer, x.num_projects::integer, x.num_repos::integer,
+       x.num_newest::integer, x.num_outdated::integer,
+       CASE WHEN x.recount THEN coalesce(
+           (SELECT jsonb_object_agg(r.name, mr.num_packages)
+            FROM public.maintainer_repositories mr JOIN public.repos r ON r.id = mr.repo_id
+            WHERE mr.maintainer_id = x.id), '{}'::jsonb)
+       ELSE x.repo_counts END AS repo_counts,
+       x.num_repos = 0 AS orphaned
+FROM totals x;
+
+-- name: catalog-links-delta
+-- A link's refcount moves by the differences of project_links; it is
+-- orphaned when no package carries it (refcount 0).
+CREATE TEMP TABLE o_links ON COMMIT DROP AS
+SELECT t.id, t.url, t.refcount, t.orphaned FROM public.links t WHERE t.id IN (SELECT id FROM t_links);
+CREATE TEMP TABLE n_links ON COMMIT DROP AS
+SELECT o.id, o.url, (o.refcount + coalesce(d.d_refcount, 0))::integer AS refcount,
+       o.refcount + coalesce(d.d_refcount, 0) = 0 AS orphaned
+FROM o_links o
+LEFT JOIN (
+    SELECT coalesce(n.link_id, o.link_id) AS link_id,
+           sum(coalesce(n.refcount, 0) - coalesce(o.refcount, 0)) AS d_refcount
+    FROM n_project_links n
+    FULL JOIN o_project_links o ON o.project = n.project AND o.link_id = n.link_id
+    GROUP BY 1
+) d ON d.link_id = o.id;
 
 -- name: catalog-repositories-delta
 -- Repository totals move by the differences between the old and new rows of

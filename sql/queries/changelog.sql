@@ -6,8 +6,9 @@
 SELECT pg_advisory_xact_lock(1684368500, hashtext($1));
 
 -- name: repo-get
-SELECT id, state_checksum, num_packages, num_packagesets, hash_seed, hash_version, version_scheme
-FROM repos WHERE name = $1;
+SELECT r.id, r.state_checksum, r.num_packages, r.num_packagesets, r.hash_seed, r.hash_version, r.version_scheme,
+       EXISTS (SELECT 1 FROM packagesets p WHERE p.repo_id = r.id AND p.invalid) AS has_invalid
+FROM repos r WHERE r.name = $1;
 
 -- name: repo-create
 INSERT INTO repos (name, hash_seed, hash_version, version_scheme) VALUES ($1, $2, $3, $4) RETURNING id;
@@ -83,5 +84,8 @@ LIMIT $2;
 -- name: repos-status
 SELECT name, num_packages, num_packagesets, state_checksum, updated_at FROM repos ORDER BY name;
 
--- name: analyze-current-state
-ANALYZE packages, packagesets, repos;
+-- name: tx-no-jit
+-- Delta transactions run many short statements whose cost estimates, on a
+-- large catalog, pass jit_above_cost: compiling them takes longer than
+-- running them. Bulk work (audits, rebuilds) keeps the server's setting.
+SET LOCAL jit = off;

@@ -34,3 +34,10 @@ SELECT c.name, c.seq, c.updated_at, c.failed_at, c.error, c.cache_stats,
                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS running
 FROM projection_checkpoints c
 ORDER BY c.name;
+
+-- name: table-size
+-- The largest planner row estimate among tables $1 (0 for tables never
+-- analyzed, whose estimate is -1): internal/autoanalyze's measure of size.
+SELECT coalesce(max(greatest(reltuples, 0)), 0)::float8
+FROM pg_class
+WHERE oid = ANY ($1::text[]::regclass[]);
