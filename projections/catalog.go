@@ -31,6 +31,9 @@ var (
 		{name: "project_links", keys: []string{"project", "link_id"}, values: []string{"refcount"},
 			expected: "expect-project-links", scope: byProject},
 	}
+	// On the delta path only projects is recomputed per key; the others
+	// move by counter differences (applyLevel2). expect-* define them all,
+	// for the audit and rebuilds.
 	catalogLevel2 = []table{
 		{name: "maintainer_repositories", keys: []string{"maintainer_id", "repo_id"},
 			values:   []string{"num_packages", "num_projects", "num_newest", "num_outdated"},
@@ -92,14 +95,18 @@ func NewCatalog(cfg CatalogConfig) (*Catalog, error) {
 // Name implements Projection.
 func (c *Catalog) Name() string { return CatalogName }
 
+// DerivedFromState reports that the catalog's tables are a function of the
+// current state alone: a runner far behind rebuilds it from state.
+func (c *Catalog) DerivedFromState() bool { return true }
+
 // CacheStats implements Projection.
 func (c *Catalog) CacheStats() map[string]CacheStats {
 	return map[string]CacheStats{"maintainers": c.maintainers.stats(), "links": c.links.stats()}
 }
 
-// Apply recomputes every key the page touched: its projects, the
-// maintainers and links of their packages before and after, and the
-// repositories' and global totals by the differences.
+// Apply recomputes the rows of every project the page touched (level 1 and
+// projects), then moves maintainers, links, repositories and the global
+// totals by the differences those rows made.
 func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), error) {
 	projects := map[string]struct{}{}
 	emails := map[string]struct{}{}
@@ -124,11 +131,11 @@ func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), err
 		}
 	}
 
-	mids, mPending, err := c.maintainers.resolve(ctx, tx, "catalog-maintainer-ids", keys(emails))
+	mPending, err := c.maintainers.ensure(ctx, tx, "catalog-maintainer-ids", keys(emails))
 	if err != nil {
 		return nil, fmt.Errorf("resolving maintainers: %w", err)
 	}
-	lids, lPending, err := c.links.resolve(ctx, tx, "catalog-link-ids", keys(urls))
+	lPending, err := c.links.ensure(ctx, tx, "catalog-link-ids", keys(urls))
 	if err != nil {
 		return nil, fmt.Errorf("resolving links: %w", err)
 	}
@@ -140,8 +147,6 @@ func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), err
 		{"catalog-scope", nil},
 		{"catalog-scope-projects", []any{keys(projects)}},
 		{"catalog-scope-packages", nil},
-		{"catalog-scope-maintainers", []any{mids}},
-		{"catalog-scope-links", []any{lids}},
 		{"catalog-newest", nil},
 	}
 	for _, s := range steps {
@@ -150,9 +155,6 @@ func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), err
 		}
 	}
 	if err := syncAll(ctx, tx, catalogLevel1); err != nil {
-		return nil, err
-	}
-	if err := timedExec(ctx, tx, "catalog-scope-expand", dlsql.Query("catalog-scope-expand")); err != nil {
 		return nil, err
 	}
 	if err := c.applyLevel2(ctx, tx); err != nil {
@@ -234,15 +236,15 @@ func newIDCache(size int) (*idCache, error) {
 	return &idCache{lru: l}, nil
 }
 
-// resolve returns the ids of names, asking the database (query: names in,
-// (id, name) rows out, creating missing ones) only for those not cached.
-// The ids learnt are returned as pending, to commit after the transaction.
-func (c *idCache) resolve(ctx context.Context, tx pgx.Tx, query string, names []string) ([]int32, map[string]int32, error) {
-	ids := make([]int32, 0, len(names))
+// ensure makes sure every name has its id (query: names in, (id, name) rows
+// out, creating missing ones), asking the database only for names not
+// cached: the level-1 definitions join maintainers and links by their
+// natural keys. The ids learnt are returned as pending, to cache after the
+// transaction commits.
+func (c *idCache) ensure(ctx context.Context, tx pgx.Tx, query string, names []string) (map[string]int32, error) {
 	var missing []string
 	for _, n := range names {
-		if id, ok := c.lru.Get(n); ok {
-			ids = append(ids, id)
+		if _, ok := c.lru.Get(n); ok {
 			c.hits.Add(1)
 		} else {
 			missing = append(missing, n)
@@ -251,25 +253,24 @@ func (c *idCache) resolve(ctx context.Context, tx pgx.Tx, query string, names []
 	}
 	pending := map[string]int32{}
 	if len(missing) == 0 {
-		return ids, pending, nil
+		return pending, nil
 	}
 	rows, err := tx.Query(ctx, dlsql.Query(query), missing)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var id int32
 	var name string
 	if _, err := pgx.ForEachRow(rows, []any{&id, &name}, func() error {
 		pending[name] = id
-		ids = append(ids, id)
 		return nil
 	}); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if len(pending) != len(missing) {
-		return nil, nil, fmt.Errorf("resolved %d of %d names", len(pending), len(missing))
+		return nil, fmt.Errorf("resolved %d of %d names", len(pending), len(missing))
 	}
-	return ids, pending, nil
+	return pending, nil
 }
 
 func (c *idCache) commit(pending map[string]int32) {

@@ -41,7 +41,8 @@ func setupPaged(t testing.TB, pageSize int, ps ...projections.Projection) *fixtu
 		require.NoError(t, err)
 		ps = []projections.Projection{cat, projections.History{}}
 	}
-	r, err := projections.NewRunner(projections.Config{Pool: pool, Projections: ps, PageSize: pageSize, MaxRetries: 1})
+	// Always page by page: these fixtures exist to exercise the delta path.
+	r, err := projections.NewRunner(projections.Config{Pool: pool, Projections: ps, PageSize: pageSize, MaxRetries: 1, RebuildLag: -1})
 	require.NoError(t, err)
 	return &fixture{pool: pool, updater: u, runner: r}
 }
@@ -292,4 +293,66 @@ func TestRandomNamesAndLinksStayConsistent(t *testing.T) {
 		require.NoError(t, f.runner.Run(ctx, false), "step %d", step)
 		verifyClean(t, f.pool)
 	}
+}
+
+// TestRunnerCatchesUpByRebuild: a catalog far behind the head is rebuilt
+// from state (its tables are swapped: new relations) rather than paged, and
+// then follows page by page again; history, event-sourced, always pages.
+func TestRunnerCatchesUpByRebuild(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.New(t)
+	ctx := context.Background()
+	u, err := changelog.NewUpdater(pool, changelog.Config{})
+	require.NoError(t, err)
+	cat, err := projections.NewCatalog(projections.CatalogConfig{CacheSize: 100})
+	require.NoError(t, err)
+	r, err := projections.NewRunner(projections.Config{Pool: pool, PageSize: 7, RebuildLag: 20,
+		Projections: []projections.Projection{cat, projections.History{}}})
+	require.NoError(t, err)
+	f := &fixture{pool: pool, updater: u, runner: r}
+	relation := func() int64 { return count(t, pool, `SELECT 'projects'::regclass::oid::bigint`) }
+
+	var pkgs []events.Package
+	for i := range 30 {
+		pkgs = append(pkgs, p(fmt.Sprintf("p%d", i), fmt.Sprintf("p%d", i), "1", fmt.Sprintf("m%d@x", i%4)))
+	}
+	f.update(t, "r1", version.SchemeGeneric, pkgs)
+	before := relation()
+	require.NoError(t, r.Run(ctx, false))
+	require.NotEqual(t, before, relation(), "30 events behind, over the lag of 20: rebuilt")
+	verifyClean(t, pool)
+	require.Equal(t, int64(30), count(t, pool, `SELECT count(*) FROM project_history WHERE kind = 'added'`))
+
+	rebuilt := relation()
+	pkgs[0].Version = "2"
+	f.update(t, "r1", version.SchemeGeneric, pkgs[:25])
+	require.NoError(t, r.Run(ctx, false))
+	require.Equal(t, rebuilt, relation(), "6 events behind: paged")
+	verifyClean(t, pool)
+	require.Equal(t, int64(25), count(t, pool, `SELECT num_projects FROM statistics`))
+}
+
+// TestRunnerRebuildsAFreshCatalogAutomatically: by default a lag over
+// 10000 events and a fifth of the catalog is caught up by a rebuild.
+func TestRunnerRebuildsAFreshCatalogAutomatically(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.New(t)
+	ctx := context.Background()
+	u, err := changelog.NewUpdater(pool, changelog.Config{})
+	require.NoError(t, err)
+	ps, err := projections.Default(projections.CatalogConfig{})
+	require.NoError(t, err)
+	r, err := projections.NewRunner(projections.Config{Pool: pool, Projections: ps})
+	require.NoError(t, err)
+	f := &fixture{pool: pool, updater: u, runner: r}
+	var pkgs []events.Package
+	for i := range 12_000 {
+		pkgs = append(pkgs, p(fmt.Sprintf("p%d", i), fmt.Sprintf("p%d", i), "1", fmt.Sprintf("m%d@x", i%50)))
+	}
+	f.update(t, "r1", version.SchemeGeneric, pkgs)
+	before := count(t, pool, `SELECT 'projects'::regclass::oid::bigint`)
+	require.NoError(t, r.Run(ctx, false))
+	require.NotEqual(t, before, count(t, pool, `SELECT 'projects'::regclass::oid::bigint`))
+	verifyClean(t, pool)
+	require.Equal(t, int64(12_000), count(t, pool, `SELECT num_projects FROM statistics`))
 }

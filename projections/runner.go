@@ -39,7 +39,22 @@ type Config struct {
 	// backoff from RetryInterval, before the projection stops. Default 5.
 	MaxRetries    int
 	RetryInterval time.Duration
-	Logger        *slog.Logger
+	// RebuildLag is the lag (in events) above which a projection derived
+	// from the current state alone (the catalog) catches up by a rebuild
+	// from state (see Rebuild) instead of page by page: a fresh catalog, or
+	// a worker that was down for long, is rebuilt in the time of one full
+	// recomputation rather than replayed. Zero (the default) means
+	// automatic: a lag over a fifth of the catalog's packagesets and over
+	// 10000 events (a page costs about seven times more per event than a
+	// recomputation per packageset). Negative: never.
+	RebuildLag int64
+	Logger     *slog.Logger
+}
+
+// stateDerived is implemented by projections whose tables are a function
+// of the current state alone, which a rebuild from state reproduces.
+type stateDerived interface {
+	DerivedFromState() bool
 }
 
 func (c *Config) validate() error {
@@ -243,6 +258,14 @@ func (r *Runner) dispatch(ctx context.Context, p Projection, pub message.Publish
 			}
 			continue
 		}
+		if rebuild, err := r.shouldRebuild(ctx, p, head-cp); err != nil {
+			return err
+		} else if rebuild {
+			if err := r.catchUpByRebuild(ctx, p, cp, head); err != nil {
+				return err
+			}
+			continue
+		}
 		payload, _ := json.Marshal(pageMsg{After: cp, To: min(head, cp+int64(r.cfg.PageSize))})
 		msg := message.NewMessage(watermill.NewUUID(), payload)
 		msg.SetContext(ctx)
@@ -253,6 +276,50 @@ func (r *Runner) dispatch(ctx context.Context, p Projection, pub message.Publish
 			return err
 		}
 	}
+}
+
+// Automatic RebuildLag: the smallest lag, and the share of the catalog's
+// packagesets, above which a rebuild from state is cheaper than pages.
+const (
+	autoRebuildMinLag   = 10_000
+	autoRebuildFraction = 0.2
+)
+
+// shouldRebuild tells whether p, lag events behind, catches up by a
+// rebuild from state (see Config.RebuildLag).
+func (r *Runner) shouldRebuild(ctx context.Context, p Projection, lag int64) (bool, error) {
+	sd, ok := p.(stateDerived)
+	switch {
+	case !ok || !sd.DerivedFromState() || r.cfg.RebuildLag < 0:
+		return false, nil
+	case r.cfg.RebuildLag > 0:
+		return lag > r.cfg.RebuildLag, nil
+	case lag <= autoRebuildMinLag:
+		return false, nil
+	}
+	var sets int64
+	if err := r.cfg.Pool.QueryRow(ctx, dlsql.Query("catalog-size")).Scan(&sets); err != nil {
+		return false, fmt.Errorf("reading the catalog's size: %w", err)
+	}
+	return float64(lag) > autoRebuildFraction*float64(sets), nil
+}
+
+// catchUpByRebuild rebuilds p from state; its checkpoint moves to the head
+// the rebuild saw.
+func (r *Runner) catchUpByRebuild(ctx context.Context, p Projection, cp, head int64) error {
+	log := r.cfg.Logger.With("projection", p.Name())
+	log.InfoContext(ctx, "catching up by a rebuild from state", "checkpoint", cp, "head", head, "lag", head-cp)
+	res, err := Rebuild(ctx, r.cfg.Pool, RebuildOpts{
+		Projections: []string{p.Name()}, From: FromState, PageSize: r.cfg.PageSize, Logger: log,
+	})
+	if err != nil {
+		return fmt.Errorf("catching up by rebuild: %w", err)
+	}
+	log.InfoContext(ctx, "caught up by a rebuild from state", "checkpoint", res[0].Checkpoint,
+		"rows", res[0].Rows, "seconds", res[0].Seconds)
+	// The rebuild analyzed the tables it swapped in.
+	r.stats[p.Name()].Reset()
+	return nil
 }
 
 // handler applies one page message.

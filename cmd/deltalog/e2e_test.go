@@ -75,7 +75,8 @@ func TestProjectWorkerSurvivesSIGKILL(t *testing.T) {
 	head, err := changelog.Head(ctx, killed)
 	require.NoError(t, err)
 
-	// Uninterrupted reference run.
+	// Uninterrupted reference run (a fresh catalog: by a rebuild from
+	// state, while the killed worker pages).
 	ps, err := projections.Default(projections.CatalogConfig{})
 	require.NoError(t, err)
 	r, err := projections.NewRunner(projections.Config{Pool: clean, Projections: ps, PageSize: 20000})
@@ -87,7 +88,7 @@ func TestProjectWorkerSurvivesSIGKILL(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	kills := 0
 	for attempt := 0; attempt < 8 && kills < 3; attempt++ {
-		cmd := exec.Command(binary, "project", "--db", killedURL, "--page-size", "20000")
+		cmd := exec.Command(binary, "project", "--db", killedURL, "--page-size", "20000", "--rebuild-lag", "-1")
 		require.NoError(t, cmd.Start())
 		time.Sleep(time.Duration(200+rng.IntN(1500)) * time.Millisecond)
 		if err := cmd.Process.Signal(syscall.SIGKILL); err == nil {
@@ -104,7 +105,7 @@ func TestProjectWorkerSurvivesSIGKILL(t *testing.T) {
 	}
 	require.Positive(t, kills)
 
-	out, err := exec.Command(binary, "project", "--db", killedURL, "--page-size", "20000").CombinedOutput()
+	out, err := exec.Command(binary, "project", "--db", killedURL, "--page-size", "20000", "--rebuild-lag", "-1").CombinedOutput()
 	require.NoError(t, err, string(out))
 	got, err := projections.Digest(ctx, killed)
 	require.NoError(t, err)

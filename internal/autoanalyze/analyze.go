@@ -95,6 +95,17 @@ func (a *Analyzer) Changed(ctx context.Context, db DB, n int64) (bool, error) {
 	return true, nil
 }
 
+// Reset forgets the rows changed so far and the tables' size, as after an
+// ANALYZE made elsewhere (a rebuild analyzes the tables it swaps in).
+func (a *Analyzer) Reset() {
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	a.pending, a.size = 0, -1
+	a.mu.Unlock()
+}
+
 // reltuples is the largest row estimate among the tables (0 for tables
 // never analyzed, whose estimate is -1).
 func (a *Analyzer) reltuples(ctx context.Context, db DB) (float64, error) {

@@ -22,8 +22,11 @@ INSERT INTO t_projects SELECT DISTINCT unnest($1::text[]) ON CONFLICT DO NOTHING
 -- (pg_temp is searched first), so the definitions below, which read
 -- packages several times, read this small copy instead of making random
 -- lookups in the whole table each time. The full path does not shadow.
+-- Only the columns the definitions read are copied (a definition reading
+-- another fails loudly on the delta path).
 CREATE TEMP TABLE packages ON COMMIT DROP AS
-SELECT p.* FROM public.packages p JOIN t_projects t ON t.project = p.project;
+SELECT p.project, p.repo_id, p.version, p.version_key, p.maintainers, p.links
+FROM public.packages p JOIN t_projects t ON t.project = p.project;
 CREATE INDEX ON packages (project);
 ANALYZE packages;
 
@@ -69,21 +72,6 @@ WITH ins AS (
 SELECT id, url FROM ins
 UNION ALL
 SELECT id, url FROM public.links WHERE url = ANY ($1::text[]);
-
--- name: catalog-scope-maintainers
-INSERT INTO t_maintainers SELECT DISTINCT unnest($1::integer[]) ON CONFLICT DO NOTHING;
-
--- name: catalog-scope-links
-INSERT INTO t_links SELECT DISTINCT unnest($1::integer[]) ON CONFLICT DO NOTHING;
-
--- name: catalog-scope-expand
--- Maintainers and links bound to touched projects before or after.
-INSERT INTO t_maintainers SELECT maintainer_id FROM o_project_maintainers
-UNION SELECT maintainer_id FROM n_project_maintainers ON CONFLICT DO NOTHING;
-INSERT INTO t_links SELECT link_id FROM o_project_links
-UNION SELECT link_id FROM n_project_links ON CONFLICT DO NOTHING;
-ANALYZE t_maintainers;
-ANALYZE t_links;
 
 -- name: expect-project-repositories
 SELECT p.project, p.repo_id,
@@ -231,10 +219,22 @@ JOIN d_maintainer_repositories d ON d.maintainer_id = t.maintainer_id AND d.repo
 -- few maintainer_repositories rows. The name (the least of the names the
 -- packages give) needs the maintainer's other rows only when a row that
 -- carried it went away and no new row carries it or a lesser one.
+-- Only maintainers whose row can change are read: those whose counters
+-- move, and those a touched row names differently (rows that come and go
+-- move counters too).
+CREATE TEMP TABLE t_maintainers_changed ON COMMIT DROP AS
+SELECT maintainer_id AS id FROM d_maintainer_repositories
+UNION
+SELECT coalesce(n.maintainer_id, o.maintainer_id)
+FROM n_project_maintainers n
+FULL JOIN o_project_maintainers o
+  ON o.project = n.project AND o.maintainer_id = n.maintainer_id AND o.repo_id = n.repo_id
+WHERE n.name IS DISTINCT FROM o.name;
 CREATE TEMP TABLE o_maintainers ON COMMIT DROP AS
 SELECT t.id, t.email, t.name, t.num_packages, t.num_projects, t.num_repos, t.num_newest,
        t.num_outdated, t.repo_counts, t.orphaned
-FROM public.maintainers t WHERE t.id IN (SELECT id FROM t_maintainers);
+FROM public.maintainers t JOIN t_maintainers_changed c ON c.id = t.id;
+ANALYZE o_maintainers;
 CREATE TEMP TABLE n_maintainers ON COMMIT DROP AS
 WITH mr AS (
     SELECT d.maintainer_id, sum(d.d_packages) AS d_packages, sum(d.d_newest) AS d_newest,
@@ -255,7 +255,7 @@ WITH mr AS (
     GROUP BY 1
 ), names AS (
     SELECT t.id AS maintainer_id, n.n_min, o.maintainer_id IS NOT NULL AS carried
-    FROM t_maintainers t
+    FROM o_maintainers t
     LEFT JOIN (SELECT maintainer_id, min(name) AS n_min FROM n_project_maintainers GROUP BY 1) n
       ON n.maintainer_id = t.id
     LEFT JOIN (SELECT DISTINCT o.maintainer_id FROM o_project_maintainers o
@@ -293,20 +293,20 @@ FROM totals x;
 
 -- name: catalog-links-delta
 -- A link's refcount moves by the differences of project_links; it is
--- orphaned when no package carries it (refcount 0).
+-- orphaned when no package carries it (refcount 0). Only links whose
+-- refcount moves are read.
+CREATE TEMP TABLE d_links ON COMMIT DROP AS
+SELECT coalesce(n.link_id, o.link_id) AS id,
+       sum(coalesce(n.refcount, 0) - coalesce(o.refcount, 0))::integer AS d_refcount
+FROM n_project_links n
+FULL JOIN o_project_links o ON o.project = n.project AND o.link_id = n.link_id
+GROUP BY 1
+HAVING sum(coalesce(n.refcount, 0) - coalesce(o.refcount, 0)) <> 0;
 CREATE TEMP TABLE o_links ON COMMIT DROP AS
-SELECT t.id, t.url, t.refcount, t.orphaned FROM public.links t WHERE t.id IN (SELECT id FROM t_links);
+SELECT t.id, t.url, t.refcount, t.orphaned FROM public.links t JOIN d_links d ON d.id = t.id;
 CREATE TEMP TABLE n_links ON COMMIT DROP AS
-SELECT o.id, o.url, (o.refcount + coalesce(d.d_refcount, 0))::integer AS refcount,
-       o.refcount + coalesce(d.d_refcount, 0) = 0 AS orphaned
-FROM o_links o
-LEFT JOIN (
-    SELECT coalesce(n.link_id, o.link_id) AS link_id,
-           sum(coalesce(n.refcount, 0) - coalesce(o.refcount, 0)) AS d_refcount
-    FROM n_project_links n
-    FULL JOIN o_project_links o ON o.project = n.project AND o.link_id = n.link_id
-    GROUP BY 1
-) d ON d.link_id = o.id;
+SELECT o.id, o.url, o.refcount + d.d_refcount AS refcount, o.refcount + d.d_refcount = 0 AS orphaned
+FROM o_links o JOIN d_links d ON d.id = o.id;
 
 -- name: catalog-repositories-delta
 -- Repository totals move by the differences between the old and new rows of

@@ -41,3 +41,7 @@ ORDER BY c.name;
 SELECT coalesce(max(greatest(reltuples, 0)), 0)::float8
 FROM pg_class
 WHERE oid = ANY ($1::text[]::regclass[]);
+
+-- name: catalog-size
+-- Packagesets in the catalog: what a runner weighs a lag against.
+SELECT coalesce(sum(num_packagesets), 0)::bigint FROM repos;
