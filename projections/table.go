@@ -88,28 +88,32 @@ func (tb table) write(ctx context.Context, tx pgx.Tx) error {
 		// instead of 0.1 s for 60k rows).
 		fmt.Sprintf("ANALYZE %s, %s", n, o),
 	}
+	// o_ holds the table's rows of the keys in scope as they are: which
+	// rows to delete and update is found by comparing the two temporary
+	// tables (a hash join in memory), and the table itself is only probed
+	// for the rows that change — not for every row in scope.
 	if !tb.orphans {
 		stmts = append(stmts, fmt.Sprintf(
-			"DELETE FROM public.%s t USING %s o WHERE %s AND NOT EXISTS (SELECT 1 FROM %s n WHERE %s)",
-			tb.name, o, tb.on("t", "o"), n, tb.on("n", "o")))
+			"DELETE FROM public.%s t USING (SELECT %s FROM %s o WHERE NOT EXISTS (SELECT 1 FROM %s n WHERE %s)) o WHERE %s",
+			tb.name, prefixed("o", tb.keys), o, n, tb.on("n", "o"), tb.on("t", "o")))
 	}
 
 	set := make([]string, 0, len(tb.values)+1)
 	for _, v := range tb.values {
 		set = append(set, fmt.Sprintf("%s = n.%s", v, v))
 	}
-	oldVals, newVals := prefixed("t", tb.values), prefixed("n", tb.values)
+	oldVals, newVals := prefixed("o", tb.values), prefixed("n", tb.values)
 	insCols, insVals := append(append([]string{}, tb.keys...), tb.values...), prefixed("n", append(append([]string{}, tb.keys...), tb.values...))
 	if tb.orphans {
 		set = append(set, "orphaned_at = CASE WHEN n.orphaned THEN coalesce(t.orphaned_at, now()) END")
-		oldVals += ", t.orphaned"
+		oldVals += ", o.orphaned"
 		newVals += ", n.orphaned"
 		insCols = append(insCols, "orphaned_at")
 		insVals += ", CASE WHEN n.orphaned THEN now() END"
 	}
 	stmts = append(stmts,
-		fmt.Sprintf("UPDATE public.%s t SET %s FROM %s n WHERE %s AND (%s) IS DISTINCT FROM (%s)",
-			tb.name, strings.Join(set, ", "), n, tb.on("t", "n"), oldVals, newVals),
+		fmt.Sprintf("UPDATE public.%s t SET %s FROM (SELECT n.* FROM %s n JOIN %s o ON %s WHERE (%s) IS DISTINCT FROM (%s)) n WHERE %s",
+			tb.name, strings.Join(set, ", "), n, o, tb.on("n", "o"), oldVals, newVals, tb.on("t", "n")),
 		fmt.Sprintf("INSERT INTO public.%s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s n WHERE NOT EXISTS (SELECT 1 FROM %s o WHERE %s)",
 			tb.name, strings.Join(insCols, ", "), insVals, n, o, tb.on("o", "n")),
 	)
