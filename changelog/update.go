@@ -148,7 +148,7 @@ func (u *Updater) Update(ctx context.Context, p UpdateParams) (*UpdateResult, er
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
 
-	if _, err := tx.Exec(ctx, dlsql.Query("tx-no-jit")); err != nil {
+	if _, err := tx.Exec(ctx, dlsql.Query("tx-delta-settings")); err != nil {
 		return nil, fmt.Errorf("update %s: %w", p.Repo, err)
 	}
 	if _, err := tx.Exec(ctx, dlsql.Query("repo-lock"), p.Repo); err != nil {

@@ -376,7 +376,7 @@ func (r *Runner) ApplyPage(ctx context.Context, p Projection, to int64) error {
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
-	if _, err := tx.Exec(ctx, dlsql.Query("tx-no-jit")); err != nil {
+	if _, err := tx.Exec(ctx, dlsql.Query("tx-delta-settings")); err != nil {
 		return err
 	}
 	if _, err := tx.Exec(ctx, dlsql.Query("checkpoint-ensure"), p.Name()); err != nil {

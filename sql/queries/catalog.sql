@@ -28,7 +28,7 @@ CREATE TEMP TABLE packages ON COMMIT DROP AS
 SELECT p.project, p.repo_id, p.version, p.version_key, p.maintainers, p.links
 FROM public.packages p JOIN t_projects t ON t.project = p.project;
 CREATE INDEX ON packages (project);
-ANALYZE packages;
+ANALYZE packages (project, repo_id, version, version_key); -- not the jsonb: slow, and unused
 -- Likewise the ids of the emails and URLs these packages carry (see
 -- migration 005: the lists are analyzed first, so that the ids are found by
 -- index, not by hashing the whole tables).
