@@ -54,7 +54,7 @@ test: deps ## run the tests (starts its own PostgreSQL)
 	$(GO) test -count=1 ./...
 
 # make bench's scale: see the README's performance section for why not the
-# 1M packages of `deltalog bench` (the full run) — it takes about half an hour.
+# 1M packages of `deltalog bench` (the full run) — it takes about 12 minutes.
 BENCH_FLAGS ?= --packages 100000 $(if $(BOOKWORM),--debian $(DATA))
 
 bench: deps build ## deltalog vs full recompute, materialized views and COPY, side by side (100k packages; set BENCH_FLAGS)
