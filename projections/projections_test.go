@@ -16,6 +16,7 @@ import (
 	"github.com/deltalog/deltalog/internal/dbtest"
 	"github.com/deltalog/deltalog/internal/version"
 	"github.com/deltalog/deltalog/projections"
+	dlsql "github.com/deltalog/deltalog/sql"
 )
 
 type fixture struct {
@@ -355,4 +356,39 @@ func TestRunnerRebuildsAFreshCatalogAutomatically(t *testing.T) {
 	require.NotEqual(t, before, count(t, pool, `SELECT 'projects'::regclass::oid::bigint`))
 	verifyClean(t, pool)
 	require.Equal(t, int64(12_000), count(t, pool, `SELECT num_projects FROM statistics`))
+}
+
+// TestRunnerPagesWhileAnotherRebuildRuns: when the catalog is being rebuilt
+// by someone else (deltalog rebuild holds its lock), a far-behind runner
+// pages instead of failing.
+func TestRunnerPagesWhileAnotherRebuildRuns(t *testing.T) {
+	t.Parallel()
+	pool := dbtest.New(t)
+	ctx := context.Background()
+	u, err := changelog.NewUpdater(pool, changelog.Config{})
+	require.NoError(t, err)
+	cat, err := projections.NewCatalog(projections.CatalogConfig{CacheSize: 100})
+	require.NoError(t, err)
+	r, err := projections.NewRunner(projections.Config{Pool: pool, PageSize: 7, RebuildLag: 5,
+		Projections: []projections.Projection{cat, projections.History{}}})
+	require.NoError(t, err)
+	f := &fixture{pool: pool, updater: u, runner: r}
+	var pkgs []events.Package
+	for i := range 20 {
+		pkgs = append(pkgs, p(fmt.Sprintf("p%d", i), fmt.Sprintf("p%d", i), "1", "m@x"))
+	}
+	f.update(t, "r1", version.SchemeGeneric, pkgs)
+
+	holder, err := pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer holder.Release()
+	var locked bool
+	require.NoError(t, holder.QueryRow(ctx, dlsql.Query("rebuild-try-lock"), projections.CatalogName).Scan(&locked))
+	require.True(t, locked)
+	defer holder.Exec(ctx, dlsql.Query("rebuild-unlock"), projections.CatalogName) //nolint:errcheck
+
+	before := count(t, pool, `SELECT 'projects'::regclass::oid::bigint`)
+	require.NoError(t, r.Run(ctx, false))
+	require.Equal(t, before, count(t, pool, `SELECT 'projects'::regclass::oid::bigint`), "paged, not rebuilt")
+	verifyClean(t, pool)
 }

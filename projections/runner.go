@@ -261,10 +261,14 @@ func (r *Runner) dispatch(ctx context.Context, p Projection, pub message.Publish
 		if rebuild, err := r.shouldRebuild(ctx, p, head-cp); err != nil {
 			return err
 		} else if rebuild {
-			if err := r.catchUpByRebuild(ctx, p, cp, head); err != nil {
+			err := r.catchUpByRebuild(ctx, p, cp, head)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, ErrRebuildBusy) {
 				return err
 			}
-			continue
+			// Someone else rebuilds it (deltalog rebuild): page meanwhile.
 		}
 		payload, _ := json.Marshal(pageMsg{After: cp, To: min(head, cp+int64(r.cfg.PageSize))})
 		msg := message.NewMessage(watermill.NewUUID(), payload)
