@@ -1,7 +1,10 @@
 -- The catalog projection. Each expect-* query is THE definition of a derived
 -- table: the rows it should hold for the keys in scope (temp tables
--- t_projects, t_maintainers, t_links). The delta path runs it with the keys
--- a changelog page touched; the audit and rebuilds run it with every key.
+-- t_projects, t_maintainers, t_links). The delta path runs the per-project
+-- ones (level 1, projects) with the projects a changelog page touched and
+-- moves the levels above by counter differences (catalog-*-delta); the
+-- audit and rebuilds run every definition with every key, and so check the
+-- counters.
 -- Queries read lower-level derived tables unqualified, so that an audit can
 -- shadow them with expected rows in pg_temp (searched first) and check every
 -- level against a computation from scratch.
