@@ -34,6 +34,14 @@ func setup(t *testing.T, ps ...projections.Projection) *fixture {
 
 func setupPaged(t testing.TB, pageSize int, ps ...projections.Projection) *fixture {
 	t.Helper()
+	// Always page by page: these fixtures exist to exercise the delta path.
+	return setupRunner(t, projections.Config{PageSize: pageSize, MaxRetries: 1, RebuildLag: -1}, ps...)
+}
+
+// setupRunner is a fixture whose runner has cfg (Pool and, when ps is
+// empty, Projections filled in: the catalog and history).
+func setupRunner(t testing.TB, cfg projections.Config, ps ...projections.Projection) *fixture {
+	t.Helper()
 	pool := dbtest.New(t)
 	u, err := changelog.NewUpdater(pool, changelog.Config{})
 	require.NoError(t, err)
@@ -42,10 +50,25 @@ func setupPaged(t testing.TB, pageSize int, ps ...projections.Projection) *fixtu
 		require.NoError(t, err)
 		ps = []projections.Projection{cat, projections.History{}}
 	}
-	// Always page by page: these fixtures exist to exercise the delta path.
-	r, err := projections.NewRunner(projections.Config{Pool: pool, Projections: ps, PageSize: pageSize, MaxRetries: 1, RebuildLag: -1})
+	cfg.Pool, cfg.Projections = pool, ps
+	r, err := projections.NewRunner(cfg)
 	require.NoError(t, err)
 	return &fixture{pool: pool, updater: u, runner: r}
+}
+
+// numbered is n one-package projects p0, p1, … maintained by maintainer(i).
+func numbered(n int, maintainer func(i int) string) []events.Package {
+	pkgs := make([]events.Package, n)
+	for i := range pkgs {
+		pkgs[i] = p(fmt.Sprintf("p%d", i), fmt.Sprintf("p%d", i), "1", maintainer(i))
+	}
+	return pkgs
+}
+
+// relation identifies the projects table: a rebuild swaps in a new one.
+func relation(t *testing.T, pool *pgxpool.Pool) int64 {
+	t.Helper()
+	return count(t, pool, `SELECT 'projects'::regclass::oid::bigint`)
 }
 
 func (f *fixture) update(t *testing.T, repo string, scheme version.Scheme, pkgs []events.Package) *changelog.UpdateResult {
@@ -301,61 +324,37 @@ func TestRandomNamesAndLinksStayConsistent(t *testing.T) {
 // then follows page by page again; history, event-sourced, always pages.
 func TestRunnerCatchesUpByRebuild(t *testing.T) {
 	t.Parallel()
-	pool := dbtest.New(t)
+	f := setupRunner(t, projections.Config{PageSize: 7, RebuildLag: 20})
 	ctx := context.Background()
-	u, err := changelog.NewUpdater(pool, changelog.Config{})
-	require.NoError(t, err)
-	cat, err := projections.NewCatalog(projections.CatalogConfig{CacheSize: 100})
-	require.NoError(t, err)
-	r, err := projections.NewRunner(projections.Config{Pool: pool, PageSize: 7, RebuildLag: 20,
-		Projections: []projections.Projection{cat, projections.History{}}})
-	require.NoError(t, err)
-	f := &fixture{pool: pool, updater: u, runner: r}
-	relation := func() int64 { return count(t, pool, `SELECT 'projects'::regclass::oid::bigint`) }
 
-	var pkgs []events.Package
-	for i := range 30 {
-		pkgs = append(pkgs, p(fmt.Sprintf("p%d", i), fmt.Sprintf("p%d", i), "1", fmt.Sprintf("m%d@x", i%4)))
-	}
+	pkgs := numbered(30, func(i int) string { return fmt.Sprintf("m%d@x", i%4) })
 	f.update(t, "r1", version.SchemeGeneric, pkgs)
-	before := relation()
-	require.NoError(t, r.Run(ctx, false))
-	require.NotEqual(t, before, relation(), "30 events behind, over the lag of 20: rebuilt")
-	verifyClean(t, pool)
-	require.Equal(t, int64(30), count(t, pool, `SELECT count(*) FROM project_history WHERE kind = 'added'`))
+	before := relation(t, f.pool)
+	require.NoError(t, f.runner.Run(ctx, false))
+	require.NotEqual(t, before, relation(t, f.pool), "30 events behind, over the lag of 20: rebuilt")
+	verifyClean(t, f.pool)
+	require.Equal(t, int64(30), count(t, f.pool, `SELECT count(*) FROM project_history WHERE kind = 'added'`))
 
-	rebuilt := relation()
+	rebuilt := relation(t, f.pool)
 	pkgs[0].Version = "2"
 	f.update(t, "r1", version.SchemeGeneric, pkgs[:25])
-	require.NoError(t, r.Run(ctx, false))
-	require.Equal(t, rebuilt, relation(), "6 events behind: paged")
-	verifyClean(t, pool)
-	require.Equal(t, int64(25), count(t, pool, `SELECT num_projects FROM statistics`))
+	require.NoError(t, f.runner.Run(ctx, false))
+	require.Equal(t, rebuilt, relation(t, f.pool), "6 events behind: paged")
+	verifyClean(t, f.pool)
+	require.Equal(t, int64(25), count(t, f.pool, `SELECT num_projects FROM statistics`))
 }
 
 // TestRunnerRebuildsAFreshCatalogAutomatically: by default a lag over
 // 10000 events and a fifth of the catalog is caught up by a rebuild.
 func TestRunnerRebuildsAFreshCatalogAutomatically(t *testing.T) {
 	t.Parallel()
-	pool := dbtest.New(t)
-	ctx := context.Background()
-	u, err := changelog.NewUpdater(pool, changelog.Config{})
-	require.NoError(t, err)
-	ps, err := projections.Default(projections.CatalogConfig{})
-	require.NoError(t, err)
-	r, err := projections.NewRunner(projections.Config{Pool: pool, Projections: ps})
-	require.NoError(t, err)
-	f := &fixture{pool: pool, updater: u, runner: r}
-	var pkgs []events.Package
-	for i := range 12_000 {
-		pkgs = append(pkgs, p(fmt.Sprintf("p%d", i), fmt.Sprintf("p%d", i), "1", fmt.Sprintf("m%d@x", i%50)))
-	}
-	f.update(t, "r1", version.SchemeGeneric, pkgs)
-	before := count(t, pool, `SELECT 'projects'::regclass::oid::bigint`)
-	require.NoError(t, r.Run(ctx, false))
-	require.NotEqual(t, before, count(t, pool, `SELECT 'projects'::regclass::oid::bigint`))
-	verifyClean(t, pool)
-	require.Equal(t, int64(12_000), count(t, pool, `SELECT num_projects FROM statistics`))
+	f := setupRunner(t, projections.Config{})
+	f.update(t, "r1", version.SchemeGeneric, numbered(12_000, func(i int) string { return fmt.Sprintf("m%d@x", i%50) }))
+	before := relation(t, f.pool)
+	require.NoError(t, f.runner.Run(context.Background(), false))
+	require.NotEqual(t, before, relation(t, f.pool))
+	verifyClean(t, f.pool)
+	require.Equal(t, int64(12_000), count(t, f.pool, `SELECT num_projects FROM statistics`))
 }
 
 // TestRunnerPagesWhileAnotherRebuildRuns: when the catalog is being rebuilt
@@ -363,23 +362,11 @@ func TestRunnerRebuildsAFreshCatalogAutomatically(t *testing.T) {
 // pages instead of failing.
 func TestRunnerPagesWhileAnotherRebuildRuns(t *testing.T) {
 	t.Parallel()
-	pool := dbtest.New(t)
+	f := setupRunner(t, projections.Config{PageSize: 7, RebuildLag: 5})
 	ctx := context.Background()
-	u, err := changelog.NewUpdater(pool, changelog.Config{})
-	require.NoError(t, err)
-	cat, err := projections.NewCatalog(projections.CatalogConfig{CacheSize: 100})
-	require.NoError(t, err)
-	r, err := projections.NewRunner(projections.Config{Pool: pool, PageSize: 7, RebuildLag: 5,
-		Projections: []projections.Projection{cat, projections.History{}}})
-	require.NoError(t, err)
-	f := &fixture{pool: pool, updater: u, runner: r}
-	var pkgs []events.Package
-	for i := range 20 {
-		pkgs = append(pkgs, p(fmt.Sprintf("p%d", i), fmt.Sprintf("p%d", i), "1", "m@x"))
-	}
-	f.update(t, "r1", version.SchemeGeneric, pkgs)
+	f.update(t, "r1", version.SchemeGeneric, numbered(20, func(int) string { return "m@x" }))
 
-	holder, err := pool.Acquire(ctx)
+	holder, err := f.pool.Acquire(ctx)
 	require.NoError(t, err)
 	defer holder.Release()
 	var locked bool
@@ -387,8 +374,8 @@ func TestRunnerPagesWhileAnotherRebuildRuns(t *testing.T) {
 	require.True(t, locked)
 	defer holder.Exec(ctx, dlsql.Query("rebuild-unlock"), projections.CatalogName) //nolint:errcheck
 
-	before := count(t, pool, `SELECT 'projects'::regclass::oid::bigint`)
-	require.NoError(t, r.Run(ctx, false))
-	require.Equal(t, before, count(t, pool, `SELECT 'projects'::regclass::oid::bigint`), "paged, not rebuilt")
-	verifyClean(t, pool)
+	before := relation(t, f.pool)
+	require.NoError(t, f.runner.Run(ctx, false))
+	require.Equal(t, before, relation(t, f.pool), "paged, not rebuilt")
+	verifyClean(t, f.pool)
 }

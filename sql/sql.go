@@ -82,7 +82,7 @@ func loadQueries() {
 		if err != nil {
 			panic(err)
 		}
-		for name, q := range splitQueries(string(b)) {
+		for name, q := range SplitQueries(string(b)) {
 			if _, dup := queries[name]; dup {
 				panic(fmt.Sprintf("sql: query %s defined twice (%s)", name, path.Base(f)))
 			}
@@ -91,9 +91,10 @@ func loadQueries() {
 	}
 }
 
-// splitQueries splits a file on "-- name: X" header lines. Text before the
-// first header (a file comment) is ignored.
-func splitQueries(src string) map[string]string {
+// SplitQueries splits a file on "-- name: X" header lines. Text before the
+// first header (a file comment) is ignored; comments after a header stay
+// part of its query.
+func SplitQueries(src string) map[string]string {
 	out := map[string]string{}
 	var name string
 	var body strings.Builder

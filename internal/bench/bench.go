@@ -535,7 +535,7 @@ func (h *harness) createViews(ctx context.Context) error {
 // refreshViews refreshes every materialized view, in dependency order.
 func (h *harness) refreshViews(ctx context.Context) (time.Duration, error) {
 	start := time.Now()
-	for _, v := range strings.Fields(query("views-list")) {
+	for _, v := range names("views-list") {
 		if _, err := h.pool.Exec(ctx, "REFRESH MATERIALIZED VIEW "+v); err != nil {
 			return 0, fmt.Errorf("refreshing %s: %w", v, err)
 		}

@@ -4,6 +4,8 @@ import (
 	_ "embed"
 	"strings"
 	"sync"
+
+	dlsql "github.com/deltalog/deltalog/sql"
 )
 
 // views.sql holds the naive peer (materialized views) and the COPY floor's
@@ -12,30 +14,7 @@ import (
 //go:embed views.sql
 var viewsSQL string
 
-var queries = sync.OnceValue(func() map[string]string {
-	out := map[string]string{}
-	var name string
-	var body strings.Builder
-	flush := func() {
-		if name != "" {
-			out[name] = strings.TrimSpace(body.String())
-		}
-		body.Reset()
-	}
-	for line := range strings.Lines(viewsSQL) {
-		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "-- name:"); ok {
-			flush()
-			name = strings.TrimSpace(rest)
-			continue
-		}
-		if strings.HasPrefix(strings.TrimSpace(line), "--") {
-			continue
-		}
-		body.WriteString(line)
-	}
-	flush()
-	return out
-})
+var queries = sync.OnceValue(func() map[string]string { return dlsql.SplitQueries(viewsSQL) })
 
 // query returns the named query of views.sql.
 func query(name string) string {
@@ -44,4 +23,16 @@ func query(name string) string {
 		panic("bench: no query named " + name)
 	}
 	return q
+}
+
+// names returns the named list of views.sql: one name a line, comments
+// skipped.
+func names(name string) []string {
+	var out []string
+	for line := range strings.Lines(query(name)) {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "--") {
+			out = append(out, line)
+		}
+	}
+	return out
 }
