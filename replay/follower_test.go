@@ -2,7 +2,6 @@ package replay_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/deltalog/deltalog/internal/formats"
 	"github.com/deltalog/deltalog/internal/ingest"
 	"github.com/deltalog/deltalog/replay"
+	"github.com/deltalog/deltalog/replay/internal/replaytest"
 )
 
 // sharedDebian returns the real Debian index files matching each pattern,
@@ -177,14 +177,7 @@ func TestHTTPFeedReconnects(t *testing.T) {
 	l := newLeader(t)
 	history(t, l, 600)
 	head := l.head(t)
-	srv, err := replay.NewServer(context.Background(), replay.ServerConfig{DB: l.pool, StreamPageSize: 50})
-	require.NoError(t, err)
-	hs := httptest.NewServer(srv.Handler())
-	defer func() {
-		srv.Close()
-		hs.CloseClientConnections()
-		hs.Close()
-	}()
+	_, hs := replaytest.HTTPFeed(t, replay.ServerConfig{DB: l.pool, StreamPageSize: 50}, nil)
 	f := dbtest.New(t)
 	done := make(chan error, 1)
 	go func() { done <- follow(t, f, hs.URL, head) }()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -127,18 +126,11 @@ func (l smallBufferListener) Accept() (net.Conn, error) {
 func httpServerOpts(t testing.TB, pool *pgxpool.Pool, cfg replay.ServerConfig, smallBuffers bool) (*replay.Server, string) {
 	t.Helper()
 	cfg.DB = pool
-	srv, err := replay.NewServer(context.Background(), cfg)
-	require.NoError(t, err)
-	hs := httptest.NewUnstartedServer(srv.Handler())
+	var wrap func(net.Listener) net.Listener
 	if smallBuffers {
-		hs.Listener = smallBufferListener{hs.Listener}
+		wrap = func(l net.Listener) net.Listener { return smallBufferListener{l} }
 	}
-	hs.Start()
-	t.Cleanup(func() {
-		srv.Close()
-		hs.CloseClientConnections()
-		hs.Close()
-	})
+	srv, hs := replaytest.HTTPFeed(t, cfg, wrap)
 	return srv, hs.URL
 }
 

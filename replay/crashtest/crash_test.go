@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -152,20 +151,13 @@ func TestKillReplicatorAndFollowers(t *testing.T) {
 	leaderURL := dbtest.NewURL(t)
 	leader, err := pgxpool.New(ctx, leaderURL)
 	require.NoError(t, err)
-	defer leader.Close()
+	t.Cleanup(leader.Close) // after the feed's cleanup, which uses it
 	u, err := changelog.NewUpdater(leader, changelog.Config{})
 	require.NoError(t, err)
 	require.NoError(t, update(u, "alpha", pkgs(3000, 0), hashing.DefaultSeed))
 	require.NoError(t, update(u, "beta", pkgs(1500, 0), hashing.DefaultSeed))
 
-	srv, err := replay.NewServer(ctx, replay.ServerConfig{DB: leader})
-	require.NoError(t, err)
-	hs := httptest.NewServer(srv.Handler())
-	defer func() {
-		srv.Close()
-		hs.CloseClientConnections()
-		hs.Close()
-	}()
+	_, hs := replaytest.HTTPFeed(t, replay.ServerConfig{DB: leader}, nil)
 	natsURL := replaytest.NATSServer(t)
 	httpFollower, natsFollower := dbtest.NewURL(t), dbtest.NewURL(t)
 
@@ -242,14 +234,7 @@ func TestFollowExitsOnDivergence(t *testing.T) {
 	u, err := changelog.NewUpdater(leader, changelog.Config{})
 	require.NoError(t, err)
 	require.NoError(t, update(u, "alpha", pkgs(50, 0), hashing.DefaultSeed))
-	srv, err := replay.NewServer(ctx, replay.ServerConfig{DB: leader})
-	require.NoError(t, err)
-	hs := httptest.NewServer(srv.Handler())
-	defer func() {
-		srv.Close()
-		hs.CloseClientConnections()
-		hs.Close()
-	}()
+	_, hs := replaytest.HTTPFeed(t, replay.ServerConfig{DB: leader}, nil)
 	followerURL := dbtest.NewURL(t)
 	run := func() (int, string) {
 		head, err := changelog.Head(ctx, leader)

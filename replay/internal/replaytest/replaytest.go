@@ -7,6 +7,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http/httptest"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -23,6 +25,27 @@ import (
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/replay"
 )
+
+// HTTPFeed serves cfg's changelog feed on a loopback HTTP server and
+// returns both servers; the HTTP server's listener is wrapped by wrap when
+// it is given. Both are closed at cleanup (registered now: cleanups run in
+// reverse, so register the leader's pool before calling HTTPFeed).
+func HTTPFeed(tb testing.TB, cfg replay.ServerConfig, wrap func(net.Listener) net.Listener) (*replay.Server, *httptest.Server) {
+	tb.Helper()
+	srv, err := replay.NewServer(context.Background(), cfg)
+	require.NoError(tb, err)
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	if wrap != nil {
+		hs.Listener = wrap(hs.Listener)
+	}
+	hs.Start()
+	tb.Cleanup(func() {
+		srv.Close()
+		hs.CloseClientConnections()
+		hs.Close()
+	})
+	return srv, hs
+}
 
 // NATSServer starts a real NATS server with JetStream, in process, on a
 // free loopback port, and returns its URL. It is shut down at cleanup.
