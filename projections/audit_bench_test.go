@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/deltalog/deltalog/internal/formats"
 	"github.com/deltalog/deltalog/internal/ingest"
 	"github.com/deltalog/deltalog/internal/version"
@@ -69,14 +67,7 @@ func BenchmarkMillionAuditVsRebuild(b *testing.B) {
 	})
 	b.Run("recompute-only", func(b *testing.B) {
 		for b.Loop() {
-			tx, err := f.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := projections.Recompute(ctx, tx); err != nil {
-				b.Fatal(err)
-			}
-			_ = tx.Rollback(ctx)
+			recompute(b, f.pool)
 		}
 	})
 	b.Run("audit-replay-history", func(b *testing.B) {
