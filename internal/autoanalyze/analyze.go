@@ -59,9 +59,6 @@ func New(tables ...string) *Analyzer {
 	return &Analyzer{tables: tables, threshold: DefaultThreshold, scaleFactor: DefaultScaleFactor, size: -1}
 }
 
-// Tables are the tables a analyzes.
-func (a *Analyzer) Tables() []string { return a.tables }
-
 // Changed records that n rows of the tables changed (committed) and
 // analyzes them when the rule says so. It reports whether it did. A nil
 // Analyzer does nothing.

@@ -249,11 +249,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer pool.Close()
 	h.pool = pool
-	// The projection runner gets a pool of its own: see unlockRunner.
-	if h.runPool, err = openPool(ctx, cfg.URL); err != nil {
-		return nil, err
-	}
-	defer h.runPool.Close()
 	if err := h.checkDisposable(ctx); err != nil {
 		return nil, err
 	}
@@ -293,7 +288,6 @@ type harness struct {
 	cfg     Config
 	rep     *Report
 	pool    *pgxpool.Pool
-	runPool *pgxpool.Pool
 	dir     string
 	updater *changelog.Updater
 	runner  *projections.Runner
@@ -351,7 +345,6 @@ func (h *harness) wipe(ctx context.Context) error {
 		return fmt.Errorf("wiping the database: %w", err)
 	}
 	h.pool.Reset() // cached statements name dropped relations
-	h.runPool.Reset()
 	conn, err := h.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -369,7 +362,7 @@ func (h *harness) wipe(ctx context.Context) error {
 		return err
 	}
 	h.runner, err = projections.NewRunner(projections.Config{
-		Pool: h.runPool, Projections: ps, PageSize: h.cfg.PageSize, Logger: h.cfg.Logger,
+		Pool: h.pool, Projections: ps, PageSize: h.cfg.PageSize, Logger: h.cfg.Logger,
 	})
 	return err
 }
@@ -414,24 +407,7 @@ func (h *harness) update(ctx context.Context, snaps []snapshot) (pass, error) {
 	p.project = time.Since(start)
 	p.e2e += p.project
 	p.db += p.project
-	return p, h.unlockRunner(ctx)
-}
-
-// unlockRunner releases the projection locks a finished Runner.Run leaves
-// behind. Run takes a session advisory lock per projection on a pooled
-// connection and returns the connection to the pool without unlocking, so
-// a second Run in the same process fails with ErrBusy whenever it gets
-// another connection. The runner's pool is the harness's own: unlocking
-// everything on its idle connections touches no one else's locks.
-func (h *harness) unlockRunner(ctx context.Context) error {
-	for _, c := range h.runPool.AcquireAllIdle(ctx) {
-		_, err := c.Exec(ctx, "SELECT pg_advisory_unlock_all()")
-		c.Release()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return p, nil
 }
 
 func secs(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

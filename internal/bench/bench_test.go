@@ -155,7 +155,7 @@ func TestViewsMatchCatalog(t *testing.T) {
 	pool, err := openPool(ctx, h.cfg.URL)
 	require.NoError(t, err)
 	defer pool.Close()
-	h.pool, h.runPool = pool, pool
+	h.pool = pool
 	require.NoError(t, h.wipe(ctx))
 
 	cfg := h.cfg.Gen
