@@ -15,7 +15,7 @@ import (
 
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/hashing"
-	"github.com/deltalog/deltalog/internal/version"
+	"github.com/deltalog/deltalog/internal/input/version"
 	dlsql "github.com/deltalog/deltalog/sql"
 )
 

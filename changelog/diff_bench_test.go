@@ -7,8 +7,8 @@ import (
 	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/hashing"
-	"github.com/deltalog/deltalog/internal/dbtest"
-	"github.com/deltalog/deltalog/internal/gen"
+	"github.com/deltalog/deltalog/internal/bench/gen"
+	"github.com/deltalog/deltalog/internal/pg/dbtest"
 )
 
 // synthetic returns generation n of a one-repository synthetic catalog,

@@ -9,7 +9,7 @@ import (
 
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/hashing"
-	"github.com/deltalog/deltalog/internal/version"
+	"github.com/deltalog/deltalog/internal/input/version"
 )
 
 // CopyPackages writes n rows into packages with COPY; row(i) gives the i-th

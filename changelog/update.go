@@ -14,8 +14,8 @@ import (
 
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/hashing"
-	"github.com/deltalog/deltalog/internal/autoanalyze"
-	"github.com/deltalog/deltalog/internal/version"
+	"github.com/deltalog/deltalog/internal/input/version"
+	"github.com/deltalog/deltalog/internal/pg/autoanalyze"
 	dlsql "github.com/deltalog/deltalog/sql"
 )
 

@@ -13,7 +13,7 @@ import (
 	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/hashing"
-	"github.com/deltalog/deltalog/internal/dbtest"
+	"github.com/deltalog/deltalog/internal/pg/dbtest"
 )
 
 func setup(t *testing.T) (*pgxpool.Pool, *changelog.Updater) {

@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/deltalog/deltalog/internal/formats"
 	"github.com/deltalog/deltalog/internal/ingest"
-	"github.com/deltalog/deltalog/internal/version"
+	"github.com/deltalog/deltalog/internal/input/formats"
+	"github.com/deltalog/deltalog/internal/input/version"
 	"github.com/deltalog/deltalog/projections"
 )
 

@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/deltalog/deltalog/events"
-	"github.com/deltalog/deltalog/internal/version"
+	"github.com/deltalog/deltalog/internal/input/version"
 	dlsql "github.com/deltalog/deltalog/sql"
 )
 

@@ -7,7 +7,7 @@ import (
 	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/hashing"
-	"github.com/deltalog/deltalog/internal/gen"
+	"github.com/deltalog/deltalog/internal/bench/gen"
 )
 
 // syntheticRepos returns generation n of a synthetic catalog, hashed and

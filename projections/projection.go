@@ -9,7 +9,7 @@ import (
 
 	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/events"
-	"github.com/deltalog/deltalog/internal/version"
+	"github.com/deltalog/deltalog/internal/input/version"
 )
 
 // Projection keeps derived tables from changelog pages.

@@ -17,7 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/deltalog/deltalog/changelog"
-	"github.com/deltalog/deltalog/internal/autoanalyze"
+	"github.com/deltalog/deltalog/internal/pg/autoanalyze"
 	dlsql "github.com/deltalog/deltalog/sql"
 )
 

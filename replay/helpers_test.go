@@ -14,7 +14,7 @@ import (
 	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/hashing"
-	"github.com/deltalog/deltalog/internal/dbtest"
+	"github.com/deltalog/deltalog/internal/pg/dbtest"
 	"github.com/deltalog/deltalog/replay"
 	"github.com/deltalog/deltalog/replay/internal/replaytest"
 )

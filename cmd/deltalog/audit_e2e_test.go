@@ -16,7 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/deltalog/deltalog/internal/dbtest"
+	"github.com/deltalog/deltalog/internal/pg/dbtest"
 )
 
 // cli runs the deltalog binary against url and returns its output and exit

@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/deltalog/deltalog/internal/bench"
-	"github.com/deltalog/deltalog/internal/database"
-	"github.com/deltalog/deltalog/internal/gen"
+	"github.com/deltalog/deltalog/internal/bench/gen"
+	"github.com/deltalog/deltalog/internal/pg/database"
 )
 
 // genFlags are the synthetic catalog's flags, shared by gen and bench.

@@ -14,8 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deltalog/deltalog/internal/bench"
-	"github.com/deltalog/deltalog/internal/dbtest"
-	"github.com/deltalog/deltalog/internal/gen"
+	"github.com/deltalog/deltalog/internal/bench/gen"
+	"github.com/deltalog/deltalog/internal/pg/dbtest"
 )
 
 // TestGenCommand writes one JSONL file per repository.

@@ -19,7 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/deltalog/deltalog/internal/database"
+	"github.com/deltalog/deltalog/internal/pg/database"
 )
 
 const usage = `deltalog — delta-update engine for package catalogs

@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/deltalog/deltalog/changelog"
-	"github.com/deltalog/deltalog/internal/database"
+	"github.com/deltalog/deltalog/internal/pg/database"
 	"github.com/deltalog/deltalog/projections"
 	dlsql "github.com/deltalog/deltalog/sql"
 )

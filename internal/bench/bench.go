@@ -19,10 +19,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/deltalog/deltalog/changelog"
-	"github.com/deltalog/deltalog/internal/formats"
-	"github.com/deltalog/deltalog/internal/gen"
+	"github.com/deltalog/deltalog/internal/bench/gen"
 	"github.com/deltalog/deltalog/internal/ingest"
-	"github.com/deltalog/deltalog/internal/version"
+	"github.com/deltalog/deltalog/internal/input/formats"
+	"github.com/deltalog/deltalog/internal/input/version"
 	"github.com/deltalog/deltalog/projections"
 	dlsql "github.com/deltalog/deltalog/sql"
 )

@@ -13,8 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/deltalog/deltalog/internal/dbtest"
-	"github.com/deltalog/deltalog/internal/gen"
+	"github.com/deltalog/deltalog/internal/bench/gen"
+	"github.com/deltalog/deltalog/internal/pg/dbtest"
 	"github.com/deltalog/deltalog/projections"
 )
 

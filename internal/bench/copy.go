@@ -13,8 +13,8 @@ import (
 
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/hashing"
-	"github.com/deltalog/deltalog/internal/formats"
-	"github.com/deltalog/deltalog/internal/version"
+	"github.com/deltalog/deltalog/internal/input/formats"
+	"github.com/deltalog/deltalog/internal/input/version"
 )
 
 // copyColumns are the packages table's columns, as the update writes them.

@@ -1,6 +1,6 @@
 // Package bench measures deltalog side by side with its naive peers and
 // the physical floor, in one run, against one database, on the same data:
-// synthetic Repology-scale catalogs from internal/gen and, when present,
+// synthetic Repology-scale catalogs from internal/bench/gen and, when present,
 // the real Debian sequence and the PyPI list.
 //
 // Run generates the snapshots, then runs each case several times and keeps

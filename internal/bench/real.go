@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 
-	"github.com/deltalog/deltalog/internal/formats"
-	"github.com/deltalog/deltalog/internal/version"
+	"github.com/deltalog/deltalog/internal/input/formats"
+	"github.com/deltalog/deltalog/internal/input/version"
 )
 
 // runPass runs one update pass as a one-run case.

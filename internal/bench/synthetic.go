@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/deltalog/deltalog/hashing"
-	"github.com/deltalog/deltalog/internal/formats"
-	"github.com/deltalog/deltalog/internal/gen"
+	"github.com/deltalog/deltalog/internal/bench/gen"
+	"github.com/deltalog/deltalog/internal/input/formats"
 )
 
 // synthetic runs the cases on the generated catalog.

@@ -7,7 +7,7 @@ import (
 
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/hashing"
-	"github.com/deltalog/deltalog/internal/formats"
+	"github.com/deltalog/deltalog/internal/input/formats"
 )
 
 // BenchmarkParseHash measures what every update pays before it touches the

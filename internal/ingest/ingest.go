@@ -10,8 +10,8 @@ import (
 
 	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/hashing"
-	"github.com/deltalog/deltalog/internal/formats"
-	"github.com/deltalog/deltalog/internal/version"
+	"github.com/deltalog/deltalog/internal/input/formats"
+	"github.com/deltalog/deltalog/internal/input/version"
 )
 
 // Params describes one update.

@@ -14,9 +14,9 @@ import (
 
 	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/events"
-	"github.com/deltalog/deltalog/internal/dbtest"
-	"github.com/deltalog/deltalog/internal/formats"
 	"github.com/deltalog/deltalog/internal/ingest"
+	"github.com/deltalog/deltalog/internal/input/formats"
+	"github.com/deltalog/deltalog/internal/pg/dbtest"
 )
 
 // sharedDebian returns the real Debian index files matching each pattern

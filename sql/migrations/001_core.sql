@@ -35,7 +35,7 @@ CREATE TABLE packagesets (
 -- packages is the current content of every packageset, keyed by the
 -- package's own checksum so that an unchanged package is never rewritten.
 -- version_key is an order-preserving encoding of the version under the
--- repository's version scheme (internal/version.Key): comparing keys as
+-- repository's version scheme (internal/input/version.Key): comparing keys as
 -- bytea compares versions, so "newest" is max(version_key) in plain SQL.
 CREATE TABLE packages (
     repo_id     integer NOT NULL,

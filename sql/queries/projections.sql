@@ -37,7 +37,7 @@ ORDER BY c.name;
 
 -- name: table-size
 -- The largest planner row estimate among tables $1 (0 for tables never
--- analyzed, whose estimate is -1): internal/autoanalyze's measure of size.
+-- analyzed, whose estimate is -1): internal/pg/autoanalyze's measure of size.
 SELECT coalesce(max(greatest(reltuples, 0)), 0)::float8
 FROM pg_class
 WHERE oid = ANY ($1::text[]::regclass[]);

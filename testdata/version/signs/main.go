@@ -10,7 +10,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/deltalog/deltalog/internal/version"
+	"github.com/deltalog/deltalog/internal/input/version"
 )
 
 func main() {

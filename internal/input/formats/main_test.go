@@ -14,7 +14,7 @@ import (
 	"github.com/deltalog/deltalog/events"
 )
 
-// update rewrites the golden files: go test ./internal/formats -update
+// update rewrites the golden files: go test ./internal/input/formats -update
 var update = flag.Bool("update", false, "rewrite golden files in testdata")
 
 func TestMain(m *testing.M) {
@@ -24,14 +24,14 @@ func TestMain(m *testing.M) {
 // fixture returns the path of a fixture in the repository's
 // testdata/formats.
 func fixture(name string) string {
-	return filepath.Join("..", "..", "testdata", "formats", name)
+	return filepath.Join("..", "..", "..", "testdata", "formats", name)
 }
 
 // sharedDebian returns the path of a file of the shared Debian data, and
 // skips the test or benchmark when it is absent.
 func sharedDebian(tb testing.TB, name string) string {
 	tb.Helper()
-	path := filepath.Join("/work/shared/data/debian", name)
+	path := filepath.Join("..", "..", "..", "..", "shared", "data", "debian", name)
 	if _, err := os.Stat(path); err != nil {
 		tb.Skipf("shared data not available: %v", err)
 	}

@@ -7,8 +7,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
-	"github.com/deltalog/deltalog/internal/autoanalyze"
-	"github.com/deltalog/deltalog/internal/dbtest"
+	"github.com/deltalog/deltalog/internal/pg/autoanalyze"
+	"github.com/deltalog/deltalog/internal/pg/dbtest"
 )
 
 func analyzeCount(t *testing.T, pool *pgxpool.Pool, table string) int64 {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/deltalog/deltalog/internal/version"
+	"github.com/deltalog/deltalog/internal/input/version"
 )
 
 var schemes = []version.Scheme{version.SchemeGeneric, version.SchemeDebian, version.SchemePyPI, version.SchemeNPM}
@@ -37,7 +37,7 @@ func addRealSeeds(f *testing.F) {
 // strings: distinct strings can be equal versions) and that Key agrees with
 // it, on raw input and on each scheme's normalization of it. Run it with
 //
-//	go test ./internal/version -run '^$' -fuzz '^FuzzCompare$' -fuzztime 60s -fuzzminimizetime 3s
+//	go test ./internal/input/version -run '^$' -fuzz '^FuzzCompare$' -fuzztime 60s -fuzzminimizetime 3s
 //
 // (without a short -fuzzminimizetime, minimizing the long inputs the fuzzer
 // finds can take the whole budget while the exec count stands still).

@@ -12,7 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/deltalog/deltalog/internal/version"
+	"github.com/deltalog/deltalog/internal/input/version"
 )
 
 // realPair is a pair of real versions from testdata/version, cut by
@@ -33,7 +33,7 @@ type realPair struct {
 // reason).
 func readPairs(tb testing.TB, name string) []realPair {
 	tb.Helper()
-	f, err := os.Open(filepath.Join("..", "..", "testdata", "version", name))
+	f, err := os.Open(filepath.Join("..", "..", "..", "testdata", "version", name))
 	require.NoError(tb, err)
 	defer f.Close()
 	var pairs []realPair

@@ -3,7 +3,7 @@ package version_test
 import (
 	"testing"
 
-	"github.com/deltalog/deltalog/internal/version"
+	"github.com/deltalog/deltalog/internal/input/version"
 )
 
 // benchPairs returns the real pairs, normalized.

@@ -21,7 +21,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/deltalog/deltalog/internal/pgcluster"
+	"github.com/deltalog/deltalog/internal/pg/pgcluster"
 	dlsql "github.com/deltalog/deltalog/sql"
 )
 

@@ -13,7 +13,7 @@ import (
 	"slices"
 
 	"github.com/deltalog/deltalog/events"
-	"github.com/deltalog/deltalog/internal/version"
+	"github.com/deltalog/deltalog/internal/input/version"
 )
 
 // Snapshot is the content of one repository as read from its files.

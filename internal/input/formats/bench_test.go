@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/deltalog/deltalog/events"
-	"github.com/deltalog/deltalog/internal/gen"
+	"github.com/deltalog/deltalog/internal/bench/gen"
 )
 
 const (
@@ -65,19 +65,19 @@ func benchParse(b *testing.B, data []byte, f Format) {
 // BenchmarkParseDebianPackages measures Parse alone (no decompression) on
 // bookworm's amd64 Packages index, 50 MB, 63440 stanzas.
 func BenchmarkParseDebianPackages(b *testing.B) {
-	data := sharedDecompressed(b, filepath.Join("/work/shared/data/debian", bookwormPackages))
+	data := sharedDecompressed(b, filepath.Join("..", "..", "..", "..", "shared", "data", "debian", bookwormPackages))
 	benchParse(b, data, DebianPackages)
 }
 
 // BenchmarkParseDebianSources: bookworm's Sources index, 51 MB.
 func BenchmarkParseDebianSources(b *testing.B) {
-	data := sharedDecompressed(b, filepath.Join("/work/shared/data/debian", bookwormSources))
+	data := sharedDecompressed(b, filepath.Join("..", "..", "..", "..", "shared", "data", "debian", bookwormSources))
 	benchParse(b, data, DebianSources)
 }
 
 // BenchmarkParseTSV: the PyPI list, 76 MB, 886k rows.
 func BenchmarkParseTSV(b *testing.B) {
-	data := sharedDecompressed(b, "/work/shared/data/registries/pypi.tsv.xz")
+	data := sharedDecompressed(b, filepath.Join("..", "..", "..", "..", "shared", "data", "registries", "pypi.tsv.xz"))
 	benchParse(b, data, TSV)
 }
 
@@ -152,7 +152,7 @@ func BenchmarkReadSnapshotBookworm(b *testing.B) {
 	}
 }
 
-// BenchmarkParseJSONL: a synthetic catalog of 50k packages (internal/gen,
+// BenchmarkParseJSONL: a synthetic catalog of 50k packages (internal/bench/gen,
 // the bench command's input) as one JSONL file.
 func BenchmarkParseJSONL(b *testing.B) {
 	g, err := gen.New(gen.Config{Seed: 1, Packages: 50_000, Repos: 1})

@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/deltalog/deltalog/events"
-	"github.com/deltalog/deltalog/internal/formats"
+	"github.com/deltalog/deltalog/internal/input/formats"
 )
 
 func ExampleParse() {

@@ -9,7 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/deltalog/deltalog/internal/version"
+	"github.com/deltalog/deltalog/internal/input/version"
 )
 
 func TestMain(m *testing.M) {

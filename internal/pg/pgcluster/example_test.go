@@ -3,7 +3,7 @@ package pgcluster_test
 import (
 	"fmt"
 
-	"github.com/deltalog/deltalog/internal/pgcluster"
+	"github.com/deltalog/deltalog/internal/pg/pgcluster"
 )
 
 func ExampleCluster_URL() {

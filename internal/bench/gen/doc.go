@@ -34,6 +34,6 @@
 // # Output
 //
 // WriteFiles writes one file per repository, <repo>.jsonl, in the JSONL
-// format of internal/formats (one events.Package per line). Generate
+// format of internal/input/formats (one events.Package per line). Generate
 // streams the same packages to a function instead.
 package gen

@@ -10,8 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/deltalog/deltalog/internal/dbtest"
-	"github.com/deltalog/deltalog/internal/version"
+	"github.com/deltalog/deltalog/internal/input/version"
+	"github.com/deltalog/deltalog/internal/pg/dbtest"
 )
 
 // TestKeyInPostgres stores the keys of all real versions in a bytea column

@@ -13,8 +13,8 @@ import (
 
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/hashing"
-	"github.com/deltalog/deltalog/internal/formats"
-	"github.com/deltalog/deltalog/internal/gen"
+	"github.com/deltalog/deltalog/internal/bench/gen"
+	"github.com/deltalog/deltalog/internal/input/formats"
 )
 
 func newGen(t *testing.T, cfg gen.Config) *gen.Generator {
