@@ -14,6 +14,7 @@ import (
 
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/hashing"
+	"github.com/deltalog/deltalog/internal/input/version"
 	dlsql "github.com/deltalog/deltalog/sql"
 )
 
@@ -217,6 +218,9 @@ func noteBatch(ctx context.Context, tx pgx.Tx, repo repoRow, p UpdateParams, c e
 		}
 		if repo.scheme != p.VersionScheme {
 			changed = append(changed, fmt.Sprintf("version scheme %s → %s", repo.scheme, p.VersionScheme))
+		}
+		if repo.order != version.OrderVersion {
+			changed = append(changed, fmt.Sprintf("version orders %d → %d", repo.order, version.OrderVersion))
 		}
 		if len(changed) > 0 {
 			reasons = append(reasons, "re-derived: "+strings.Join(changed, ", "))

@@ -207,6 +207,7 @@ type repoRow struct {
 	seed                        uint64
 	version                     int
 	scheme                      version.Scheme
+	order                       int  // the version.OrderVersion of its version keys
 	hasInvalid                  bool // packagesets wait to be re-derived
 }
 
@@ -214,7 +215,7 @@ func loadRepo(ctx context.Context, tx pgx.Tx, name string) (repoRow, error) {
 	var r repoRow
 	var state, seed int64
 	err := tx.QueryRow(ctx, dlsql.Query("repo-get"), name).
-		Scan(&r.id, &state, &r.numPackages, &r.numPackagesets, &seed, &r.version, &r.scheme, &r.hasInvalid)
+		Scan(&r.id, &state, &r.numPackages, &r.numPackagesets, &seed, &r.version, &r.scheme, &r.order, &r.hasInvalid)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return repoRow{}, nil
 	}
@@ -248,10 +249,11 @@ func (u *Updater) checkSize(p UpdateParams, repo repoRow) error {
 func (u *Updater) diff(ctx context.Context, tx pgx.Tx, p UpdateParams, repo repoRow) (*delta, error) {
 	h := hashing.New(p.Seed)
 	// A change of seed or algorithm makes every stored checksum meaningless,
-	// a change of version scheme every version key: re-derive the whole
-	// repository.
+	// a change of version scheme or of the version orders every version
+	// key: re-derive the whole repository.
 	rederive := repo.id != 0 &&
-		(repo.seed != p.Seed || repo.version != hashing.AlgorithmVersion || repo.scheme != p.VersionScheme)
+		(repo.seed != p.Seed || repo.version != hashing.AlgorithmVersion || repo.scheme != p.VersionScheme ||
+			repo.order != version.OrderVersion)
 
 	d := &delta{state: repo.state}
 	d.counts.Packages = p.Snapshot.Packages
@@ -544,7 +546,8 @@ func (u *Updater) write(ctx context.Context, tx pgx.Tx, p UpdateParams, repo rep
 	}
 
 	if _, err := tx.Exec(ctx, dlsql.Query("repo-set-state"), repo.id, int64(d.state),
-		d.counts.Packages, d.counts.Packagesets, int64(p.Seed), hashing.AlgorithmVersion, string(p.VersionScheme)); err != nil {
+		d.counts.Packages, d.counts.Packagesets, int64(p.Seed), hashing.AlgorithmVersion, string(p.VersionScheme),
+		version.OrderVersion); err != nil {
 		return fmt.Errorf("updating repository state: %w", err)
 	}
 	global, err := globalState(ctx, tx)

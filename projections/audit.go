@@ -370,7 +370,7 @@ func checkIdentities(ctx context.Context, tx pgx.Tx, seq int64) (Check, identity
 // projectHistory is project_history described as a table: one entry per
 // (event, kind).
 var projectHistory = table{name: "project_history", keys: []string{"seq", "kind"},
-	values: []string{"project", "repo_id", "batch_id", "old_version", "new_version", "at"}}
+	values: []string{"project", "repo_id", "batch_id", "old_version", "new_version", "direction", "at"}}
 
 // replayHistory rebuilds the history projection from seq 1 to head into
 // temporary tables of the same names (which shadow the live ones for the

@@ -16,9 +16,14 @@ import (
 // HistoryName is the name of the history projection.
 const HistoryName = "history"
 
+// The directions of a version update in project_history.
+var upgrade, downgrade = "upgrade", "downgrade"
+
 // History records, per project, what happened and when: added to or removed
-// from a repository, a version update in a repository, a new newest version
-// across repositories — each with the seq and batch that caused it.
+// from a repository, a version update in a repository (an upgrade or a
+// downgrade by the repository's own order), a new newest version across
+// repositories (by libversion's order) — each with the seq and batch that
+// caused it.
 //
 // Unlike the catalog it is derived from the events themselves, one by one in
 // seq order, so that every entry is attributed to the exact event that caused
@@ -76,13 +81,31 @@ func (History) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), error)
 		}
 		byProject[k.project][k] = struct{}{}
 	}
-	best := func(project string, repo int32, all bool) (string, []byte) {
+	// best is the newest version a repository has of a project, by the
+	// repository's own order (dpkg's for Debian): what a version update
+	// moves from and to.
+	best := func(project string, repo int32, order version.Order) (string, bool) {
+		var v string
+		found := false
+		for k := range byProject[project] {
+			if k.repo != repo {
+				continue
+			}
+			if found {
+				if c := order.Compare(k.version, v); c < 0 || c == 0 && k.version < v {
+					continue
+				}
+			}
+			v, found = k.version, true
+		}
+		return v, found
+	}
+	// newest is the newest version of a project across repositories, by
+	// the version key (libversion's order on normalized versions).
+	newest := func(project string) (string, []byte) {
 		var v string
 		var key []byte
 		for k := range byProject[project] {
-			if !all && k.repo != repo {
-				continue
-			}
 			row := state[k]
 			if c := bytes.Compare(row.key, key); key == nil || c > 0 || (c == 0 && k.version > v) {
 				v, key = k.version, row.key
@@ -113,6 +136,7 @@ func (History) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), error)
 		seq, batch     int64
 		kind           string
 		oldVer, newVer *string
+		direction      *string // of a version update: upgrade or downgrade
 		at             time.Time
 	}
 	var entries []entry
@@ -121,8 +145,9 @@ func (History) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), error)
 		if !ok {
 			return nil, fmt.Errorf("event %d: unknown repository %q", ev.Seq, ev.Repo)
 		}
-		oldBest, oldBestKey := best(ev.Project, repo.ID, false)
-		oldNewest, oldNewestKey := best(ev.Project, 0, true)
+		order := version.OrderOf(repo.Scheme)
+		oldBest, hadBest := best(ev.Project, repo.ID, order)
+		oldNewest, oldNewestKey := newest(ev.Project)
 		for _, p := range ev.Removed {
 			add(ev.Project, repo.ID, repo.Scheme, p.Version, -1)
 		}
@@ -132,18 +157,26 @@ func (History) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), error)
 		if ev.Kind == events.KindInvalidated {
 			continue
 		}
-		newBest, newBestKey := best(ev.Project, repo.ID, false)
-		newNewest, newNewestKey := best(ev.Project, 0, true)
+		newBest, hasBest := best(ev.Project, repo.ID, order)
+		newNewest, newNewestKey := newest(ev.Project)
 		e := entry{project: ev.Project, repo: &repo.ID, seq: ev.Seq, batch: ev.Batch, at: page.BatchTimes[ev.Batch]}
 		switch {
-		case oldBestKey == nil && newBestKey != nil:
+		case !hadBest && hasBest:
 			e.kind, e.newVer = "added", &newBest
 			entries = append(entries, e)
-		case oldBestKey != nil && newBestKey == nil:
+		case hadBest && !hasBest:
 			e.kind, e.oldVer = "removed", &oldBest
 			entries = append(entries, e)
 		case oldBest != newBest:
 			e.kind, e.oldVer, e.newVer = "version_update", &oldBest, &newBest
+			// Two spellings of one version (1.0 and 1.0-0 in dpkg) are
+			// neither: the direction stays empty.
+			switch order.Compare(newBest, oldBest) {
+			case 1:
+				e.direction = &upgrade
+			case -1:
+				e.direction = &downgrade
+			}
 			entries = append(entries, e)
 		}
 		if newNewestKey != nil && (oldNewestKey == nil || bytes.Compare(newNewestKey, oldNewestKey) > 0) {
@@ -187,14 +220,14 @@ func (History) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), error)
 	if len(entries) > 0 {
 		i := 0
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"project_history"},
-			[]string{"project", "repo_id", "seq", "batch_id", "kind", "old_version", "new_version", "at"},
+			[]string{"project", "repo_id", "seq", "batch_id", "kind", "old_version", "new_version", "direction", "at"},
 			pgx.CopyFromFunc(func() ([]any, error) {
 				if i == len(entries) {
 					return nil, nil
 				}
 				e := entries[i]
 				i++
-				return []any{e.project, e.repo, e.seq, e.batch, e.kind, e.oldVer, e.newVer, e.at}, nil
+				return []any{e.project, e.repo, e.seq, e.batch, e.kind, e.oldVer, e.newVer, e.direction, e.at}, nil
 			}))
 		if err != nil {
 			return nil, fmt.Errorf("project history: %w", err)

@@ -188,7 +188,7 @@ func Digest(ctx context.Context, q interface {
 	out := map[string]string{}
 	all := append(append(append(append([]table{}, catalogLevel1...), catalogLevel2...), catalogTotals...), historyVersions,
 		table{name: "project_history", keys: []string{"seq", "kind", "project"},
-			values: []string{"repo_id", "batch_id", "old_version", "new_version"}})
+			values: []string{"repo_id", "batch_id", "old_version", "new_version", "direction"}})
 	// Surrogate ids come from sequences, which a rolled back transaction
 	// advances too: compare by the natural keys they stand for.
 	natural := map[string]string{

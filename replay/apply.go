@@ -160,9 +160,13 @@ func (a *applier) begin(ctx context.Context, batch *Batch, ev *events.Event) err
 		hashVersion int
 		oldScheme   string
 		hasInvalid  bool // the leader's concern: re-derivation arrives as events
+		// The follower computes version keys with its own code as it
+		// applies events; a leader whose orders changed re-derives and
+		// re-states every package, so the order is only recorded.
+		order int
 	)
 	err = tx.QueryRow(ctx, dlsql.Query("repo-get"), batch.Repo).
-		Scan(&b.repoID, &state, &b.packages, &b.sets, &seed, &hashVersion, &oldScheme, &hasInvalid)
+		Scan(&b.repoID, &state, &b.packages, &b.sets, &seed, &hashVersion, &oldScheme, &order, &hasInvalid)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		if err := tx.QueryRow(ctx, dlsql.Query("repo-create"), batch.Repo, int64(batch.HashSeed), batch.HashVersion, batch.VersionScheme).
@@ -409,7 +413,7 @@ func (a *applier) commit(ctx context.Context, b *openBatch, last *events.Event) 
 			What: "repository state checksum", Want: last.BatchEnd.RepoStateChecksum, Got: got}
 	}
 	if _, err := tx.Exec(ctx, dlsql.Query("repo-set-state"), b.repoID, int64(b.state), b.packages, b.sets,
-		int64(batch.HashSeed), batch.HashVersion, batch.VersionScheme); err != nil {
+		int64(batch.HashSeed), batch.HashVersion, batch.VersionScheme, version.OrderVersion); err != nil {
 		return fmt.Errorf("follower: updating repository state: %w", err)
 	}
 	var states []int64

@@ -5,6 +5,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -14,6 +15,10 @@ import (
 	"github.com/deltalog/deltalog/internal/input/version"
 )
 
+// ErrNoVersionScheme is returned for an input format that has no default
+// version scheme when none is given.
+var ErrNoVersionScheme = errors.New("no version scheme")
+
 // Params describes one update.
 type Params struct {
 	Repo   string
@@ -22,7 +27,8 @@ type Params struct {
 	Force  bool
 	// Seed is the hash seed; zero means hashing.DefaultSeed.
 	Seed uint64
-	// VersionScheme orders versions; empty means DefaultScheme(Format).
+	// VersionScheme orders versions; empty means formats.DefaultScheme
+	// of Format (required for TSV lists: pypi or semver).
 	VersionScheme version.Scheme
 	// PhaseFunc, when set, is called as each phase starts ("read", "diff",
 	// "write"), for progress display.
@@ -76,14 +82,19 @@ func Run(ctx context.Context, u *changelog.Updater, p Params) (*Summary, error) 
 		}
 	}
 	if p.VersionScheme == "" {
-		p.VersionScheme = DefaultScheme(p.Format)
+		p.VersionScheme = formats.DefaultScheme(p.Format)
 	}
+	if p.VersionScheme == "" {
+		return nil, fmt.Errorf("update %s: %w: a %s list needs its registry's version scheme (--version-scheme pypi or semver)",
+			p.Repo, ErrNoVersionScheme, p.Format)
+	}
+	p.VersionScheme = version.Canonical(p.VersionScheme)
 	if len(p.Files) == 0 {
 		return nil, fmt.Errorf("update %s: no input files", p.Repo)
 	}
 
 	phase("read")
-	var opts []formats.Option
+	opts := []formats.Option{formats.WithVersionScheme(p.VersionScheme)}
 	if p.ProgressFunc != nil {
 		opts = append(opts, formats.WithProgress(p.ProgressFunc))
 	}
@@ -128,15 +139,4 @@ func Run(ctx context.Context, u *changelog.Updater, p Params) (*Summary, error) 
 	}
 	s.Seconds = time.Since(start).Seconds()
 	return s, nil
-}
-
-// DefaultScheme is the version scheme of a format's repositories: Debian's
-// for Debian indexes, the generic order otherwise (registry lists differ in
-// spelling; pass the scheme explicitly for them).
-func DefaultScheme(f formats.Format) version.Scheme {
-	switch f {
-	case formats.DebianSources, formats.DebianPackages:
-		return version.SchemeDebian
-	}
-	return version.SchemeGeneric
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -113,6 +114,23 @@ func TestDebianOverlayEmitsOnlyChanges(t *testing.T) {
 	require.Equal(t, len(want), second.Events)
 	require.Equal(t, second.Packagesets-second.Added-second.Changed, second.Unchanged)
 	t.Logf("overlay: %d events of %d packagesets", second.Events, second.Packagesets)
+	// Under dpkg's order, as apt chooses, the overlays change 163
+	// packagesets; the security updates below are kept, none downgraded.
+	require.Equal(t, 163, second.Events)
+	require.Equal(t, 5, second.Added)
+	require.Equal(t, 158, second.Changed)
+	for name, v := range map[string]string{
+		"antiword":            "0.37-16+deb12u1",
+		"libtpms":             "0.9.2-3.1+deb12u1",
+		"node-dompurify":      "2.4.1+dfsg+~2.4.0-2+deb12u1",
+		"python-cryptography": "38.0.4-3+deb12u1",
+	} {
+		rows, err := pool.Query(context.Background(), `SELECT version FROM packages WHERE name = $1`, name)
+		require.NoError(t, err)
+		got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		require.Equal(t, []string{v}, got, name)
+	}
 
 	third := run(t, u, "debian_12", formats.DebianSources, full...)
 	require.Zero(t, third.Batch)

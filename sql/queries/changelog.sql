@@ -7,7 +7,7 @@ SELECT pg_advisory_xact_lock(1684368500, hashtext($1));
 
 -- name: repo-get
 SELECT r.id, r.state_checksum, r.num_packages, r.num_packagesets, r.hash_seed, r.hash_version, r.version_scheme,
-       EXISTS (SELECT 1 FROM packagesets p WHERE p.repo_id = r.id AND p.invalid) AS has_invalid
+       r.version_order, EXISTS (SELECT 1 FROM packagesets p WHERE p.repo_id = r.id AND p.invalid) AS has_invalid
 FROM repos r WHERE r.name = $1;
 
 -- name: repo-create
@@ -16,7 +16,7 @@ INSERT INTO repos (name, hash_seed, hash_version, version_scheme) VALUES ($1, $2
 -- name: repo-set-state
 UPDATE repos
 SET state_checksum = $2, num_packages = $3, num_packagesets = $4,
-    hash_seed = $5, hash_version = $6, version_scheme = $7, updated_at = now()
+    hash_seed = $5, hash_version = $6, version_scheme = $7, version_order = $8, updated_at = now()
 WHERE id = $1;
 
 -- name: packagesets-of-repo

@@ -1,7 +1,7 @@
 package formats
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -30,7 +30,8 @@ type Snapshot struct {
 	// SkippedLines locates the first 10 skipped records.
 	SkippedLines []SkippedLine
 	// Stale counts packages of a later file not applied because the
-	// earlier files had a newer version of that name.
+	// earlier files had a newer version of that name, by the
+	// repository's own order.
 	Stale int
 }
 
@@ -50,7 +51,8 @@ type SkippedLine struct {
 // then the earlier ones are kept, as apt would, and the later ones are
 // counted in Snapshot.Stale. (An overlay index can lag behind a point
 // release that already includes a newer version; replacing blindly would
-// downgrade.) Within one file, several packages with the same name
+// downgrade.) Versions compare by the repository's own order: the scheme
+// given WithVersionScheme, else the format's DefaultScheme. Within one file, several packages with the same name
 // (several versions of one source) are all kept.
 //
 // Each file is read once: its sha256 and size are computed from the same
@@ -73,6 +75,8 @@ func ReadSnapshot(ctx context.Context, f Format, paths []string, opts ...Option)
 		}
 		o.total = total
 	}
+	scheme := cmp.Or(o.scheme, DefaultScheme(f), version.SchemeGeneric)
+	order := version.OrderOf(scheme)
 	snap := &Snapshot{}
 	for _, path := range paths {
 		if err := ctx.Err(); err != nil {
@@ -89,44 +93,40 @@ func ReadSnapshot(ctx context.Context, f Format, paths []string, opts ...Option)
 				snap.SkippedLines = append(snap.SkippedLines, SkippedLine{File: path, Line: line})
 			}
 		}
-		snap.overlay(pkgs, schemeOf(f))
+		snap.overlay(pkgs, order)
 	}
 	return snap, nil
 }
 
-// schemeOf is the version order used to compare an overlay with its base.
-func schemeOf(f Format) version.Scheme {
-	if f == DebianSources || f == DebianPackages {
+// DefaultScheme is the version scheme of a format's repositories when none
+// is given: Debian's for Debian indexes, the generic order for JSON lines.
+// A TSV registry list has none (its registry's scheme, pypi or semver, must
+// be given): it returns "".
+func DefaultScheme(f Format) version.Scheme {
+	switch f {
+	case DebianSources, DebianPackages:
 		return version.SchemeDebian
+	case JSONL:
+		return version.SchemeGeneric
 	}
-	return version.SchemeGeneric
+	return ""
 }
 
 // overlay replaces every package whose Name occurs in pkgs by the packages
-// of that name in pkgs, unless the ones it has are newer.
-func (s *Snapshot) overlay(pkgs []events.Package, scheme version.Scheme) {
+// of that name in pkgs, unless the ones it has are newer by the
+// repository's own order (dpkg's for Debian, as apt picks a version from
+// several sources).
+func (s *Snapshot) overlay(pkgs []events.Package, order version.Order) {
 	if len(s.Packages) == 0 {
 		s.Packages = pkgs
 		return
 	}
-	// A scheme may compare upstream versions only (Debian's drops the
-	// revision, as cross-repository comparison wants); between an overlay
-	// and its base the revision decides, so ties go to the generic order
-	// of the whole version string.
-	type rank struct{ key, whole []byte }
-	less := func(a, b rank) bool {
-		if c := bytes.Compare(a.key, b.key); c != 0 {
-			return c < 0
-		}
-		return bytes.Compare(a.whole, b.whole) < 0
-	}
-	newest := func(list []events.Package) map[string]rank {
-		out := map[string]rank{}
+	newest := func(list []events.Package) map[string]string {
+		out := map[string]string{}
 		for i := range list {
 			v := list[i].Version
-			r := rank{version.SchemeKey(scheme, v), version.Key(v)}
-			if cur, ok := out[list[i].Name]; !ok || less(cur, r) {
-				out[list[i].Name] = r
+			if cur, ok := out[list[i].Name]; !ok || order.Compare(cur, v) < 0 {
+				out[list[i].Name] = v
 			}
 		}
 		return out
@@ -134,8 +134,8 @@ func (s *Snapshot) overlay(pkgs []events.Package, scheme version.Scheme) {
 	incoming := newest(pkgs)
 	existing := newest(s.Packages)
 	keepOld := map[string]bool{}
-	for name, k := range incoming {
-		if old, ok := existing[name]; ok && less(k, old) {
+	for name, v := range incoming {
+		if old, ok := existing[name]; ok && order.Compare(v, old) < 0 {
 			keepOld[name] = true
 		}
 	}
@@ -158,6 +158,14 @@ type Option func(*options)
 type options struct {
 	progress    func(done, total int64)
 	done, total int64
+	scheme      version.Scheme
+}
+
+// WithVersionScheme sets the version scheme whose order decides which of
+// two versions of a name an overlay keeps (default: DefaultScheme of the
+// format, else the generic order).
+func WithVersionScheme(s version.Scheme) Option {
+	return func(o *options) { o.scheme = s }
 }
 
 // WithProgress has ReadSnapshot report, as it reads, how many raw (still

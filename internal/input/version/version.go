@@ -5,33 +5,51 @@ import (
 	"strings"
 )
 
-// rank is the class of a version component. Ranks are compared before
-// values, in this order. The numeric values are internal; the bytes Key
-// writes for them are the key* constants below.
+// Flags adjust how CompareFlags reads one of its versions, as libversion's
+// VERSIONFLAG_* do.
+type Flags uint8
+
+const (
+	// PIsPatch reads a lone p (9.6p1) as a post-release word, "patch",
+	// instead of a pre-release one.
+	PIsPatch Flags = 1 << iota
+	// AnyIsPatch reads every word that is not a known keyword as a
+	// post-release word instead of a pre-release one.
+	AnyIsPatch
+	// LowerBound pads the version with a component below every other, so
+	// that it sorts before every version that starts with it (1.0 as a
+	// lower bound is below 1.0alpha1).
+	LowerBound
+	// UpperBound pads the version with a component above every other, so
+	// that it sorts after every version that starts with it (1.0 as an
+	// upper bound is above 1.0.1 and 1.0a, below 1.1).
+	UpperBound
+)
+
+// rank is the class of a version component (libversion's metaorder).
+// Ranks are compared before values, in this order.
 type rank uint8
 
 const (
-	rankPreRelease   rank = iota + 1 // alpha, beta, rc, pre…, dev… and unknown words
-	rankZero                         // a numeric 0, and the padding of a short version
-	rankPostRelease                  // patch…, post…, pl, errata, p
-	rankNonZero                      // a numeric component other than 0
-	rankLetterSuffix                 // a word right after a number, not followed by one: 1.0a
+	rankLowerBound   rank = iota // padding of a LowerBound version
+	rankPreRelease               // alpha, beta, rc, pre…, and any unknown word
+	rankZero                     // a numeric 0, and the padding of a version
+	rankPostRelease              // post…, patch…, pl, errata (and p, with PIsPatch)
+	rankNonZero                  // a numeric component other than 0
+	rankLetterSuffix             // one letter right after a number, then a separator or the end: 1.0a
+	rankUpperBound               // padding of an UpperBound version
 )
 
 // component is one parsed version component.
 type component struct {
 	rank rank
-	// letter is the lower-cased first letter of a word component (ranks
-	// pre-release, post-release, letter suffix), or devLetter for dev….
-	// Words compare by it alone.
+	// letter is the lower-cased first letter of a word (ranks pre-release,
+	// post-release, letter suffix): words compare by it alone.
 	letter byte
-	// digits is the value of a non-zero numeric component, without leading
-	// zeros, so that longer means larger and equal lengths compare bytewise.
+	// digits is the value of a non-zero number without its leading zeros,
+	// so that longer means larger and equal lengths compare bytewise.
 	digits string
 }
-
-// padding is what a version that ran out of components is compared as.
-var padding = component{rank: rankZero}
 
 func compareComponents(a, b component) int {
 	if c := cmp.Compare(a.rank, b.rank); c != 0 {
@@ -46,17 +64,20 @@ func compareComponents(a, b component) int {
 	return strings.Compare(a.digits, b.digits)
 }
 
-// scanner splits a version string into components without allocating.
+// scanner splits a version string into components without allocating,
+// following libversion: runs of ASCII letters and runs of digits are
+// components, every other byte separates them.
 type scanner struct {
-	s string
-	i int
+	s     string
+	i     int
+	flags Flags
 	// pending holds a letter suffix read together with the number before it.
 	pending    component
 	hasPending bool
 }
 
-// next returns the next component and true, or padding and false once the
-// string is exhausted (and on every call after that).
+// next returns the next component and true, or the padding and false once
+// the string is exhausted (and on every call after that).
 func (sc *scanner) next() (component, bool) {
 	if sc.hasPending {
 		sc.hasPending = false
@@ -68,124 +89,90 @@ func (sc *scanner) next() (component, bool) {
 	}
 	if i == len(s) {
 		sc.i = i
-		return padding, false
+		return sc.padding(), false
 	}
 	if isAlpha(s[i]) {
 		j := skipAlpha(s, i)
 		sc.i = j
-		return word(s[i:j], rankPreRelease), true
+		return component{rank: classify(s[i:j], sc.flags), letter: lower(s[i])}, true
 	}
-
+	for i < len(s) && s[i] == '0' {
+		i++
+	}
 	j := i
-	for j < len(s) && s[j] == '0' {
+	for j < len(s) && isDigit(s[j]) {
 		j++
 	}
-	k := j
-	for k < len(s) && isDigit(s[k]) {
-		k++
+	c := component{rank: rankZero}
+	if j > i {
+		c = component{rank: rankNonZero, digits: s[i:j]}
 	}
-	c := padding
-	if k > j {
-		c = component{rank: rankNonZero, digits: s[j:k]}
+	// One letter glued to a number and followed by a separator or the end
+	// is a letter suffix (1.0a, 1.0a.1); a longer word, or a letter
+	// followed by a digit (1.0a1, 1.0alpha), is a word of its own.
+	if j < len(s) && isAlpha(s[j]) && (j+1 == len(s) || !isAlpha(s[j+1]) && !isDigit(s[j+1])) {
+		sc.pending = component{rank: rankLetterSuffix, letter: lower(s[j])}
+		sc.hasPending = true
+		j++
 	}
-
-	// A word glued to a number and not followed by another number is a
-	// letter suffix (1.0a, 1.0a.1), unless it is a known keyword (1.0beta).
-	// A word followed by a number (1.0a1) is parsed as an ordinary word by
-	// the next call.
-	if k < len(s) && isAlpha(s[k]) {
-		m := skipAlpha(s, k)
-		if m == len(s) || !isDigit(s[m]) {
-			sc.pending = word(s[k:m], rankLetterSuffix)
-			sc.hasPending = true
-			k = m
-		}
-	}
-	sc.i = k
+	sc.i = j
 	return c, true
 }
 
-// devLetter is the letter of a dev… word: below a, so that, as in PEP 440
-// and PHP, 1.0dev1 < 1.0alpha1 < 1.0beta1 < 1.0rc1 < 1.0.
-const devLetter = 'a' - 1
-
-// word returns the component for the word w, a run of letters; unknown is
-// the rank of a word that is not a keyword.
-func word(w string, unknown rank) component {
-	r := classify(w, unknown)
-	if r == rankPreRelease && hasPrefixFold(w, "dev") {
-		return component{rank: r, letter: devLetter}
+// padding is what the version is compared as once it ran out of
+// components.
+func (sc *scanner) padding() component {
+	switch {
+	case sc.flags&LowerBound != 0:
+		return component{rank: rankLowerBound}
+	case sc.flags&UpperBound != 0:
+		return component{rank: rankUpperBound}
 	}
-	return component{rank: r, letter: lower(w[0])}
+	return component{rank: rankZero}
 }
 
-// classify returns the rank of a word: pre-release for the pre-release
-// keywords (alpha, beta, rc, pre…, dev…), post-release for the
-// post-release keywords (post…, patch…, pl, errata, p) and unknown for any
-// other word.
-func classify(w string, unknown rank) rank {
+// classify returns the rank of a word (a run of letters): libversion's
+// keywords alpha, beta, rc and pre… are pre-releases, post…, patch…, pl
+// and errata post-releases (and p with PIsPatch); any other word is a
+// pre-release, or a post-release with AnyIsPatch.
+func classify(w string, flags Flags) rank {
 	switch {
-	case equalFold(w, "alpha"), equalFold(w, "beta"), equalFold(w, "rc"),
-		hasPrefixFold(w, "pre"), hasPrefixFold(w, "dev"):
+	case equalFold(w, "alpha"), equalFold(w, "beta"), equalFold(w, "rc"), hasPrefixFold(w, "pre"):
 		return rankPreRelease
-	case hasPrefixFold(w, "post"), hasPrefixFold(w, "patch"),
-		equalFold(w, "pl"), equalFold(w, "errata"), equalFold(w, "p"):
+	case hasPrefixFold(w, "post"), hasPrefixFold(w, "patch"), equalFold(w, "pl"), equalFold(w, "errata"),
+		flags&PIsPatch != 0 && equalFold(w, "p"):
+		return rankPostRelease
+	case flags&AnyIsPatch != 0:
 		return rankPostRelease
 	}
-	return unknown
+	return rankPreRelease
 }
 
-// canonical yields the components of a version with every run of zeros
-// that is directly followed by a pre-release word dropped, so that
-// 1.0alpha1, 1.0.0alpha1 and 1alpha1 are the same version, just as 1.0 and
-// 1.0.0 are. (libversion keeps those zeros, which makes 1.0.0alpha2 sort
-// after 1.0beta1 and npm's 1.0.0-rc.1 after PyPI's 1.0rc1.) Zeros before
-// anything else stay: 1.0.post1 < 1.0.1 needs them.
-type canonical struct {
-	sc scanner
-	// zeros is how many zeros are still to be returned before the
-	// component sc returns next.
-	zeros int
-}
+// Compare compares two versions in the generic order, libversion's, and
+// returns -1 if a sorts before b, 0 if they are equal and +1 if a sorts
+// after b. Versions from a repository should be normalized for its scheme
+// first (see Normalize). Compare never fails: every string, including the
+// empty one, is a version.
+func Compare(a, b string) int { return CompareFlags(a, b, 0, 0) }
 
-func (c *canonical) next() (component, bool) {
-	if c.zeros > 0 {
-		c.zeros--
-		return padding, true
-	}
-	comp, ok := c.sc.next()
-	if !ok || comp.rank != rankZero {
-		return comp, ok
-	}
-	for n := 1; ; n++ {
-		before := c.sc
-		comp, ok := c.sc.next()
-		switch {
-		case ok && comp.rank == rankZero:
-			continue
-		case ok && comp.rank == rankPreRelease:
-			return comp, true
-		}
-		c.sc = before
-		c.zeros = n - 1
-		return padding, true
-	}
-}
-
-// Compare compares two versions in the generic order and returns -1 if a
-// sorts before b, 0 if they are equal and +1 if a sorts after b. The
-// versions should already be normalized for their scheme (see Normalize).
-// Compare never fails: every string, including the empty one, is a version.
-func Compare(a, b string) int {
-	ca, cb := canonical{sc: scanner{s: a}}, canonical{sc: scanner{s: b}}
+// CompareFlags is Compare with flags for each version, as libversion's
+// version_compare4.
+func CompareFlags(a, b string, fa, fb Flags) int {
+	sa, sb := scanner{s: a, flags: fa}, scanner{s: b, flags: fb}
+	// A bound pads once more after both versions ran out, so that the
+	// bound component itself is compared.
+	extraA, extraB := fa&(LowerBound|UpperBound) != 0, fb&(LowerBound|UpperBound) != 0
 	for {
-		x, okA := ca.next()
-		y, okB := cb.next()
-		if !okA && !okB {
-			return 0
-		}
+		x, okA := sa.next()
+		y, okB := sb.next()
 		if c := compareComponents(x, y); c != 0 {
 			return c
+		}
+		if !okA && !okB {
+			if !extraA && !extraB {
+				return 0
+			}
+			extraA, extraB = false, false
 		}
 	}
 }
