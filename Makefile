@@ -17,15 +17,23 @@ TRIXIE_OVERLAYS := $(wildcard $(DATA)/debian-trixie-updates-main-Sources-*.xz) $
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-deps: ## install PostgreSQL server binaries from the OS packages if none are found
-	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v pg_config >/dev/null 2>&1; then \
+deps: ## install PostgreSQL server binaries and dpkg (the tests check the Debian order against it) if missing
+	@SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v pg_config >/dev/null 2>&1; then \
 		echo "PostgreSQL server binaries found"; \
 	elif command -v apt-get >/dev/null 2>&1; then \
 		echo "installing PostgreSQL from the OS packages"; \
-		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; \
 	else \
 		echo "no PostgreSQL server binaries: install PostgreSQL 14+ (dnf install postgresql-server, brew install postgresql) or set DATABASE_URL" >&2; exit 1; \
+	fi; \
+	if command -v dpkg >/dev/null 2>&1; then \
+		echo "dpkg found"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		echo "installing dpkg"; \
+		$$SUDO apt-get install -y -qq dpkg >/dev/null; \
+	else \
+		echo "no dpkg: the tests that compare the Debian order with dpkg --compare-versions will be skipped (dnf install dpkg, brew install dpkg)"; \
 	fi
 
 build: ## build bin/deltalog
@@ -45,7 +53,7 @@ demo: deps build ## ingest the real Debian data into the managed PostgreSQL and 
 	$(BIN) status
 	@echo "== what the projections derived: the most widely packaged projects, and recent history"
 	@psql -X -q "$$($(BIN) db url)" -c "SELECT name, num_repos, num_packages, newest_version, num_updates FROM projects ORDER BY num_repos DESC, num_packages DESC, name LIMIT 5" \
-		-c "SELECT project, kind, old_version, new_version, seq FROM project_history WHERE kind = 'version_update' ORDER BY seq DESC LIMIT 5" 2>/dev/null || true
+		-c "SELECT project, kind, old_version, new_version, direction, seq FROM project_history WHERE kind = 'version_update' ORDER BY seq DESC LIMIT 5" 2>/dev/null || true
 	@echo "== the last two events"
 	$(BIN) tail --from $$($(BIN) status --json | sed -n 's/.*"head_seq": \([0-9]*\).*/\1/p' | awk '{print $$1-2}') | cut -c1-300
 

@@ -23,7 +23,7 @@ func cmdUpdate(ctx context.Context, e *env, args []string) error {
 	project := fs.Bool("project", false, "apply the projections right after the update")
 	var pf projectFlags
 	pf.register(fs)
-	scheme := fs.String("version-scheme", "", "version order: debian, pypi, npm, generic (default: debian for Debian formats, else generic)")
+	scheme := fs.String("version-scheme", "", "version order: debian, pypi, semver (alias npm), generic (default: debian for Debian formats, generic for jsonl; tsv needs one)")
 	seedFlag := fs.String("hash-seed", "", "xxhash seed, decimal or 0x… (default $DELTALOG_HASH_SEED, else 0x64656c74616c6f67); a change re-derives the repository")
 	if err := parse(fs, args); err != nil {
 		return err

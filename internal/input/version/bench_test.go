@@ -10,7 +10,7 @@ import (
 func benchPairs(b *testing.B) [][2]string {
 	b.Helper()
 	var out [][2]string
-	for _, p := range readPairs(b, "pairs.tsv") {
+	for _, p := range readPairs(b) {
 		out = append(out, [2]string{version.Normalize(p.scheme, p.a), version.Normalize(p.scheme, p.b)})
 	}
 	return out
@@ -42,7 +42,7 @@ func BenchmarkKey(b *testing.B) {
 // BenchmarkNormalize normalizes the real versions of each scheme; one op is
 // one Normalize.
 func BenchmarkNormalize(b *testing.B) {
-	pairs := readPairs(b, "pairs.tsv")
+	pairs := readPairs(b)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {

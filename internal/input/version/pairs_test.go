@@ -15,24 +15,22 @@ import (
 	"github.com/deltalog/deltalog/internal/input/version"
 )
 
-// realPair is a pair of real versions from testdata/version, cut by
-// cut_pairs.py with the sign their scheme's reference implementation
+// realPair is a pair of real versions from testdata/version/reference.tsv,
+// cut by cut_pairs.py with the sign their scheme's reference implementation
 // (dpkg, PEP 440, semver) gives them.
 type realPair struct {
 	line      int
 	scheme    version.Scheme
 	a, b      string
 	reference int    // the reference order's sign of a against b
-	want      int    // the generic order's: reference, but for deviations
 	source    string // suites and source package, or registry and feature
-	reason    string // why want differs from reference (deviations only)
 }
 
-// readPairs reads a TSV file of testdata/version: pairs.tsv (scheme, a, b,
-// want, source) or deviations.tsv (scheme, a, b, reference, want, source,
-// reason).
-func readPairs(tb testing.TB, name string) []realPair {
+// readPairs reads testdata/version/reference.tsv (scheme, a, b, reference,
+// source).
+func readPairs(tb testing.TB) []realPair {
 	tb.Helper()
+	const name = "reference.tsv"
 	f, err := os.Open(filepath.Join("..", "..", "..", "testdata", "version", name))
 	require.NoError(tb, err)
 	defer f.Close()
@@ -44,24 +42,10 @@ func readPairs(tb testing.TB, name string) []realPair {
 			continue
 		}
 		cols := strings.Split(line, "\t")
-		p := realPair{line: n, scheme: version.Scheme(cols[0])}
-		sign := func(s string) int {
-			v, err := strconv.Atoi(s)
-			require.NoError(tb, err, "%s:%d", name, n)
-			return v
-		}
-		switch len(cols) {
-		case 5:
-			p.a, p.b, p.source = cols[1], cols[2], cols[4]
-			p.reference = sign(cols[3])
-			p.want = p.reference
-		case 7:
-			p.a, p.b, p.source, p.reason = cols[1], cols[2], cols[5], cols[6]
-			p.reference, p.want = sign(cols[3]), sign(cols[4])
-		default:
-			tb.Fatalf("%s:%d: %d columns", name, n, len(cols))
-		}
-		pairs = append(pairs, p)
+		require.Len(tb, cols, 5, "%s:%d", name, n)
+		sign, err := strconv.Atoi(cols[3])
+		require.NoError(tb, err, "%s:%d", name, n)
+		pairs = append(pairs, realPair{line: n, scheme: version.Scheme(cols[0]), a: cols[1], b: cols[2], reference: sign, source: cols[4]})
 	}
 	require.NoError(tb, in.Err())
 	return pairs
@@ -70,21 +54,19 @@ func readPairs(tb testing.TB, name string) []realPair {
 // TestRealPairs checks each scheme's own order against its reference
 // implementation on the real pairs of testdata/version: dpkg for Debian
 // (on the upstream versions, as the reference was computed), PEP 440 for
-// PyPI, semver for npm. See the header of testdata/version/pairs.tsv.
+// PyPI, semver for npm. See the header of testdata/version/reference.tsv.
 func TestRealPairs(t *testing.T) {
 	t.Parallel()
 	count := map[version.Scheme]int{}
-	for _, name := range []string{"pairs.tsv", "deviations.tsv"} {
-		for _, p := range readPairs(t, name) {
-			count[version.Canonical(p.scheme)]++
-			a, b := p.a, p.b
-			if p.scheme == version.SchemeDebian {
-				a, b = "0:"+upstream(a)+"-0", "0:"+upstream(b)+"-0"
-			}
-			o := version.OrderOf(p.scheme)
-			require.Equal(t, p.reference, o.Compare(a, b), "%s:%d (%s, %s): %q against %q", name, p.line, p.scheme, p.source, a, b)
-			require.Equal(t, -p.reference, o.Compare(b, a), "%s:%d (%s, %s): %q against %q", name, p.line, p.scheme, p.source, b, a)
+	for _, p := range readPairs(t) {
+		count[version.Canonical(p.scheme)]++
+		a, b := p.a, p.b
+		if p.scheme == version.SchemeDebian {
+			a, b = "0:"+upstream(a)+"-0", "0:"+upstream(b)+"-0"
 		}
+		o := version.OrderOf(p.scheme)
+		require.Equal(t, p.reference, o.Compare(a, b), "reference.tsv:%d (%s, %s): %q against %q", p.line, p.scheme, p.source, a, b)
+		require.Equal(t, -p.reference, o.Compare(b, a), "reference.tsv:%d (%s, %s): %q against %q", p.line, p.scheme, p.source, b, a)
 	}
 	// Hundreds of real pairs of each scheme.
 	require.GreaterOrEqual(t, count[version.SchemeDebian], 500)
@@ -110,13 +92,11 @@ func realVersions(tb testing.TB) []string {
 	tb.Helper()
 	var out []string
 	seen := map[string]bool{}
-	for _, name := range []string{"pairs.tsv", "deviations.tsv"} {
-		for _, p := range readPairs(tb, name) {
-			for _, v := range []string{version.Normalize(p.scheme, p.a), version.Normalize(p.scheme, p.b)} {
-				if !seen[v] {
-					seen[v] = true
-					out = append(out, v)
-				}
+	for _, p := range readPairs(tb) {
+		for _, v := range []string{version.Normalize(p.scheme, p.a), version.Normalize(p.scheme, p.b)} {
+			if !seen[v] {
+				seen[v] = true
+				out = append(out, v)
 			}
 		}
 	}

@@ -34,17 +34,15 @@ func TestKeyInPostgres(t *testing.T) {
 	}
 	var rows []row
 	newest := map[string]string{}
-	for _, name := range []string{"pairs.tsv", "deviations.tsv"} {
-		for _, p := range readPairs(t, name) {
-			project := name + ":" + strconv.Itoa(p.line)
-			a, b := version.Normalize(p.scheme, p.a), version.Normalize(p.scheme, p.b)
-			rows = append(rows,
-				row{len(rows), project, a, version.Key(a)},
-				row{len(rows) + 1, project, b, version.Key(b)})
-			newest[project] = a
-			if version.Compare(b, a) > 0 {
-				newest[project] = b
-			}
+	for _, p := range readPairs(t) {
+		project := strconv.Itoa(p.line)
+		a, b := version.Normalize(p.scheme, p.a), version.Normalize(p.scheme, p.b)
+		rows = append(rows,
+			row{len(rows), project, a, version.Key(a)},
+			row{len(rows) + 1, project, b, version.Key(b)})
+		newest[project] = a
+		if version.Compare(b, a) > 0 {
+			newest[project] = b
 		}
 	}
 	n, err := pool.CopyFrom(ctx, pgx.Identifier{"version_key_test"}, []string{"id", "project", "version", "version_key"},
