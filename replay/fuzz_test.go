@@ -59,7 +59,7 @@ func FuzzSSEReader(f *testing.F) {
 // FuzzDecodePage: any input is either refused or a well-formed page that
 // survives a re-encoding unchanged.
 func FuzzDecodePage(f *testing.F) {
-	b := Batch{Batch: events.Batch{ID: 2, Repo: "debian", FirstSeq: 7, LastSeq: 7}, VersionScheme: "debian"}
+	b := Batch{ID: 2, Repo: "debian", FirstSeq: 7, LastSeq: 7, VersionScheme: "debian"}
 	good, _ := json.Marshal(Page{Events: []events.Event{fuzzEvent}, Batches: []Batch{b}, After: 6, Next: 7, Head: 9})
 	f.Add(good)
 	f.Add([]byte(`{"events":[{"seq":1,"batch":1,"repo":"r","kind":"added"}],"batches":[]}`))

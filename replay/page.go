@@ -17,12 +17,8 @@ import (
 // Querier is the read side a pool, a connection and a transaction share.
 type Querier = changelog.Querier
 
-// Batch is a batch record as the feeds carry it: the batch with the
-// version scheme its packages' version keys were computed with.
-type Batch struct {
-	events.Batch
-	VersionScheme string `json:"version_scheme"`
-}
+// Batch is a batch record as the feeds carry it.
+type Batch = events.Batch
 
 // Page is a contiguous run of the changelog: the events with After < seq <=
 // Next (all of them, or with a repository filter those of the repository),

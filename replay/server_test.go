@@ -82,7 +82,7 @@ func TestHTTPAPI(t *testing.T) {
 	getJSON(t, base+"/batches/2", &b)
 	require.Equal(t, int64(2), b.ID)
 	require.Equal(t, "beta", b.Repo)
-	require.Equal(t, "generic", b.VersionScheme)
+	require.Equal(t, events.VersionScheme("generic"), b.VersionScheme)
 	require.Equal(t, http.StatusNotFound, get(t, base+"/batches/999").StatusCode)
 	require.Equal(t, http.StatusBadRequest, get(t, base+"/batches/x").StatusCode)
 

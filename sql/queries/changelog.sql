@@ -22,12 +22,30 @@ WHERE id = $1;
 -- name: packagesets-of-repo
 SELECT project, checksum, invalid FROM packagesets WHERE repo_id = $1;
 
+-- name: packagesets-of-projects
+-- The packagesets of the given projects. Probed one by one through the
+-- primary key (OFFSET 0 keeps the subquery from being flattened into a
+-- join the planner could turn into a scan of a table it has no statistics
+-- for yet: a follower's tables grow inside its batch's transaction).
+SELECT p.project, p.checksum, p.invalid
+FROM unnest($2::text[]) AS u (project)
+CROSS JOIN LATERAL (SELECT project, checksum, invalid FROM packagesets s
+                    WHERE s.repo_id = $1 AND s.project = u.project OFFSET 0) p;
+
+-- name: package-keys-of-projects
+-- The package keys of the given projects, probed like
+-- packagesets-of-projects.
+SELECT p.project, p.checksum
+FROM unnest($2::text[]) AS u (project)
+CROSS JOIN LATERAL (SELECT project, checksum FROM packages k
+                    WHERE k.repo_id = $1 AND k.project = u.project OFFSET 0) p;
+
 -- name: packages-of-projects
--- The stored packages of the touched packagesets, with full records for the
--- removed side of the events.
-SELECT project, checksum, name, version, summary, category, maintainers, links, extra
-FROM packages
-WHERE repo_id = $1 AND project = ANY ($2::text[]);
+-- Full records of the given projects' packages (the removed side of
+-- events, a re-derivation), probed like packagesets-of-projects.
+SELECT p.project, p.checksum, p.name, p.version, p.summary, p.category, p.maintainers, p.links, p.extra
+FROM unnest($2::text[]) AS u (project)
+CROSS JOIN LATERAL (SELECT * FROM packages k WHERE k.repo_id = $1 AND k.project = u.project OFFSET 0) p;
 
 -- name: packages-delete
 DELETE FROM packages p
@@ -53,6 +71,14 @@ UPDATE changelog_head SET seq = seq + $1 RETURNING seq;
 
 -- name: head
 SELECT seq FROM changelog_head;
+
+-- name: head-lock
+-- The append lock without allocating: a follower's head is its leader's,
+-- set with head-set before commit.
+SELECT seq FROM changelog_head FOR UPDATE;
+
+-- name: head-set
+UPDATE changelog_head SET seq = $1;
 
 -- name: batch-next-id
 SELECT nextval(pg_get_serial_sequence('batches', 'id'));
