@@ -196,7 +196,7 @@ type batchNote struct {
 	reason, actor string // empty unless invalidations or a re-derivation are claimed
 }
 
-func noteBatch(ctx context.Context, tx pgx.Tx, repo RepoState, p UpdateParams, c events.Counts, batchID int64) (batchNote, error) {
+func noteBatch(ctx context.Context, tx pgx.Tx, repo StoredRepo, p UpdateParams, c events.Counts, batchID int64) (batchNote, error) {
 	n := batchNote{kind: "update"}
 	var reasons, actors []string
 	addActor := func(a string) {

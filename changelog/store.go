@@ -38,15 +38,21 @@ type Store struct {
 // NewStore returns a Store writing through tx.
 func NewStore(tx DBTX) *Store { return &Store{tx: tx} }
 
-// RepoState is a repository as stored. ID 0 means it does not exist.
+// RepoState is a repository's state after a batch: its state checksum,
+// sizes, and what its checksums and version keys were computed with.
 type RepoState struct {
-	ID          int32
 	State       hashing.State
 	Packages    int
 	Packagesets int
 	Seed        uint64
 	HashVersion int
 	Scheme      events.VersionScheme
+}
+
+// StoredRepo is a repository as stored. ID 0 means it does not exist.
+type StoredRepo struct {
+	ID int32
+	RepoState
 	// HasInvalid says packagesets wait to be re-derived.
 	HasInvalid bool
 }
@@ -61,16 +67,16 @@ func (s *Store) LockRepo(ctx context.Context, name string) error {
 
 // Repo reads a repository's state; a repository that does not exist has
 // ID 0.
-func (s *Store) Repo(ctx context.Context, name string) (RepoState, error) {
-	var r RepoState
+func (s *Store) Repo(ctx context.Context, name string) (StoredRepo, error) {
+	var r StoredRepo
 	var state, seed int64
 	err := s.tx.QueryRow(ctx, dlsql.Query("repo-get"), name).
 		Scan(&r.ID, &state, &r.Packages, &r.Packagesets, &seed, &r.HashVersion, &r.Scheme, &r.HasInvalid)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return RepoState{}, nil
+		return StoredRepo{}, nil
 	}
 	if err != nil {
-		return RepoState{}, fmt.Errorf("reading repository %s: %w", name, err)
+		return StoredRepo{}, fmt.Errorf("reading repository %s: %w", name, err)
 	}
 	r.State, r.Seed = hashing.State(state), uint64(seed)
 	return r, nil
@@ -96,13 +102,8 @@ func (s *Store) CreateRepo(ctx context.Context, p CreateRepoParams) (int32, erro
 
 // SetRepoStateParams is a repository's state after a batch.
 type SetRepoStateParams struct {
-	RepoID      int32
-	State       hashing.State
-	Packages    int
-	Packagesets int
-	Seed        uint64
-	HashVersion int
-	Scheme      events.VersionScheme
+	RepoID int32
+	RepoState
 }
 
 // SetRepoState writes a repository's state.
@@ -322,55 +323,51 @@ func (s *Store) WriteRows(ctx context.Context, p RowsParams) error {
 		}
 	}
 	if len(p.InsertSets) > 0 {
-		i := 0
-		if _, err := s.tx.CopyFrom(ctx, pgx.Identifier{"packagesets"},
-			[]string{"repo_id", "project", "checksum", "num_packages"},
-			pgx.CopyFromFunc(func() ([]any, error) {
-				if i == len(p.InsertSets) {
-					return nil, nil
-				}
-				r := &p.InsertSets[i]
-				i++
+		if err := copyRows(ctx, s.tx, "packagesets", []string{"repo_id", "project", "checksum", "num_packages"},
+			p.InsertSets, func(r *SetRow) ([]any, error) {
 				return []any{p.RepoID, r.Project, r.Sum.Int64(), int32(r.Packages)}, nil
-			})); err != nil {
+			}); err != nil {
 			return fmt.Errorf("copying packagesets: %w", err)
 		}
 	}
 	return nil
 }
 
+// copyRows writes one row per item into table with COPY.
+func copyRows[T any](ctx context.Context, tx DBTX, table string, columns []string, items []T,
+	row func(*T) ([]any, error)) error {
+	i := 0
+	_, err := tx.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromFunc(func() ([]any, error) {
+		if i == len(items) {
+			return nil, nil
+		}
+		i++
+		return row(&items[i-1])
+	}))
+	return err
+}
+
 // copyPackages writes rows into packages with COPY. This is the one
 // definition of a packages row.
 func (s *Store) copyPackages(ctx context.Context, repoID int32, scheme events.VersionScheme, rows []PackageRow) error {
-	i := 0
-	_, err := s.tx.CopyFrom(ctx, pgx.Identifier{"packages"},
+	err := copyRows(ctx, s.tx, "packages",
 		[]string{"repo_id", "project", "checksum", "name", "version", "version_key", "summary", "category",
 			"maintainers", "links", "extra"},
-		pgx.CopyFromFunc(func() ([]any, error) {
-			if i == len(rows) {
-				return nil, nil
-			}
-			key, p := rows[i].Key, rows[i].Package
-			i++
-			maintainers, err := json.Marshal(nonNil(p.Maintainers))
-			if err != nil {
-				return nil, err
-			}
-			links, err := json.Marshal(nonNil(p.Links))
-			if err != nil {
-				return nil, err
-			}
+		rows, func(r *PackageRow) ([]any, error) {
+			key, p := r.Key, r.Package
 			extra := p.Extra
 			if extra == nil {
 				extra = map[string]string{}
 			}
-			extraJSON, err := json.Marshal(extra)
-			if err != nil {
+			maintainers, err1 := json.Marshal(nonNil(p.Maintainers))
+			links, err2 := json.Marshal(nonNil(p.Links))
+			extraJSON, err3 := json.Marshal(extra)
+			if err := errors.Join(err1, err2, err3); err != nil {
 				return nil, err
 			}
 			return []any{repoID, p.Project, key.Int64(), p.Name, p.Version, version.SchemeKey(scheme, p.Version),
 				p.Summary, p.Category, maintainers, links, extraJSON}, nil
-		}))
+		})
 	if err != nil {
 		return fmt.Errorf("copying packages: %w", err)
 	}
@@ -417,21 +414,12 @@ func (s *Store) SetHead(ctx context.Context, seq int64) error {
 // AppendEvents appends evs (seq and batch already set) to the changelog
 // with COPY. The caller holds the append lock.
 func (s *Store) AppendEvents(ctx context.Context, repoID int32, evs []events.Event) error {
-	i := 0
-	_, err := s.tx.CopyFrom(ctx, pgx.Identifier{"changelog"},
+	err := copyRows(ctx, s.tx, "changelog",
 		[]string{"seq", "batch_id", "repo_id", "project", "kind", "old_checksum", "new_checksum", "removed", "added"},
-		pgx.CopyFromFunc(func() ([]any, error) {
-			if i == len(evs) {
-				return nil, nil
-			}
-			ev := &evs[i]
-			i++
-			removed, err := json.Marshal(nonNil(ev.Removed))
-			if err != nil {
-				return nil, err
-			}
-			added, err := json.Marshal(nonNil(ev.Added))
-			if err != nil {
+		evs, func(ev *events.Event) ([]any, error) {
+			removed, err1 := json.Marshal(nonNil(ev.Removed))
+			added, err2 := json.Marshal(nonNil(ev.Added))
+			if err := errors.Join(err1, err2); err != nil {
 				return nil, err
 			}
 			oldSum, err := sumOrNil(ev.OldChecksum)
@@ -443,7 +431,7 @@ func (s *Store) AppendEvents(ctx context.Context, repoID int32, evs []events.Eve
 				return nil, fmt.Errorf("event %d: new checksum: %w", ev.Seq, err)
 			}
 			return []any{ev.Seq, ev.Batch, repoID, ev.Project, string(ev.Kind), oldSum, newSum, removed, added}, nil
-		}))
+		})
 	if err != nil {
 		return fmt.Errorf("appending events: %w", err)
 	}

@@ -180,7 +180,7 @@ func (u *Updater) Update(ctx context.Context, p UpdateParams) (*UpdateResult, er
 	return res, nil
 }
 
-func (u *Updater) checkSize(p UpdateParams, repo RepoState) error {
+func (u *Updater) checkSize(p UpdateParams, repo StoredRepo) error {
 	if p.Force {
 		return nil
 	}
@@ -200,7 +200,7 @@ func (u *Updater) checkSize(p UpdateParams, repo RepoState) error {
 // diff compares the snapshot with the stored state and computes the events
 // and table writes. Only packagesets whose checksum differs (or whose stored
 // checksum was invalidated) have their packages read.
-func (u *Updater) diff(ctx context.Context, st *Store, p UpdateParams, repo RepoState) (*delta, error) {
+func (u *Updater) diff(ctx context.Context, st *Store, p UpdateParams, repo StoredRepo) (*delta, error) {
 	h := hashing.New(p.Seed)
 	// A change of seed or algorithm makes every stored checksum meaningless,
 	// a change of version scheme every version key: re-derive the whole
@@ -403,7 +403,7 @@ func setRow(ps *hashing.Packageset) SetRow {
 
 // write applies d in tx: current state first (concurrently with other
 // repositories' updates), then the serialized changelog append.
-func (u *Updater) write(ctx context.Context, tx pgx.Tx, st *Store, p UpdateParams, repo RepoState, d *delta, res *UpdateResult) error {
+func (u *Updater) write(ctx context.Context, tx pgx.Tx, st *Store, p UpdateParams, repo StoredRepo, d *delta, res *UpdateResult) error {
 	if repo.ID == 0 {
 		var err error
 		if repo.ID, err = st.CreateRepo(ctx, CreateRepoParams{Name: p.Repo, Seed: p.Seed,
@@ -435,9 +435,9 @@ func (u *Updater) write(ctx context.Context, tx pgx.Tx, st *Store, p UpdateParam
 		return err
 	}
 
-	if err := st.SetRepoState(ctx, SetRepoStateParams{RepoID: repo.ID, State: d.state,
+	if err := st.SetRepoState(ctx, SetRepoStateParams{RepoID: repo.ID, RepoState: RepoState{State: d.state,
 		Packages: d.counts.Packages, Packagesets: d.counts.Packagesets,
-		Seed: p.Seed, HashVersion: hashing.AlgorithmVersion, Scheme: p.VersionScheme}); err != nil {
+		Seed: p.Seed, HashVersion: hashing.AlgorithmVersion, Scheme: p.VersionScheme}}); err != nil {
 		return err
 	}
 	global, err := st.GlobalState(ctx)

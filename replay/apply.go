@@ -39,7 +39,7 @@ type applier struct {
 type openBatch struct {
 	tx       pgx.Tx
 	st       *changelog.Store
-	batch    Batch
+	batch    events.Batch
 	repoID   int32
 	rederive bool
 	h, oldH  *hashing.Hasher
@@ -61,7 +61,7 @@ func (a *applier) rollback(ctx context.Context) {
 // apply applies consecutive events of one batch. Events at or below the
 // committed head, or already applied in the open batch, are skipped: a feed
 // may repeat what the follower has (idempotence by seq).
-func (a *applier) apply(ctx context.Context, batch *Batch, evs []events.Event) (committed bool, err error) {
+func (a *applier) apply(ctx context.Context, batch *events.Batch, evs []events.Event) (committed bool, err error) {
 	skip := a.head
 	if a.cur != nil {
 		skip = a.cur.next - 1
@@ -110,7 +110,7 @@ func (a *applier) apply(ctx context.Context, batch *Batch, evs []events.Event) (
 }
 
 // begin opens the transaction of the batch that ev starts.
-func (a *applier) begin(ctx context.Context, batch *Batch, ev *events.Event) error {
+func (a *applier) begin(ctx context.Context, batch *events.Batch, ev *events.Event) error {
 	if ev.Seq != a.head+1 {
 		return fmt.Errorf("%w: the follower is at seq %d, the feed continues at %d", ErrGap, a.head, ev.Seq)
 	}
@@ -350,9 +350,9 @@ func (a *applier) commit(ctx context.Context, b *openBatch, last *events.Event) 
 		return &DivergenceError{Repo: batch.Repo, Seq: last.Seq, Batch: batch.ID,
 			What: "repository state checksum", Want: last.BatchEnd.RepoStateChecksum, Got: got}
 	}
-	if err := st.SetRepoState(ctx, changelog.SetRepoStateParams{RepoID: b.repoID, State: b.state,
-		Packages: b.packages, Packagesets: b.sets,
-		Seed: batch.HashSeed, HashVersion: batch.HashVersion, Scheme: batch.VersionScheme}); err != nil {
+	if err := st.SetRepoState(ctx, changelog.SetRepoStateParams{RepoID: b.repoID, RepoState: changelog.RepoState{
+		State: b.state, Packages: b.packages, Packagesets: b.sets,
+		Seed: batch.HashSeed, HashVersion: batch.HashVersion, Scheme: batch.VersionScheme}}); err != nil {
 		return fmt.Errorf("follower: %w", err)
 	}
 	global, err := st.GlobalState(ctx)

@@ -96,16 +96,42 @@ SELECT coalesce(array_agg(state_checksum), '{}') FROM repos;
 SELECT pg_notify('deltalog_changelog', $1::bigint::text);
 
 -- name: page
--- One page of the changelog after a seq. batch_end is set on the last event
--- of each batch, with the state checksums after it.
+-- Events with after < seq <= upto, in seq order. upto is a head read before:
+-- everything at or below it has committed, so the page is final (it never
+-- gains an event later) and can be cached. batch_end is set on the last
+-- event of each batch.
 SELECT c.seq, c.batch_id, r.name, c.project, c.kind, c.old_checksum, c.new_checksum,
        c.removed, c.added, b.repo_state_checksum, b.global_state_checksum
 FROM changelog c
 JOIN repos r ON r.id = c.repo_id
 LEFT JOIN batches b ON b.id = c.batch_id AND b.last_seq = c.seq
-WHERE c.seq > $1
+WHERE c.seq > $1 AND c.seq <= $2
 ORDER BY c.seq
-LIMIT $2;
+LIMIT $3;
+
+-- name: page-repo
+-- page limited to one repository. A batch is one repository's
+-- contiguous seq range, so the batches of the repository select the ranges
+-- to read through the changelog's primary key.
+SELECT c.seq, c.batch_id, r.name, c.project, c.kind, c.old_checksum, c.new_checksum,
+       c.removed, c.added, b.repo_state_checksum, b.global_state_checksum
+FROM repos r
+JOIN batches rb ON rb.repo_id = r.id AND rb.last_seq > $1 AND rb.first_seq <= $2
+JOIN changelog c ON c.seq BETWEEN rb.first_seq AND rb.last_seq
+LEFT JOIN batches b ON b.id = c.batch_id AND b.last_seq = c.seq
+WHERE r.name = $4 AND c.seq > $1 AND c.seq <= $2
+ORDER BY c.seq
+LIMIT $3;
+
+-- name: batches
+-- Batch records by id.
+SELECT b.id, r.name, b.kind, b.files, b.started_at, b.finished_at, b.hash_seed, b.hash_version,
+       b.version_scheme, b.first_seq, b.last_seq, b.counts, coalesce(b.reason, ''), coalesce(b.actor, ''),
+       b.repo_state_checksum, b.global_state_checksum
+FROM batches b
+JOIN repos r ON r.id = b.repo_id
+WHERE b.id = ANY ($1::bigint[])
+ORDER BY b.id;
 
 -- name: repos-status
 SELECT name, num_packages, num_packagesets, state_checksum, updated_at FROM repos ORDER BY name;
