@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/hashing"
@@ -18,10 +19,11 @@ import (
 )
 
 // DB is what the updater needs from a pool: transactions, and statements
-// outside them (ANALYZE after large changes).
+// outside them (ANALYZE after large changes). *pgxpool.Pool satisfies it.
 type DB interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
-	autoanalyze.DB
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // Config configures an Updater.
@@ -46,7 +48,7 @@ func (c Config) withDefaults() Config {
 type Updater struct {
 	db    DB
 	cfg   Config
-	stats *autoanalyze.Analyzer // of the current state tables
+	stats *StateAnalyzer
 }
 
 // NewUpdater returns an Updater writing through db.
@@ -61,10 +63,24 @@ func NewUpdater(db DB, cfg Config) (*Updater, error) {
 	return &Updater{db: db, cfg: cfg, stats: NewStateAnalyzer()}, nil
 }
 
-// NewStateAnalyzer returns the analyzer of the current state tables that
-// every writer of them (the Updater, a follower) reports its changes to.
-func NewStateAnalyzer() *autoanalyze.Analyzer {
-	return autoanalyze.New("packages", "packagesets", "repos")
+// StateAnalyzer keeps the planner's statistics of the current-state tables
+// in step with the changes of one writer of them (the Updater, a
+// follower): large changes leave them behind (a fresh catalog's are those
+// of an empty table). It is safe for concurrent use.
+type StateAnalyzer struct {
+	a *autoanalyze.Analyzer
+}
+
+// NewStateAnalyzer returns the analyzer of the current-state tables.
+func NewStateAnalyzer() *StateAnalyzer {
+	return &StateAnalyzer{a: autoanalyze.New("packages", "packagesets", "repos")}
+}
+
+// Changed records that n rows of the current-state tables changed
+// (committed) and ANALYZEs them, through db outside any transaction, when
+// enough did since the last time. It reports whether it did.
+func (s *StateAnalyzer) Changed(ctx context.Context, db DB, n int64) (bool, error) {
+	return s.a.Changed(ctx, db, n)
 }
 
 // UpdateParams is one snapshot of one repository, already parsed and hashed.
@@ -74,7 +90,7 @@ type UpdateParams struct {
 	// Seed is the seed Snapshot was hashed with.
 	Seed uint64
 	// VersionScheme orders the repository's versions (default generic).
-	VersionScheme version.Scheme
+	VersionScheme events.VersionScheme
 	Files         []events.InputFile
 	Skipped       int
 	Force         bool

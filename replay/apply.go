@@ -17,7 +17,6 @@ import (
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/hashing"
 	"github.com/deltalog/deltalog/internal/input/version"
-	"github.com/deltalog/deltalog/internal/pg/autoanalyze"
 	dlsql "github.com/deltalog/deltalog/sql"
 )
 
@@ -32,7 +31,7 @@ type applier struct {
 	cur  *openBatch
 	// observe, when set, receives each committed batch's apply duration.
 	observe func(time.Duration)
-	stats   *autoanalyze.Analyzer
+	stats   *changelog.StateAnalyzer
 }
 
 // openBatch is a batch whose transaction is open.

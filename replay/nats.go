@@ -168,7 +168,7 @@ func (r *Replicator) Run(ctx context.Context) error {
 			return nil
 		}
 		if watcher == nil {
-			if watcher, err = changelog.NewWatcher(ctx, cfg.DB, cfg.Logger); err != nil {
+			if watcher, err = changelog.NewWatcher(ctx, changelog.WatcherConfig{DB: cfg.DB, Logger: cfg.Logger}); err != nil {
 				return fmt.Errorf("replicate: %w", err)
 			}
 			defer watcher.Close()

@@ -131,7 +131,7 @@ func NewServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	w, err := changelog.NewWatcher(ctx, cfg.DB, cfg.Logger)
+	w, err := changelog.NewWatcher(ctx, changelog.WatcherConfig{DB: cfg.DB, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}

@@ -103,7 +103,7 @@ func TestTailFollow(t *testing.T) {
 	t.Parallel()
 	l := newLeader(t)
 	l.update(t, "alpha", synth(20, 0), 0)
-	w, err := changelog.NewWatcher(context.Background(), l.pool, nil)
+	w, err := changelog.NewWatcher(context.Background(), changelog.WatcherConfig{DB: l.pool})
 	require.NoError(t, err)
 	defer w.Close()
 
