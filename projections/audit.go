@@ -373,9 +373,8 @@ var projectHistory = table{name: "project_history", keys: []string{"seq", "kind"
 	values: []string{"project", "repo_id", "batch_id", "old_version", "new_version", "at"}}
 
 // replayHistory rebuilds the history projection from seq 1 to head into
-// temporary tables of the same names (which shadow the live ones for the
-// projection's unqualified SQL), by running the projection itself over every
-// page, and compares project_history with it. The temporary
+// temporary tables of the same names, by running the projection itself,
+// writing pg_temp, over every page, and compares project_history with it. The temporary
 // history_versions is dropped again (Verify recomputes it from the current
 // state); the temporary project_history stays until tx ends.
 func replayHistory(ctx context.Context, tx pgx.Tx, head int64, pageSize int) (Check, error) {
@@ -388,13 +387,14 @@ func replayHistory(ctx context.Context, tx pgx.Tx, head int64, pageSize int) (Ch
 			return Check{}, fmt.Errorf("replaying history: %w", err)
 		}
 	}
+	replay := History{schema: tempSchema}
 	for at := int64(0); at < head; {
 		to := min(head, at+int64(pageSize))
 		page, err := readPage(ctx, tx, at, to)
 		if err != nil {
 			return Check{}, fmt.Errorf("replaying history: %w", err)
 		}
-		if _, err := (History{}).Apply(ctx, tx, page); err != nil {
+		if _, err := replay.Apply(ctx, tx, page); err != nil {
 			return Check{}, fmt.Errorf("replaying history: page (%d, %d]: %w", at, to, err)
 		}
 		at = to
@@ -426,7 +426,7 @@ func replayHistory(ctx context.Context, tx pgx.Tx, head int64, pageSize int) (Ch
 // timestamps follow the derived "orphaned" flag as on the delta path.
 func (tb table) applyExpected(ctx context.Context, tx pgx.Tx, schema string) (changelog.Repaired, error) {
 	var rep changelog.Repaired
-	target := pgx.Identifier{schema, tb.name}.Sanitize()
+	target := qualified(schema, tb.name)
 	set := make([]string, 0, len(tb.values)+1)
 	for _, v := range tb.values {
 		set = append(set, fmt.Sprintf("%s = e.%s", v, v))
@@ -563,7 +563,7 @@ func repair(ctx context.Context, pool *pgxpool.Pool, opts AuditOpts, failed []Ch
 			if err != nil {
 				return nil, nil, fmt.Errorf("repair project_history: %w", err)
 			}
-			rep, err := projectHistory.applyExpected(ctx, tx, "public")
+			rep, err := projectHistory.applyExpected(ctx, tx, liveSchema)
 			if err != nil {
 				return nil, nil, fmt.Errorf("repair: %w", err)
 			}
@@ -586,7 +586,7 @@ func repair(ctx context.Context, pool *pgxpool.Pool, opts AuditOpts, failed []Ch
 				continue
 			}
 			c := tableCheck(name, d)
-			rep, err := tb.applyExpected(ctx, tx, "public")
+			rep, err := tb.applyExpected(ctx, tx, liveSchema)
 			if err != nil {
 				return nil, nil, fmt.Errorf("repair %s: %w", name, err)
 			}

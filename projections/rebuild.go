@@ -120,7 +120,7 @@ func (o *RebuildOpts) defaults() error {
 //     names). From state, the full-rebuild queries fill them from one
 //     REPEATABLE READ snapshot, at its head; from the changelog, the
 //     projection itself applies every event from seq 1 to that head, page
-//     by page, with its SQL redirected to the shadow tables.
+//     by page, writing the shadow tables (its schema is the shadow one).
 //  2. The new tables catch up with the live checkpoint, page by page, the
 //     same way.
 //  3. One short transaction locks the checkpoint row (the worker waits),
@@ -194,7 +194,8 @@ func (b *rebuilder) progress(phase string, done, total int64) {
 	}
 }
 
-func (b *rebuilder) q(name string) string { return fmt.Sprintf(dlsql.Query(name), b.schema) }
+// q renders a rebuild query for the shadow schema.
+func (b *rebuilder) q(name string) string { return dlsql.Render(name, dlsql.Schemas{Schema: b.raw}) }
 
 func rebuildOne(ctx context.Context, pool *pgxpool.Pool, name string, opts RebuildOpts) (RebuildResult, error) {
 	start := time.Now()
@@ -210,9 +211,10 @@ func rebuildOne(ctx context.Context, pool *pgxpool.Pool, name string, opts Rebui
 		if err != nil {
 			return b.res, err
 		}
+		cat.schema = b.raw
 		b.proj = cat
 	} else {
-		b.proj = History{}
+		b.proj = History{schema: b.raw}
 	}
 
 	// One rebuild of a projection at a time: a session lock on a connection
@@ -569,8 +571,7 @@ func (b *rebuilder) applyPage(ctx context.Context, to int64) error {
 }
 
 // applyIn applies (b.seq, to] to the shadow tables in tx: the projection's
-// own code, its unqualified table names resolved in the shadow schema first
-// and its public-qualified ones redirected there.
+// own code, its tables in the shadow schema (b.proj's schema).
 func (b *rebuilder) applyIn(ctx context.Context, tx pgx.Tx, to int64) (int, func(), error) {
 	if b.catalog {
 		// Identity rows the live worker created since: the shadow must find
@@ -583,15 +584,9 @@ func (b *rebuilder) applyIn(ctx context.Context, tx pgx.Tx, to int64) (int, func
 	if err != nil {
 		return 0, nil, err
 	}
-	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL search_path = %s, public", b.schema)); err != nil {
-		return 0, nil, err
-	}
-	committed, err := b.proj.Apply(withLogger(ctx, b.opts.Logger), newShadowTx(tx, b.raw, b.tables), page)
+	committed, err := b.proj.Apply(withLogger(ctx, b.opts.Logger), tx, page)
 	if err != nil {
 		return 0, nil, fmt.Errorf("page (%d, %d]: %w", b.seq, to, err)
-	}
-	if _, err := tx.Exec(ctx, "SET LOCAL search_path TO DEFAULT"); err != nil {
-		return 0, nil, err
 	}
 	b.seq = to
 	return len(page.Events), committed, nil
@@ -898,61 +893,4 @@ func (b *rebuilder) swapIn(ctx context.Context, tx pgx.Tx, views []view) error {
 	}
 	b.opts.Logger.DebugContext(ctx, "swapped", "projection", b.name, "ms", time.Since(start).Milliseconds())
 	return nil
-}
-
-// shadowTx runs a projection's SQL against the shadow tables: references
-// public.<table> to one of them are redirected to the shadow schema (the
-// projection qualifies the tables its temporary tables of the same names
-// would otherwise hide); unqualified names find the shadow schema first on
-// the search_path.
-type shadowTx struct {
-	pgx.Tx
-	schema string // unquoted
-	tables []string
-	re     *regexp.Regexp
-	repl   string
-}
-
-func newShadowTx(tx pgx.Tx, schema string, tables []table) *shadowTx {
-	t := &shadowTx{Tx: tx, schema: schema}
-	quoted := make([]string, len(tables))
-	for i, tb := range tables {
-		t.tables = append(t.tables, tb.name)
-		quoted[i] = regexp.QuoteMeta(tb.name)
-	}
-	t.re = regexp.MustCompile(`\bpublic\.(` + strings.Join(quoted, "|") + `)\b`)
-	t.repl = pgx.Identifier{schema}.Sanitize() + ".$1"
-	return t
-}
-
-func (t *shadowTx) rewrite(sql string) string { return t.re.ReplaceAllString(sql, t.repl) }
-
-func (t *shadowTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	return t.Tx.Exec(ctx, t.rewrite(sql), args...)
-}
-
-func (t *shadowTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	return t.Tx.Query(ctx, t.rewrite(sql), args...)
-}
-
-func (t *shadowTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	return t.Tx.QueryRow(ctx, t.rewrite(sql), args...)
-}
-
-func (t *shadowTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	for _, q := range b.QueuedQueries {
-		q.SQL = t.rewrite(q.SQL)
-	}
-	return t.Tx.SendBatch(ctx, b)
-}
-
-func (t *shadowTx) Prepare(ctx context.Context, name, sql string) (*pgconn.StatementDescription, error) {
-	return t.Tx.Prepare(ctx, name, t.rewrite(sql))
-}
-
-func (t *shadowTx) CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
-	if len(table) == 2 && table[0] == "public" && slices.Contains(t.tables, table[1]) {
-		table = pgx.Identifier{t.schema, table[1]}
-	}
-	return t.Tx.CopyFrom(ctx, table, cols, src)
 }
