@@ -29,7 +29,7 @@ func BenchmarkMillionAuditVsRebuild(b *testing.B) {
 		file   string
 	}{
 		{"pypi", version.SchemePyPI, "registries/pypi.tsv.xz"},
-		{"npm", version.SchemeNPM, "registries/npm.tsv.xz"},
+		{"npm", version.SchemeSemver, "registries/npm.tsv.xz"},
 	} {
 		if _, err := ingest.Run(ctx, f.updater, ingest.Params{Repo: s.repo, Format: formats.TSV, VersionScheme: s.scheme,
 			Files: shared(b, s.file)}); err != nil {

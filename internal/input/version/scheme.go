@@ -1,7 +1,11 @@
 package version
 
-// Scheme names the versioning rules of a repository.
-type Scheme string
+import "github.com/deltalog/deltalog/events"
+
+// Scheme names the versioning rules of a repository. It is the public
+// events.VersionScheme, so that batches and update parameters carry it
+// without exposing this package.
+type Scheme = events.VersionScheme
 
 // The schemes deltalog knows.
 const (
@@ -32,7 +36,7 @@ const (
 const OrderVersion = 2
 
 // Valid reports whether s is a known scheme (an alias included).
-func (s Scheme) Valid() bool {
+func Valid(s Scheme) bool {
 	switch s {
 	case SchemeGeneric, SchemeDebian, SchemePyPI, SchemeSemver, SchemeNPM:
 		return true
