@@ -3,6 +3,7 @@ package version_test
 import (
 	"bytes"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
@@ -114,7 +115,9 @@ func sharedDebianVersions(t *testing.T) map[string][]string {
 // only about neighbours, whether each is below or equal to the next as the
 // order says: dpkg's order is transitive, so agreeing on every neighbour is
 // agreeing on every pair. Neighbour pairs repeat across names (the binary
-// packages of one source share its versions) and are asked once.
+// packages of one source share its versions) and are asked once. That is
+// about 30,000 runs of dpkg (under a minute on an idle 2-core machine);
+// with DELTALOG_SHORT set, one neighbour pair in ten is asked.
 func TestDebianOrderMatchesDpkg(t *testing.T) {
 	t.Parallel()
 	needDpkg(t)
@@ -150,8 +153,12 @@ func TestDebianOrderMatchesDpkg(t *testing.T) {
 			}
 		})
 	}
+	short := os.Getenv("DELTALOG_SHORT") != ""
+	i := 0
 	for p := range want {
-		pairs <- p
+		if i++; !short || i%10 == 0 {
+			pairs <- p
+		}
 	}
 	close(pairs)
 	wg.Wait()

@@ -91,19 +91,24 @@ func parsePEP440(v string) (pep440Version, bool) {
 	return p, true
 }
 
-func (pypiOrder) Compare(a, b string) int {
-	x, okX := parsePEP440(a)
-	y, okY := parsePEP440(b)
+func (pypiOrder) Compare(a, b string) int { return compareParsed(a, b, parsePEP440, comparePEP440) }
+
+// compareParsed orders two versions of a scheme with a syntax: both parsed,
+// by compare; a version that does not parse sorts before every one that
+// does, and in the generic order among those that do not, so that the
+// order stays total.
+func compareParsed[V any](a, b string, parse func(string) (V, bool), compare func(x, y V) int) int {
+	x, okX := parse(a)
+	y, okY := parse(b)
 	switch {
-	case !okX && !okY:
-		return Compare(a, b)
-	case okX != okY:
-		if okX {
-			return 1
-		}
+	case okX && okY:
+		return compare(x, y)
+	case okX:
+		return 1
+	case okY:
 		return -1
 	}
-	return comparePEP440(x, y)
+	return Compare(a, b)
 }
 
 // comparePEP440 orders as PEP 440 does: epoch, release (padded with

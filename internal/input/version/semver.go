@@ -59,18 +59,9 @@ func validIdentifiers(s string) bool {
 	return true
 }
 
-func (semverOrder) Compare(a, b string) int {
-	x, okX := parseSemver(a)
-	y, okY := parseSemver(b)
-	switch {
-	case !okX && !okY:
-		return Compare(a, b)
-	case okX != okY:
-		if okX {
-			return 1
-		}
-		return -1
-	}
+func (semverOrder) Compare(a, b string) int { return compareParsed(a, b, parseSemver, compareSemver) }
+
+func compareSemver(x, y semverVersion) int {
 	for i := range x.core {
 		if c := cmpNumbers(x.core[i], y.core[i]); c != 0 {
 			return c
