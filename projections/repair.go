@@ -19,33 +19,11 @@ import (
 // timestamps follow the derived "orphaned" flag as on the delta path.
 func (tb table) applyExpected(ctx context.Context, tx pgx.Tx, schema string) (changelog.Repaired, error) {
 	var rep changelog.Repaired
-	target := qualified(schema, tb.name)
-	set := make([]string, 0, len(tb.values)+1)
-	for _, v := range tb.values {
-		set = append(set, fmt.Sprintf("%s = e.%s", v, v))
-	}
-	oldVals, newVals := prefixed("a", tb.values), prefixed("e", tb.values)
-	cols := append(append([]string{}, tb.keys...), tb.values...)
-	insCols, insVals := strings.Join(cols, ", "), prefixed("e", cols)
-	if tb.orphans {
-		set = append(set, "orphaned_at = CASE WHEN e.orphaned THEN coalesce(a.orphaned_at, now()) END")
-		oldVals += ", a.orphaned"
-		newVals += ", e.orphaned"
-		insCols += ", orphaned_at"
-		insVals += ", CASE WHEN e.orphaned THEN now() END"
-	}
-	stmts := []struct {
+	del, upd, ins := tb.applyExpectedSQL(schema)
+	for _, s := range []struct {
 		sql string
 		n   *int64
-	}{
-		{fmt.Sprintf("DELETE FROM %s a WHERE NOT EXISTS (SELECT 1 FROM pg_temp.%s e WHERE %s)",
-			target, tb.name, tb.on("e", "a")), &rep.Deleted},
-		{fmt.Sprintf("UPDATE %s a SET %s FROM pg_temp.%s e WHERE %s AND (%s) IS DISTINCT FROM (%s)",
-			target, strings.Join(set, ", "), tb.name, tb.on("a", "e"), oldVals, newVals), &rep.Updated},
-		{fmt.Sprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM pg_temp.%s e WHERE NOT EXISTS (SELECT 1 FROM %s a WHERE %s)",
-			target, insCols, insVals, tb.name, target, tb.on("a", "e")), &rep.Inserted},
-	}
-	for _, s := range stmts {
+	}{{del, &rep.Deleted}, {upd, &rep.Updated}, {ins, &rep.Inserted}} {
 		tag, err := tx.Exec(ctx, s.sql)
 		if err != nil {
 			return rep, fmt.Errorf("%s: %w", tb.name, err)
