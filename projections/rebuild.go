@@ -95,11 +95,11 @@ func (o *RebuildOpts) defaults() error {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if len(o.Projections) == 0 {
-		o.Projections = Names
+		o.Projections = Names()
 	}
 	for _, name := range o.Projections {
-		if !slices.Contains(Names, name) {
-			return fmt.Errorf("rebuild: unknown projection %q (known: %v)", name, Names)
+		if !slices.Contains(Names(), name) {
+			return fmt.Errorf("rebuild: unknown projection %q (known: %v)", name, Names())
 		}
 		if len(shadowTables(name)) != len(Tables()[name]) {
 			return fmt.Errorf("rebuild: projection %s: its tables are not all described for rebuilds", name)

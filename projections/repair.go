@@ -79,7 +79,7 @@ func repair(ctx context.Context, pool *pgxpool.Pool, opts AuditOpts, failed []Ch
 	}
 	// Lock the checkpoints (workers wait) and repair only what is caught up.
 	var names []string
-	for _, name := range Names { // in name order, like every other taker
+	for _, name := range Names() { // in name order, like every other taker
 		if (name == CatalogName && !catalog) || (name == HistoryName && !history) {
 			continue
 		}
