@@ -399,7 +399,7 @@ func (b *rebuilder) buildFromChangelog(ctx context.Context) error {
 		return err
 	}
 	if b.catalog {
-		if _, err := b.pool.Exec(ctx, dlsql.Query("rebuild-identities-from-changelog"), head); err != nil {
+		if err := createIdentities(ctx, b.pool, head); err != nil {
 			return fmt.Errorf("identities: %w", err)
 		}
 		if _, err := b.pool.Exec(ctx, b.q("rebuild-seed-identities")+";\n"+b.q("rebuild-statistics-row")); err != nil {

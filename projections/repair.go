@@ -180,3 +180,27 @@ func joinNote(a, b string) string {
 	}
 	return a + "; " + b
 }
+
+// createIdentities gives every email and URL the changelog added up to seq
+// its identity row in the live tables, born orphaned as the catalog's own
+// id resolution creates them: the rows checkIdentities finds missing,
+// created as the repair creates them (deleting none). A rebuild from the
+// changelog runs it first, so that it never invents an id the live worker
+// would give another value.
+func createIdentities(ctx context.Context, pool *pgxpool.Pool, seq int64) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
+	_, fix, err := checkIdentities(ctx, tx, seq)
+	if err != nil {
+		return err
+	}
+	if len(fix.emails)+len(fix.urls) > 0 {
+		if _, err := tx.Exec(ctx, dlsql.Query("repair-identities"), fix.emails, fix.urls, []int32{}, []int32{}); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
+}
