@@ -69,6 +69,9 @@ fuzz: ## fuzz every parser and decoder for FUZZTIME each (default 30s)
 		echo "== $$f ($$pkg)"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-30s} $$pkg || exit 1; \
 	done
 
+docs: ## regenerate the command reference in docs/ from the commands
+	$(GO) test -count=1 ./cmd/deltalog -run '^TestDocsUpToDate$$' -args -update-docs
+
 db-stop: ## stop the managed PostgreSQL clusters (demo and tests)
 	-@[ -x $(BIN) ] && $(BIN) db stop
 	-@for h in .deltalog/test-cluster $(wildcard /tmp/deltalog-test-*); do DELTALOG_HOME=$$h $(GO) run ./cmd/deltalog db stop 2>/dev/null; done
@@ -79,4 +82,4 @@ demo-pypi: build ## add the PyPI list (886k packages) as a third repository
 clean: db-stop ## stop the clusters and remove build output and the managed data
 	rm -rf bin .deltalog
 
-.PHONY: help deps build demo demo-pypi test bench gobench fuzz db-stop clean
+.PHONY: help deps build demo demo-pypi test bench gobench fuzz docs db-stop clean
