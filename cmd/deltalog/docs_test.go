@@ -3,8 +3,10 @@ package main
 import (
 	"flag"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/spf13/cobra/doc"
@@ -21,7 +23,6 @@ var docsDir = filepath.Join("..", "..", "docs")
 func TestDocsUpToDate(t *testing.T) {
 	want := t.TempDir()
 	root := newRootCmd(&env{stdout: io.Discard, stderr: io.Discard})
-	root.InitDefaultCompletionCmd()
 	require.NoError(t, doc.GenMarkdownTree(root, want))
 	generated := readDocs(t, want)
 	require.Contains(t, generated, "deltalog_rebuild.md")
@@ -36,7 +37,12 @@ func TestDocsUpToDate(t *testing.T) {
 			require.NoError(t, os.WriteFile(filepath.Join(docsDir, name), []byte(text), 0o644))
 		}
 	}
-	require.Equal(t, generated, readDocs(t, docsDir), "docs/ is stale: run `make docs`")
+	have := readDocs(t, docsDir)
+	require.ElementsMatch(t, slices.Collect(maps.Keys(generated)), slices.Collect(maps.Keys(have)),
+		"docs/ is stale: run `make docs`")
+	for name, text := range generated {
+		require.Equal(t, text, have[name], "docs/%s is stale: run `make docs`", name)
+	}
 }
 
 // readDocs returns the Markdown files in dir by name.

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -148,7 +149,33 @@ func newRootCmd(e *env) *cobra.Command {
 	add("check", newAuditCmd(e), newRebuildCmd(e), newInvalidateCmd(e))
 	add("replication", newServeCmd(e), newReplicateCmd(e), newFollowCmd(e))
 	add("admin", newMigrateCmd(e), newDBCmd(e), newGenCmd(e), newBenchCmd(e))
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.HasSubCommands() {
+			needSubcommand(c)
+		}
+	}
 	return root
+}
+
+// needSubcommand makes a command that only groups subcommands (db,
+// completion) refuse to run without one, or with an unknown one, as a usage
+// error, rather than print its help and exit 0.
+func needSubcommand(c *cobra.Command) {
+	var names []string
+	for _, sub := range c.Commands() {
+		names = append(names, sub.Name())
+	}
+	want := strings.Join(names, ", ")
+	c.Args = func(_ *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("unknown %s command %q (want %s)", c.Name(), args[0], want)
+		}
+		return nil
+	}
+	c.RunE = func(*cobra.Command, []string) error {
+		return usageError(fmt.Errorf("%s needs one of %s", c.Name(), want))
+	}
 }
 
 // env is what every command shares: output streams and the database flags.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -98,15 +97,6 @@ listening on a Unix socket only.`,
 		Example: `  deltalog db start
   psql "$(deltalog db url)"
   DELTALOG_HOME=/srv/deltalog deltalog db stop`,
-		Args: func(_ *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return fmt.Errorf("unknown db command %q (want start, stop, status or url)", args[0])
-			}
-			return nil
-		},
-		RunE: func(*cobra.Command, []string) error {
-			return usageError(errors.New("db needs one of start, stop, status, url"))
-		},
 	}
 	sub := func(name, short string, body func(ctx context.Context, c *pgcluster.Cluster) error) {
 		cmd.AddCommand(&cobra.Command{
