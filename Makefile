@@ -56,11 +56,13 @@ test: deps ## vet, lint, run the tests (they start their own PostgreSQL), then t
 	@$(MAKE) --no-print-directory race
 
 # The packages that run goroutines of their own, tested again under the race
-# detector (about 10 times slower, so not the whole tree).
+# detector. It makes their tests several times slower (the real-data
+# sequences of projections most), hence the longer timeout and not the whole
+# tree.
 RACE_PKGS := ./changelog ./projections ./replay
 
 race: deps ## run the tests of the concurrent packages (changelog, projections, replay) under the race detector
-	$(GO) test -race -count=1 $(RACE_PKGS)
+	$(GO) test -race -count=1 -timeout 45m $(RACE_PKGS)
 
 # staticcheck at a pinned version, installed on first use into bin/ (its
 # checks are configured in staticcheck.conf).
