@@ -43,7 +43,7 @@ cluster it fails rather than create one.`,
 		defer pool.Close()
 		p := replay.StreamParams{After: *from, Limit: *limit, Repo: *repo, Follow: *follow}
 		if *follow {
-			w, err := changelog.NewWatcher(ctx, pool, e.logger())
+			w, err := changelog.NewWatcher(ctx, changelog.WatcherConfig{DB: pool, Logger: e.logger()})
 			if err != nil {
 				return err
 			}

@@ -51,7 +51,7 @@ current packages, is refused unless --force.`,
 		if err != nil {
 			return usageError(err)
 		}
-		if *scheme != "" && !version.Scheme(*scheme).Valid() {
+		if *scheme != "" && !version.Valid(version.Scheme(*scheme)) {
 			return usageError(fmt.Errorf("--version-scheme %q: want debian, pypi, npm or generic", *scheme))
 		}
 
