@@ -40,7 +40,7 @@ func TestRunEndToEnd(t *testing.T) {
 
 	require.Equal(t, 3, rep.Scale.Repos)
 	require.InDelta(t, 2000, rep.Scale.Packages, 50)
-	want := []string{CaseParseHash, CaseCopy, CaseFull, CaseNoChange, DeltaCase(0.001), DeltaCase(0.01), DeltaCase(0.1),
+	want := []string{CaseParseHash, CaseCopy, CaseFull, CaseNoChange, CaseSingle, DeltaCase(0.001), DeltaCase(0.01), DeltaCase(0.1),
 		CaseRecompute, CaseViews, CaseTail}
 	var got []string
 	for _, c := range rep.Cases {
@@ -66,14 +66,42 @@ func TestRunEndToEnd(t *testing.T) {
 		require.InDelta(t, rate*float64(rep.Scale.Packagesets), c.Events, 0.5*rate*float64(rep.Scale.Packagesets)+3, c.Name)
 		require.Positive(t, *c.ProjectSeconds, c.Name)
 	}
+	require.Equal(t, 1, rep.Case(CaseSingle).Events)
+	// Every delta case has its floor: both ways, each run writing at least
+	// the changed packageset's rows, and re-deriving no fewer derived rows
+	// than changed.
+	for _, name := range []string{CaseSingle, DeltaCase(0.001), DeltaCase(0.01), DeltaCase(0.1)} {
+		f := rep.Case(name).Floor
+		require.NotNil(t, f, name)
+		require.Len(t, f.Samples, 2, name)
+		if rep.Case(name).Events == 0 { // 0.1 % of this tiny catalog may be nothing
+			require.Zero(t, f.StateRows, name)
+			require.Zero(t, f.Changed, name)
+			continue
+		}
+		require.Positive(t, f.Seconds, name)
+		require.Positive(t, f.StateRows, name)
+		require.Positive(t, f.Changed, name)
+		require.GreaterOrEqual(t, f.Amplification(), 1.0, name)
+	}
+	require.Equal(t, []string{"synthetic"}, auditFamilies(rep))
+	require.Equal(t, "consistent", rep.Audits[0].Outcome)
 	require.Equal(t, int64(rep.Scale.Packages), rep.Case(CaseCopy).Rows)
 	require.GreaterOrEqual(t, rep.Case(CaseTail).Events, rep.Scale.Packagesets)
 	require.Positive(t, rep.HashBytesPerSecond)
 	require.Positive(t, rep.PeakRSS)
 
-	// Every target is listed; those whose cases ran are measured.
-	require.Len(t, rep.Targets, 9)
+	// Every target is listed; those whose cases ran are measured, those
+	// of the real workloads (not run here) are listed unmeasured.
+	require.Len(t, rep.Targets, 18)
 	for _, tg := range rep.Targets {
+		if strings.Contains(tg.Name, "PyPI") || strings.Contains(tg.Name, "Repology") || strings.Contains(tg.Name, "Debian") {
+			require.Nil(t, tg.Measured, tg.Name)
+			continue
+		}
+		if tg.Name == "amplification (re-derived ÷ changed rows), "+DeltaCase(0.001) && rep.Case(DeltaCase(0.001)).Events == 0 {
+			continue // nothing changed: no ratio
+		}
 		require.NotNil(t, tg.Measured, tg.Name)
 	}
 
@@ -102,6 +130,14 @@ func TestRunEndToEnd(t *testing.T) {
 	var packages int
 	require.NoError(t, tx.QueryRow(ctx, "SELECT count(*) FROM packages").Scan(&packages))
 	require.Equal(t, rep.Scale.Packages, packages)
+}
+
+func auditFamilies(rep *Report) []string {
+	var out []string
+	for _, a := range rep.Audits {
+		out = append(out, a.Family)
+	}
+	return out
 }
 
 // TestSelectedCases runs only some case groups.
