@@ -501,7 +501,7 @@ func (b *rebuilder) unapplyHistory(ctx context.Context, tx pgx.Tx, from, to int6
 				keys[k] = version.SchemeKey(r.Scheme, p.Version)
 			}
 		}
-		at = page.To
+		at = page.Next
 	}
 	var projects, versions []string
 	var repos, counts []int32

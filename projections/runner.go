@@ -167,7 +167,7 @@ func (r *Runner) Run(ctx context.Context, follow bool) error {
 
 	var watcher *changelog.Watcher
 	if follow {
-		if watcher, err = changelog.NewWatcher(ctx, r.cfg.Pool, log); err != nil {
+		if watcher, err = changelog.NewWatcher(ctx, changelog.WatcherConfig{DB: r.cfg.Pool, Logger: log}); err != nil {
 			return err
 		}
 		defer watcher.Close()
