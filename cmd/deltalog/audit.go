@@ -36,7 +36,7 @@ func cmdAudit(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("audit")
 	var only listFlag
 	fs.Var(&only, "projection", "audit only this projection's tables (repeatable, or comma-separated; default all: "+
-		strings.Join(projections.Names, ",")+"); the current state and the changelog are always checked")
+		strings.Join(projections.Names(), ",")+"); the current state and the changelog are always checked")
 	repair := fs.Bool("repair", false, "rewrite what the audit finds wrong, in one transaction, then audit again")
 	catchUp := fs.Bool("catch-up", false, "apply the pages the projections have pending first, so that none is skipped for lagging")
 	replay := fs.Bool("replay-history", false, "also check project_history against a replay of the whole changelog")
@@ -84,7 +84,7 @@ func cmdAudit(ctx context.Context, e *env, args []string) error {
 func printAudit(w io.Writer, rep *projections.AuditReport) {
 	fmt.Fprintf(w, "audit #%d: %s — head seq %d, %d checks in %.2fs", rep.ID, rep.Outcome, rep.HeadSeq, len(rep.Checks), rep.Seconds)
 	var parts []string
-	for _, g := range append([]string{"state"}, projections.Names...) {
+	for _, g := range append([]string{"state"}, projections.Names()...) {
 		if s, ok := rep.Timings[g]; ok {
 			parts = append(parts, fmt.Sprintf("%s %.2fs", g, s))
 		}
@@ -167,7 +167,7 @@ func compact(raw json.RawMessage) string {
 
 func cmdRebuild(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("rebuild")
-	all := fs.Bool("all", false, "rebuild every projection ("+strings.Join(projections.Names, ", ")+")")
+	all := fs.Bool("all", false, "rebuild every projection ("+strings.Join(projections.Names(), ", ")+")")
 	from := fs.String("from", projections.FromState, "build from the current \"state\" (full-rebuild queries) or the \"changelog\" (every event from seq 1)")
 	pageSize := fs.Int("page-size", 10000, "most events applied in one transaction (replay and catch-up)")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
@@ -187,8 +187,8 @@ func cmdRebuild(ctx context.Context, e *env, args []string) error {
 		return &exitError{2, fmt.Errorf("--from %q: want state or changelog", *from)}
 	}
 	for _, n := range names {
-		if !slices.Contains(projections.Names, n) {
-			return &exitError{2, fmt.Errorf("unknown projection %q (known: %v)", n, projections.Names)}
+		if !slices.Contains(projections.Names(), n) {
+			return &exitError{2, fmt.Errorf("unknown projection %q (known: %v)", n, projections.Names())}
 		}
 	}
 	pool, err := e.open(ctx)

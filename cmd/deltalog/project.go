@@ -23,7 +23,7 @@ func (f *projectFlags) register(fs interface {
 	StringVar(*string, string, string, string)
 	IntVar(*int, string, int, string)
 }) {
-	fs.StringVar(&f.only, "only", "", "comma-separated projections to run (default all: "+strings.Join(projections.Names, ",")+")")
+	fs.StringVar(&f.only, "only", "", "comma-separated projections to run (default all: "+strings.Join(projections.Names(), ",")+")")
 	fs.IntVar(&f.pageSize, "page-size", 10000, "most events applied in one transaction")
 	fs.IntVar(&f.cacheSize, "cache-size", 100000, "entries in each id cache (maintainers, links)")
 	fs.IntVar(&f.rebuildLag, "rebuild-lag", 0, "a catalog more events than this behind catches up by a rebuild from state (0: automatic, over a fifth of its packagesets; -1: never)")
@@ -43,7 +43,7 @@ func (f *projectFlags) runner(e *env, pool *pgxpool.Pool) (*projections.Runner, 
 		return nil, &exitError{2, err}
 	}
 	return projections.NewRunner(projections.Config{
-		Pool: pool, Projections: ps, PageSize: f.pageSize, RebuildLag: int64(f.rebuildLag), Logger: e.logger(),
+		DB: pool, Projections: ps, PageSize: f.pageSize, RebuildLag: int64(f.rebuildLag), Logger: e.logger(),
 	})
 }
 

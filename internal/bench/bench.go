@@ -385,7 +385,7 @@ func (h *harness) wipe(ctx context.Context) error {
 		return err
 	}
 	h.runner, err = projections.NewRunner(projections.Config{
-		Pool: h.pool, Projections: ps, PageSize: h.cfg.PageSize, Logger: h.cfg.Logger,
+		DB: h.pool, Projections: ps, PageSize: h.cfg.PageSize, Logger: h.cfg.Logger,
 	})
 	return err
 }

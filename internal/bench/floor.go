@@ -156,7 +156,7 @@ func snapshotFloor(ctx context.Context, pool *pgxpool.Pool, label string) error 
 func recomputedTables(ctx context.Context, tx pgx.Tx) ([]string, error) {
 	all := projections.Tables()
 	var names []string
-	for _, p := range projections.Names {
+	for _, p := range projections.Names() {
 		names = append(names, all[p]...)
 	}
 	rows, err := tx.Query(ctx, query("floor-recomputed"), names)
@@ -186,7 +186,7 @@ func newFloor(ctx context.Context, pool *pgxpool.Pool) (*floor, error) {
 		return nil, err
 	}
 	order := append([]string{}, floorStateTables...)
-	for _, p := range projections.Names {
+	for _, p := range projections.Names() {
 		order = append(order, projections.Tables()[p]...)
 	}
 	for _, name := range order {
