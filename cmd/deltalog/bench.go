@@ -95,6 +95,7 @@ materialized views, COPY), each case in a database the benchmark creates and dro
 	cases := fs.String("cases", "", "comma-separated case groups to run (default all: "+strings.Join(bench.Groups, ",")+")")
 	debian := fs.String("debian", "", "add the real Debian workload from the archive indexes in this directory (bookworm → overlays → trixie)")
 	pypi := fs.String("pypi", "", "add the PyPI list (TSV, possibly compressed) in this file as a workload")
+	peer := fs.Bool("peer-debian", false, "add Repology's workload on the --debian data, next to the peer's published figures")
 	dir := fs.String("dir", "", "keep the generated snapshots in this directory (default: a temporary one, removed)")
 	keep := fs.Bool("keep", false, "keep the benchmark database afterwards")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -122,7 +123,7 @@ materialized views, COPY), each case in a database the benchmark creates and dro
 				return usageError(err)
 			}
 		}
-		cfg.DebianDir, cfg.PyPIFile = *debian, *pypi
+		cfg.DebianDir, cfg.PyPIFile, cfg.PeerDebian = *debian, *pypi, *peer
 
 		base, err := database.URL(ctx, e.dbOptions())
 		if err != nil {
