@@ -57,9 +57,31 @@ demo: deps build ## ingest the real Debian data into the managed PostgreSQL and 
 	@echo "== the last two events"
 	$(BIN) tail --from $$($(BIN) status --json | sed -n 's/.*"head_seq": \([0-9]*\).*/\1/p' | awk '{print $$1-2}') | cut -c1-300
 
-test: deps ## run the tests (starts its own PostgreSQL)
+test: deps ## vet, lint, run the tests (they start their own PostgreSQL), then the race run: what CI runs
 	$(GO) vet ./...
-	$(GO) test -count=1 ./...
+	@$(MAKE) --no-print-directory lint
+	$(GO) test -count=1 -timeout 30m ./...
+	@$(MAKE) --no-print-directory race
+
+# The packages that run goroutines of their own, tested again under the race
+# detector. It makes their tests several times slower (the real-data
+# sequences of projections most), hence the longer timeout and not the whole
+# tree.
+RACE_PKGS := ./changelog ./projections ./replay
+
+race: deps ## run the tests of the concurrent packages (changelog, projections, replay) under the race detector
+	$(GO) test -race -count=1 -timeout 45m $(RACE_PKGS)
+
+# staticcheck at a pinned version, installed on first use into bin/ (its
+# checks are configured in staticcheck.conf).
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := bin/tools/staticcheck-$(STATICCHECK_VERSION)/staticcheck
+
+$(STATICCHECK):
+	GOBIN=$(CURDIR)/$(dir $@) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: $(STATICCHECK) ## run staticcheck (installed at a pinned version on first use)
+	$(STATICCHECK) ./...
 
 # make bench's scale: see the README's performance section for why not the
 # 1M packages of `deltalog bench` (the full run) — it takes about 12 minutes.
@@ -77,6 +99,9 @@ fuzz: ## fuzz every parser and decoder for FUZZTIME each (default 30s)
 		echo "== $$f ($$pkg)"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $${FUZZTIME:-30s} $$pkg || exit 1; \
 	done
 
+docs: ## regenerate the command reference in docs/ from the commands
+	$(GO) test -count=1 ./cmd/deltalog -run '^TestDocsUpToDate$$' -args -update-docs
+
 db-stop: ## stop the managed PostgreSQL clusters (demo and tests)
 	-@[ -x $(BIN) ] && $(BIN) db stop
 	-@for h in .deltalog/test-cluster $(wildcard /tmp/deltalog-test-*); do DELTALOG_HOME=$$h $(GO) run ./cmd/deltalog db stop 2>/dev/null; done
@@ -87,4 +112,4 @@ demo-pypi: build ## add the PyPI list (886k packages) as a third repository
 clean: db-stop ## stop the clusters and remove build output and the managed data
 	rm -rf bin .deltalog
 
-.PHONY: help deps build demo demo-pypi test bench gobench fuzz db-stop clean
+.PHONY: help deps build demo demo-pypi test bench gobench fuzz docs race lint db-stop clean

@@ -80,12 +80,12 @@ func (o *AuditOpts) defaults() error {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	for _, name := range o.Projections {
-		if !slices.Contains(Names, name) {
-			return fmt.Errorf("audit: unknown projection %q (known: %v)", name, Names)
+		if !slices.Contains(Names(), name) {
+			return fmt.Errorf("audit: unknown projection %q (known: %v)", name, Names())
 		}
 	}
 	if len(o.Projections) == 0 {
-		o.Projections = Names
+		o.Projections = Names()
 	}
 	return nil
 }

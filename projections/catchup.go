@@ -23,7 +23,7 @@ func CatchUp(ctx context.Context, pool *pgxpool.Pool, names []string, pageSize i
 	if err != nil {
 		return err
 	}
-	r, err := NewRunner(Config{Pool: pool, Projections: ps, PageSize: pageSize, Logger: logger})
+	r, err := NewRunner(Config{DB: pool, Projections: ps, PageSize: pageSize, Logger: logger})
 	if err != nil {
 		return err
 	}

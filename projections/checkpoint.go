@@ -22,7 +22,7 @@ import (
 // never ran).
 func readCheckpoints(ctx context.Context, q changelog.Querier) (map[string]int64, error) {
 	out := map[string]int64{}
-	for _, name := range Names {
+	for _, name := range Names() {
 		out[name] = 0
 	}
 	rows, err := q.Query(ctx, dlsql.Query("audit-checkpoints"))

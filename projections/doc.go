@@ -23,6 +23,20 @@
 // binding rows rather than re-aggregating (that would cost a repository's
 // size, not the change's).
 //
+// # Every table named with its schema
+//
+// No query leaves a table's schema to the search_path. The .sql files mark
+// each table whose schema depends on who runs the query —
+// /* TEMPLATE: schema */projects — and dlsql.Render fills the marks in
+// (see dlsql.Schemas); the statements built in Go from the table
+// descriptions (statements.go) qualify every table. A projection value
+// carries the schema it writes (the live tables by default; a rebuild's
+// catalog and history write its shadow schema, the audit's history replay
+// pg_temp) and passes it down to every query it runs: deltaSchemas for the
+// delta path, fullSchemas for a recomputation. New projection code takes
+// the schema the same way — from its projection, or a parameter — never
+// from the session.
+//
 // # Exactly once
 //
 // A page is applied in one transaction together with the projection's

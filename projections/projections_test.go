@@ -38,7 +38,7 @@ func setupPaged(t testing.TB, pageSize int, ps ...projections.Projection) *fixtu
 	return setupRunner(t, projections.Config{PageSize: pageSize, MaxRetries: 1, RebuildLag: -1}, ps...)
 }
 
-// setupRunner is a fixture whose runner has cfg (Pool and, when ps is
+// setupRunner is a fixture whose runner has cfg (DB and, when ps is
 // empty, Projections filled in: the catalog and history).
 func setupRunner(t testing.TB, cfg projections.Config, ps ...projections.Projection) *fixture {
 	t.Helper()
@@ -50,7 +50,7 @@ func setupRunner(t testing.TB, cfg projections.Config, ps ...projections.Project
 		require.NoError(t, err)
 		ps = []projections.Projection{cat, projections.History{}}
 	}
-	cfg.Pool, cfg.Projections = pool, ps
+	cfg.DB, cfg.Projections = pool, ps
 	r, err := projections.NewRunner(cfg)
 	require.NoError(t, err)
 	return &fixture{pool: pool, updater: u, runner: r}

@@ -95,11 +95,11 @@ func (o *RebuildOpts) defaults() error {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if len(o.Projections) == 0 {
-		o.Projections = Names
+		o.Projections = Names()
 	}
 	for _, name := range o.Projections {
-		if !slices.Contains(Names, name) {
-			return fmt.Errorf("rebuild: unknown projection %q (known: %v)", name, Names)
+		if !slices.Contains(Names(), name) {
+			return fmt.Errorf("rebuild: unknown projection %q (known: %v)", name, Names())
 		}
 		if len(shadowTables(name)) != len(Tables()[name]) {
 			return fmt.Errorf("rebuild: projection %s: its tables are not all described for rebuilds", name)
@@ -175,8 +175,7 @@ type rebuilder struct {
 	pool    *pgxpool.Pool
 	name    string
 	opts    RebuildOpts
-	schema  string // quoted
-	raw     string // unquoted
+	schema  string // the shadow schema (deltalog_rebuild_<projection>)
 	tables  []table
 	proj    Projection // applies pages to the shadow tables
 	seq     int64      // the shadow tables hold the events up to here
@@ -193,13 +192,12 @@ func (b *rebuilder) progress(phase string, done, total int64) {
 }
 
 // q renders a rebuild query for the shadow schema.
-func (b *rebuilder) q(name string) string { return dlsql.Render(name, dlsql.Schemas{Schema: b.raw}) }
+func (b *rebuilder) q(name string) string { return dlsql.Render(name, dlsql.Schemas{Schema: b.schema}) }
 
 func rebuildOne(ctx context.Context, pool *pgxpool.Pool, name string, opts RebuildOpts) (RebuildResult, error) {
 	start := time.Now()
-	b := &rebuilder{pool: pool, name: name, opts: opts, raw: "deltalog_rebuild_" + name,
+	b := &rebuilder{pool: pool, name: name, opts: opts, schema: "deltalog_rebuild_" + name,
 		tables: shadowTables(name), catalog: name == CatalogName}
-	b.schema = pgx.Identifier{b.raw}.Sanitize()
 	b.res = RebuildResult{Projection: name, From: opts.From}
 	for _, tb := range b.tables {
 		b.res.Tables = append(b.res.Tables, tb.name)
@@ -209,10 +207,10 @@ func rebuildOne(ctx context.Context, pool *pgxpool.Pool, name string, opts Rebui
 		if err != nil {
 			return b.res, err
 		}
-		cat.schema = b.raw
+		cat.schema = b.schema
 		b.proj = cat
 	} else {
-		b.proj = History{schema: b.raw}
+		b.proj = History{schema: b.schema}
 	}
 
 	// One rebuild of a projection at a time: a session lock on a connection
@@ -234,7 +232,7 @@ func rebuildOne(ctx context.Context, pool *pgxpool.Pool, name string, opts Rebui
 	swapped := false
 	defer func() {
 		if !swapped { // interrupted or failed: leave no shadow behind
-			_, _ = pool.Exec(context.WithoutCancel(ctx), "DROP SCHEMA IF EXISTS "+b.schema+" CASCADE")
+			_, _ = pool.Exec(context.WithoutCancel(ctx), dropShadowSQL(b.schema))
 		}
 	}()
 	b.progress("prepare", 0, 0)
@@ -401,7 +399,7 @@ func (b *rebuilder) buildFromChangelog(ctx context.Context) error {
 		return err
 	}
 	if b.catalog {
-		if _, err := b.pool.Exec(ctx, dlsql.Query("rebuild-identities-from-changelog"), head); err != nil {
+		if err := createIdentities(ctx, b.pool, head); err != nil {
 			return fmt.Errorf("identities: %w", err)
 		}
 		if _, err := b.pool.Exec(ctx, b.q("rebuild-seed-identities")+";\n"+b.q("rebuild-statistics-row")); err != nil {

@@ -84,7 +84,7 @@ func startReaders(t *testing.T, pool *pgxpool.Pool) *readerLoop {
 	l := &readerLoop{stop: make(chan struct{}), done: make(chan struct{}), min: map[string]int64{}}
 	t.Cleanup(l.halt) // registered after the pool's: runs before it closes
 	var tables []string
-	for _, name := range projections.Names {
+	for _, name := range projections.Names() {
 		tables = append(tables, projections.Tables()[name]...)
 	}
 	tables = append(tables, "package_statuses")
@@ -249,7 +249,7 @@ func TestRebuildWhileWorkerAndUpdatesRun(t *testing.T) {
 			pool := bigPool(t, f)
 			cat, err := projections.NewCatalog(projections.CatalogConfig{})
 			require.NoError(t, err)
-			worker, err := projections.NewRunner(projections.Config{Pool: pool, PageSize: 30,
+			worker, err := projections.NewRunner(projections.Config{DB: pool, PageSize: 30,
 				Projections: []projections.Projection{cat, projections.History{}}})
 			require.NoError(t, err)
 			wctx, stop := context.WithCancel(ctx)
@@ -377,7 +377,7 @@ func TestRebuildHistoryFromStateWhileItLags(t *testing.T) {
 	applyChurn(t, ref.updater, 2)
 	cat, err := projections.NewCatalog(projections.CatalogConfig{})
 	require.NoError(t, err)
-	catalogOnly, err := projections.NewRunner(projections.Config{Pool: f.pool, Projections: []projections.Projection{cat}})
+	catalogOnly, err := projections.NewRunner(projections.Config{DB: f.pool, Projections: []projections.Projection{cat}})
 	require.NoError(t, err)
 	require.NoError(t, catalogOnly.Run(ctx, false))
 
@@ -437,7 +437,7 @@ END $$`)
 
 	step := 3
 	for _, from := range []string{projections.FromState, projections.FromChangelog} {
-		for _, name := range projections.Names {
+		for _, name := range projections.Names() {
 			for _, tb := range projections.Tables()[name] {
 				_, err := f.pool.Exec(ctx, fmt.Sprintf(`CREATE TRIGGER log_writes AFTER INSERT OR UPDATE OR DELETE ON public.%s
 FOR EACH ROW EXECUTE FUNCTION log_live_write()`, tb))

@@ -19,33 +19,11 @@ import (
 // timestamps follow the derived "orphaned" flag as on the delta path.
 func (tb table) applyExpected(ctx context.Context, tx pgx.Tx, schema string) (changelog.Repaired, error) {
 	var rep changelog.Repaired
-	target := qualified(schema, tb.name)
-	set := make([]string, 0, len(tb.values)+1)
-	for _, v := range tb.values {
-		set = append(set, fmt.Sprintf("%s = e.%s", v, v))
-	}
-	oldVals, newVals := prefixed("a", tb.values), prefixed("e", tb.values)
-	cols := append(append([]string{}, tb.keys...), tb.values...)
-	insCols, insVals := strings.Join(cols, ", "), prefixed("e", cols)
-	if tb.orphans {
-		set = append(set, "orphaned_at = CASE WHEN e.orphaned THEN coalesce(a.orphaned_at, now()) END")
-		oldVals += ", a.orphaned"
-		newVals += ", e.orphaned"
-		insCols += ", orphaned_at"
-		insVals += ", CASE WHEN e.orphaned THEN now() END"
-	}
-	stmts := []struct {
+	del, upd, ins := tb.applyExpectedSQL(schema)
+	for _, s := range []struct {
 		sql string
 		n   *int64
-	}{
-		{fmt.Sprintf("DELETE FROM %s a WHERE NOT EXISTS (SELECT 1 FROM pg_temp.%s e WHERE %s)",
-			target, tb.name, tb.on("e", "a")), &rep.Deleted},
-		{fmt.Sprintf("UPDATE %s a SET %s FROM pg_temp.%s e WHERE %s AND (%s) IS DISTINCT FROM (%s)",
-			target, strings.Join(set, ", "), tb.name, tb.on("a", "e"), oldVals, newVals), &rep.Updated},
-		{fmt.Sprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM pg_temp.%s e WHERE NOT EXISTS (SELECT 1 FROM %s a WHERE %s)",
-			target, insCols, insVals, tb.name, target, tb.on("a", "e")), &rep.Inserted},
-	}
-	for _, s := range stmts {
+	}{{del, &rep.Deleted}, {upd, &rep.Updated}, {ins, &rep.Inserted}} {
 		tag, err := tx.Exec(ctx, s.sql)
 		if err != nil {
 			return rep, fmt.Errorf("%s: %w", tb.name, err)
@@ -101,7 +79,7 @@ func repair(ctx context.Context, pool *pgxpool.Pool, opts AuditOpts, failed []Ch
 	}
 	// Lock the checkpoints (workers wait) and repair only what is caught up.
 	var names []string
-	for _, name := range Names { // in name order, like every other taker
+	for _, name := range Names() { // in name order, like every other taker
 		if (name == CatalogName && !catalog) || (name == HistoryName && !history) {
 			continue
 		}
@@ -201,4 +179,28 @@ func joinNote(a, b string) string {
 		return b
 	}
 	return a + "; " + b
+}
+
+// createIdentities gives every email and URL the changelog added up to seq
+// its identity row in the live tables, born orphaned as the catalog's own
+// id resolution creates them: the rows checkIdentities finds missing,
+// created as the repair creates them (deleting none). A rebuild from the
+// changelog runs it first, so that it never invents an id the live worker
+// would give another value.
+func createIdentities(ctx context.Context, pool *pgxpool.Pool, seq int64) error {
+	tx, err := pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
+	_, fix, err := checkIdentities(ctx, tx, seq)
+	if err != nil {
+		return err
+	}
+	if len(fix.emails)+len(fix.urls) > 0 {
+		if _, err := tx.Exec(ctx, dlsql.Query("repair-identities"), fix.emails, fix.urls, []int32{}, []int32{}); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
 }

@@ -29,7 +29,7 @@ var ErrBusy = errors.New("projection is already being run by another worker")
 
 // Config configures a Runner.
 type Config struct {
-	Pool        *pgxpool.Pool
+	DB          *pgxpool.Pool
 	Projections []Projection
 	// PageSize is the most events one page (one transaction) applies.
 	// Default 10000.
@@ -70,8 +70,8 @@ func (c *Config) validate() error {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	var errs []error
-	if c.Pool == nil {
-		errs = append(errs, errors.New("Pool is required"))
+	if c.DB == nil {
+		errs = append(errs, errors.New("DB is required"))
 	}
 	if len(c.Projections) == 0 {
 		errs = append(errs, errors.New("no projections"))
@@ -166,7 +166,7 @@ func (r *Runner) Run(ctx context.Context, follow bool) error {
 
 	var watcher *changelog.Watcher
 	if follow {
-		if watcher, err = changelog.NewWatcher(ctx, changelog.WatcherConfig{DB: r.cfg.Pool, Logger: log}); err != nil {
+		if watcher, err = changelog.NewWatcher(ctx, changelog.WatcherConfig{DB: r.cfg.DB, Logger: log}); err != nil {
 			return err
 		}
 		defer watcher.Close()
@@ -240,11 +240,11 @@ func (r *Runner) dispatch(ctx context.Context, p Projection, pub message.Publish
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		cp, err := checkpoint(ctx, r.cfg.Pool, p.Name())
+		cp, err := checkpoint(ctx, r.cfg.DB, p.Name())
 		if err != nil {
 			return err
 		}
-		head, err := changelog.Head(ctx, r.cfg.Pool)
+		head, err := changelog.Head(ctx, r.cfg.DB)
 		if err != nil {
 			return err
 		}
@@ -301,7 +301,7 @@ func (r *Runner) shouldRebuild(ctx context.Context, p Projection, lag int64) (bo
 		return false, nil
 	}
 	var sets int64
-	if err := r.cfg.Pool.QueryRow(ctx, dlsql.Query("catalog-size")).Scan(&sets); err != nil {
+	if err := r.cfg.DB.QueryRow(ctx, dlsql.Query("catalog-size")).Scan(&sets); err != nil {
 		return false, fmt.Errorf("reading the catalog's size: %w", err)
 	}
 	return float64(lag) > autoRebuildFraction*float64(sets), nil
@@ -312,7 +312,7 @@ func (r *Runner) shouldRebuild(ctx context.Context, p Projection, lag int64) (bo
 func (r *Runner) catchUpByRebuild(ctx context.Context, p Projection, cp, head int64) error {
 	log := r.cfg.Logger.With("projection", p.Name())
 	log.InfoContext(ctx, "catching up by a rebuild from state", "checkpoint", cp, "head", head, "lag", head-cp)
-	res, err := Rebuild(ctx, r.cfg.Pool, RebuildOpts{
+	res, err := Rebuild(ctx, r.cfg.DB, RebuildOpts{
 		Projections: []string{p.Name()}, From: FromState, PageSize: r.cfg.PageSize, Logger: log,
 	})
 	if err != nil {
@@ -357,7 +357,7 @@ func (r *Runner) deadLetter(p Projection, results *resultBox) message.HandlerMid
 			_ = json.Unmarshal(msg.Payload, &pm)
 			r.cfg.Logger.ErrorContext(ctx, "projection failed; stopped at this page",
 				"projection", p.Name(), "after", pm.After, "to", pm.To, "error", err)
-			if dberr := failCheckpoint(ctx, r.cfg.Pool, p.Name(), pm.After, pm.To, err, r.cfg.MaxRetries+1); dberr != nil {
+			if dberr := failCheckpoint(ctx, r.cfg.DB, p.Name(), pm.After, pm.To, err, r.cfg.MaxRetries+1); dberr != nil {
 				err = errors.Join(err, fmt.Errorf("recording dead letter: %w", dberr))
 			}
 			results.put(msg.UUID, fmt.Errorf("%w: %s stopped at seq %d: %w", ErrFailed, p.Name(), pm.After+1, err))
@@ -373,7 +373,7 @@ func (r *Runner) deadLetter(p Projection, results *resultBox) message.HandlerMid
 // checkpoint is.
 func (r *Runner) ApplyPage(ctx context.Context, p Projection, to int64) error {
 	ctx = withLogger(ctx, r.cfg.Logger.With("projection", p.Name()))
-	tx, err := r.cfg.Pool.Begin(ctx)
+	tx, err := r.cfg.DB.Begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -409,7 +409,7 @@ func (r *Runner) ApplyPage(ctx context.Context, p Projection, to int64) error {
 	// Keep the planner's statistics in step with large changes (a fresh
 	// catalog starts with statistics of empty tables, which make later
 	// pages pick plans for empty tables).
-	if _, err := r.stats[p.Name()].Changed(ctx, r.cfg.Pool, int64(len(page.Events))); err != nil {
+	if _, err := r.stats[p.Name()].Changed(ctx, r.cfg.DB, int64(len(page.Events))); err != nil {
 		r.cfg.Logger.WarnContext(ctx, "analyze failed", "projection", p.Name(), "error", err)
 	}
 	r.cfg.Logger.DebugContext(ctx, "page applied", "projection", p.Name(), "after", cp, "to", to, "events", len(page.Events))
@@ -420,7 +420,7 @@ func (r *Runner) ApplyPage(ctx context.Context, p Projection, to int64) error {
 // for the run: one worker per projection at a time, and status can tell
 // whether a worker is running.
 func (r *Runner) lock(ctx context.Context) (*pgxpool.Conn, error) {
-	conn, err := r.cfg.Pool.Acquire(ctx)
+	conn, err := r.cfg.DB.Acquire(ctx)
 	if err != nil {
 		return nil, err
 	}

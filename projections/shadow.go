@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,22 +22,22 @@ func (b *rebuilder) createShadow(ctx context.Context) error {
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
-	for _, s := range []string{"DROP SCHEMA IF EXISTS " + b.schema + " CASCADE", "CREATE SCHEMA " + b.schema} {
+	for _, s := range createShadowSQL(b.schema) {
 		if _, err := tx.Exec(ctx, s); err != nil {
 			return err
 		}
 	}
 	for _, tb := range b.tables {
-		if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TABLE %s.%s (LIKE public.%s INCLUDING ALL)", b.schema, tb.name, tb.name)); err != nil {
+		if _, err := tx.Exec(ctx, likeSQL(b.schema, tb.name)); err != nil {
 			return err
 		}
 		// LIKE copies no storage parameters (fillfactor): copy them.
 		var opts []string
-		if err := tx.QueryRow(ctx, dlsql.Query("rebuild-reloptions"), "public."+tb.name).Scan(&opts); err != nil {
+		if err := tx.QueryRow(ctx, dlsql.Query("rebuild-reloptions"), liveSchema+"."+tb.name).Scan(&opts); err != nil {
 			return err
 		}
 		if len(opts) > 0 {
-			if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s SET (%s)", b.schema, tb.name, strings.Join(opts, ", "))); err != nil {
+			if _, err := tx.Exec(ctx, reloptionsSQL(b.schema, tb.name, opts)); err != nil {
 				return err
 			}
 		}
@@ -73,11 +71,11 @@ func (b *rebuilder) alignIndexNames(ctx context.Context, tx pgx.Tx, table string
 		})
 		return byDef, err
 	}
-	live, err := read("public." + table)
+	live, err := read(liveSchema + "." + table)
 	if err != nil {
 		return err
 	}
-	shadow, err := read(b.raw + "." + table)
+	shadow, err := read(b.schema + "." + table)
 	if err != nil {
 		return err
 	}
@@ -87,8 +85,7 @@ func (b *rebuilder) alignIndexNames(ctx context.Context, tx pgx.Tx, table string
 			return fmt.Errorf("%s: index %s has no live counterpart", table, name)
 		}
 		if want != name {
-			if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER INDEX %s.%s RENAME TO %s", b.schema,
-				pgx.Identifier{name}.Sanitize(), pgx.Identifier{want}.Sanitize())); err != nil {
+			if _, err := tx.Exec(ctx, renameIndexSQL(b.schema, name, want)); err != nil {
 				return err
 			}
 		}
@@ -106,28 +103,13 @@ func (b *rebuilder) fill(ctx context.Context, tx pgx.Tx, tb table) error {
 	if err != nil {
 		return err
 	}
-	names := append(append([]string{}, tb.keys...), tb.values...)
-	vals := prefixed("e", names)
-	from := "pg_temp." + tb.name + " e"
-	if tb.orphans {
-		names = append(names, "orphaned_at")
-		vals += ", CASE WHEN e.orphaned THEN coalesce(l.orphaned_at, now()) END"
-	}
-	if _, ok := cols["first_seen"]; ok {
-		names = append(names, "first_seen")
-		vals += ", coalesce(l.first_seen, now())"
-	}
-	if len(names) > len(tb.keys)+len(tb.values) {
-		from += fmt.Sprintf(" LEFT JOIN public.%s l ON %s", tb.name, tb.on("l", "e"))
-	}
-	q := fmt.Sprintf("INSERT INTO %s.%s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s",
-		b.schema, tb.name, strings.Join(names, ", "), vals, from)
-	return timedExec(ctx, tx, "rebuild "+tb.name, q)
+	_, firstSeen := cols["first_seen"]
+	return timedExec(ctx, tx, "rebuild "+tb.name, tb.fillSQL(b.schema, firstSeen))
 }
 
 // columns maps a live table's columns to whether each is an identity.
 func (b *rebuilder) columns(ctx context.Context, q changelog.Querier, table string) (map[string]bool, error) {
-	rows, err := q.Query(ctx, dlsql.Query("rebuild-columns"), "public."+table)
+	rows, err := q.Query(ctx, dlsql.Query("rebuild-columns"), liveSchema+"."+table)
 	if err != nil {
 		return nil, err
 	}
@@ -153,15 +135,7 @@ func (b *rebuilder) carryTimestamps(ctx context.Context) error {
 		if _, ok := cols["first_seen"]; !ok {
 			continue
 		}
-		set, cmpOld, cmpNew := "first_seen = l.first_seen", "x.first_seen", "l.first_seen"
-		if tb.orphans {
-			set += ", orphaned_at = CASE WHEN x.orphaned AND l.orphaned THEN l.orphaned_at ELSE x.orphaned_at END"
-			cmpOld += ", x.orphaned_at"
-			cmpNew += ", CASE WHEN x.orphaned AND l.orphaned THEN l.orphaned_at ELSE x.orphaned_at END"
-		}
-		q := fmt.Sprintf("UPDATE %s.%s x SET %s FROM public.%s l WHERE %s AND (%s) IS DISTINCT FROM (%s)",
-			b.schema, tb.name, set, tb.name, tb.on("x", "l"), cmpOld, cmpNew)
-		if _, err := b.pool.Exec(ctx, q); err != nil {
+		if _, err := b.pool.Exec(ctx, tb.carrySQL(b.schema)); err != nil {
 			return fmt.Errorf("%s: %w", tb.name, err)
 		}
 	}
@@ -169,11 +143,7 @@ func (b *rebuilder) carryTimestamps(ctx context.Context) error {
 }
 
 func (b *rebuilder) analyze(ctx context.Context) error {
-	names := make([]string, len(b.tables))
-	for i, tb := range b.tables {
-		names[i] = b.schema + "." + tb.name
-	}
-	_, err := b.pool.Exec(ctx, "ANALYZE "+strings.Join(names, ", "))
+	_, err := b.pool.Exec(ctx, analyzeSQL(b.schema, b.tables))
 	return err
 }
 
@@ -184,7 +154,6 @@ func (b *rebuilder) syncSequences(ctx context.Context, q interface {
 	changelog.Querier
 	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
 }) error {
-	lit := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 	for _, tb := range b.tables {
 		cols, err := b.columns(ctx, q, tb.name)
 		if err != nil {
@@ -194,19 +163,13 @@ func (b *rebuilder) syncSequences(ctx context.Context, q interface {
 			if !identity {
 				continue
 			}
-			sql := fmt.Sprintf(`SELECT setval(pg_get_serial_sequence(%[1]s, %[3]s), greatest(
-				coalesce(pg_sequence_last_value(pg_get_serial_sequence(%[2]s, %[3]s)::regclass), 0),
-				(SELECT coalesce(max(%[4]s), 0) FROM %[5]s.%[6]s), 1))`,
-				lit(b.raw+"."+tb.name), lit("public."+tb.name), lit(col), pgx.Identifier{col}.Sanitize(), b.schema, tb.name)
-			if _, err := q.Exec(ctx, sql); err != nil {
+			if _, err := q.Exec(ctx, sequenceSQL(b.schema, tb.name, col)); err != nil {
 				return fmt.Errorf("identity of %s: %w", tb.name, err)
 			}
 		}
 	}
 	return nil
 }
-
-type view struct{ name, def string }
 
 // dependentViews returns the views reading the live tables, with their
 // definitions written with fully qualified names (read with an empty
@@ -216,7 +179,7 @@ func (b *rebuilder) dependentViews(ctx context.Context, tx pgx.Tx) ([]view, erro
 	if _, err := tx.Exec(ctx, "SET LOCAL search_path = pg_catalog"); err != nil {
 		return nil, err
 	}
-	rows, err := tx.Query(ctx, dlsql.Query("rebuild-dependent-views"), b.liveNames())
+	rows, err := tx.Query(ctx, dlsql.Query("rebuild-dependent-views"), liveNames(b.tables))
 	if err != nil {
 		return nil, err
 	}
@@ -232,32 +195,20 @@ func (b *rebuilder) dependentViews(ctx context.Context, tx pgx.Tx) ([]view, erro
 	return views, err
 }
 
-func (b *rebuilder) liveNames() []string {
-	live := make([]string, len(b.tables))
-	for i, tb := range b.tables {
-		live[i] = "public." + tb.name
-	}
-	return live
-}
+// retired is the schema a swap moves the live tables out into.
+func (b *rebuilder) retired() string { return "deltalog_retired_" + b.name }
 
-func (b *rebuilder) retired() string { return pgx.Identifier{"deltalog_retired_" + b.name}.Sanitize() }
-
-// dropRetired drops the tables a swap moved out, table by table without
-// CASCADE (a dependent left behind keeps them, and says so), then their
-// schema.
+// dropRetired drops the tables a swap moved out, then their schema.
 func (b *rebuilder) dropRetired(ctx context.Context) error {
 	tx, err := b.pool.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
-	for _, tb := range b.tables {
-		if _, err := tx.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", b.retired(), tb.name)); err != nil {
+	for _, s := range dropRetiredSQL(b.retired(), b.tables) {
+		if _, err := tx.Exec(ctx, s); err != nil {
 			return err
 		}
-	}
-	if _, err := tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+b.retired()); err != nil {
-		return err
 	}
 	return tx.Commit(ctx)
 }
@@ -266,49 +217,19 @@ func (b *rebuilder) dropRetired(ctx context.Context) error {
 // re-creates the views reading them.
 func (b *rebuilder) swapIn(ctx context.Context, tx pgx.Tx, views []view) error {
 	start := time.Now()
-	live := b.liveNames()
 	if err := b.syncSequences(ctx, tx); err != nil {
 		return err
 	}
 	var n int64
 	for _, tb := range b.tables {
 		var c int64
-		if err := tx.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s.%s", b.schema, tb.name)).Scan(&c); err != nil {
+		if err := tx.QueryRow(ctx, countSQL(b.schema, tb.name)).Scan(&c); err != nil {
 			return err
 		}
 		n += c
 	}
 	b.res.Rows = n
-	sorted := slices.Sorted(slices.Values(live))
-	retired := b.retired()
-	// Locks are taken in the order readers take them: a view before the
-	// tables it reads (re-creating it as it is takes the view alone), then
-	// the tables. Each wait is kept shorter than the server's deadlock
-	// timeout, so that a reader locking tables in another order never
-	// deadlocks with the swap: the swap gives up first and retries.
-	lockWait := min(b.opts.LockTimeout, 500*time.Millisecond)
-	stmts := []string{fmt.Sprintf("SET LOCAL lock_timeout = %d", lockWait.Milliseconds())}
-	for _, v := range views {
-		stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS %s", v.name, v.def))
-	}
-	stmts = append(stmts,
-		// All the live tables at once: readers wait here for the few
-		// milliseconds the swap takes.
-		"LOCK TABLE "+strings.Join(sorted, ", ")+" IN ACCESS EXCLUSIVE MODE",
-		"CREATE SCHEMA "+retired,
-	)
-	lockStmt := len(views) + 1
-	for _, tb := range b.tables {
-		stmts = append(stmts,
-			fmt.Sprintf("ALTER TABLE public.%s SET SCHEMA %s", tb.name, retired),
-			fmt.Sprintf("ALTER TABLE %s.%s SET SCHEMA public", b.schema, tb.name))
-	}
-	for _, v := range views {
-		stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS %s", v.name, v.def))
-	}
-	// The old tables are dropped after the commit (dropWithheld), outside
-	// the lock window; the shadow schema is empty now.
-	stmts = append(stmts, "DROP SCHEMA "+b.schema)
+	stmts, lockStmt := swapSQL(b.schema, b.retired(), b.tables, views, min(b.opts.LockTimeout, 500*time.Millisecond))
 	for i, s := range stmts {
 		if _, err := tx.Exec(ctx, s); err != nil {
 			return err

@@ -12,8 +12,8 @@ import (
 	dlsql "github.com/deltalog/deltalog/sql"
 )
 
-// Names are the projections deltalog runs, in order.
-var Names = []string{CatalogName, HistoryName}
+// Names returns the projections deltalog runs, in order.
+func Names() []string { return []string{CatalogName, HistoryName} }
 
 // Default returns every projection, configured by cfg.
 func Default(cfg CatalogConfig) ([]Projection, error) {
@@ -39,7 +39,7 @@ func Select(all []Projection, only []string) ([]Projection, error) {
 			}
 		}
 		if !found {
-			return nil, fmt.Errorf("unknown projection %q (known: %v)", name, Names)
+			return nil, fmt.Errorf("unknown projection %q (known: %v)", name, Names())
 		}
 	}
 	return out, nil
@@ -97,8 +97,8 @@ func ReadStatus(ctx context.Context, q changelog.Querier) ([]Status, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading projection status: %w", err)
 	}
-	out := make([]Status, 0, len(Names))
-	for _, name := range Names {
+	out := make([]Status, 0, len(Names()))
+	for _, name := range Names() {
 		st, ok := byName[name]
 		if !ok {
 			st = Status{Name: name}

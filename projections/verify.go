@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -102,7 +101,7 @@ func recompute(ctx context.Context, tx pgx.Tx, only ...string) ([]table, error) 
 	var out []table
 	sch := fullSchemas()
 	build := func(tb table) error {
-		if err := timedExec(ctx, tx, tb.name, fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS %s", tb.name, dlsql.Render(tb.expected, sch))); err != nil {
+		if err := timedExec(ctx, tx, tb.name, tb.recomputeSQL(sch)); err != nil {
 			return fmt.Errorf("recomputing %w", err)
 		}
 		out = append(out, tb)
@@ -134,46 +133,18 @@ func recompute(ctx context.Context, tx pgx.Tx, only ...string) ([]table, error) 
 // outer join on the keys.
 func (tb table) compare(ctx context.Context, tx pgx.Tx) (TableDiff, error) {
 	d := TableDiff{Table: tb.name}
-	vals := append([]string{}, tb.values...)
-	if tb.orphans {
-		vals = append(vals, "orphaned")
-	}
-	k0 := tb.keys[0]
-	keyObj := make([]string, len(tb.keys))
-	for i, k := range tb.keys {
-		keyObj[i] = fmt.Sprintf("'%s', coalesce(e.%s, a.%s)", k, k, k)
-	}
-	rowObj := func(alias string) string {
-		parts := make([]string, 0, len(tb.keys)+len(vals))
-		for _, c := range append(append([]string{}, tb.keys...), vals...) {
-			parts = append(parts, fmt.Sprintf("'%s', %s.%s", c, alias, c))
-		}
-		return fmt.Sprintf("CASE WHEN %s.%s IS NULL THEN NULL ELSE jsonb_build_object(%s) END", alias, k0, strings.Join(parts, ", "))
-	}
-	// Count in one pass without building any JSON (the common case: a
-	// clean table); render the few sample rows only when something differs.
-	join := fmt.Sprintf("%s e FULL JOIN %s a ON %s", qualified(tempSchema, tb.name), qualified(liveSchema, tb.name), tb.on("e", "a"))
-	differing := fmt.Sprintf("(e.%[1]s IS NOT NULL AND a.%[1]s IS NOT NULL AND (%[2]s) IS DISTINCT FROM (%[3]s))",
-		k0, prefixed("e", vals), prefixed("a", vals))
-	q := fmt.Sprintf(`SELECT count(*), count(*) FILTER (WHERE a.%[1]s IS NULL), count(*) FILTER (WHERE e.%[1]s IS NULL),
-       count(*) FILTER (WHERE %[2]s) FROM %[3]s`, k0, differing, join)
-	if err := tx.QueryRow(ctx, q).Scan(&d.Compared, &d.Missing, &d.Extra, &d.Differing); err != nil {
+	counts, samples := tb.compareSQL()
+	if err := tx.QueryRow(ctx, counts).Scan(&d.Compared, &d.Missing, &d.Extra, &d.Differing); err != nil {
 		return d, fmt.Errorf("comparing %s: %w", tb.name, err)
 	}
 	if d.Clean() {
 		return d, nil
 	}
-	q = fmt.Sprintf(`SELECT coalesce(jsonb_agg(s), '[]') FROM (
-    SELECT jsonb_build_object(%[1]s) AS key, %[2]s AS expected, %[3]s AS actual
-    FROM %[4]s
-    WHERE a.%[5]s IS NULL OR e.%[5]s IS NULL OR %[6]s
-    ORDER BY 1 LIMIT %[7]d) s`,
-		strings.Join(keyObj, ", "), rowObj("e"), rowObj("a"), join, k0, differing, MaxSamples)
-	var samples []byte
-	if err := tx.QueryRow(ctx, q).Scan(&samples); err != nil {
+	var js []byte
+	if err := tx.QueryRow(ctx, samples).Scan(&js); err != nil {
 		return d, fmt.Errorf("comparing %s: %w", tb.name, err)
 	}
-	if err := json.Unmarshal(samples, &d.Samples); err != nil {
+	if err := json.Unmarshal(js, &d.Samples); err != nil {
 		return d, err
 	}
 	return d, nil
@@ -190,38 +161,9 @@ func Digest(ctx context.Context, q interface {
 	all := append(append(append(append([]table{}, catalogLevel1...), catalogLevel2...), catalogTotals...), historyVersions,
 		table{name: "project_history", keys: []string{"seq", "kind", "project"},
 			values: []string{"repo_id", "batch_id", "old_version", "new_version", "direction"}})
-	// Surrogate ids come from sequences, which a rolled back transaction
-	// advances too: compare by the natural keys they stand for.
-	natural := map[string]string{
-		"maintainer_id": "(SELECT x.email FROM public.maintainers x WHERE x.id = t.maintainer_id)",
-		"link_id":       "(SELECT x.url FROM public.links x WHERE x.id = t.link_id)",
-	}
-	expr := func(tb table, cols []string) []string {
-		out := make([]string, 0, len(cols))
-		for _, c := range cols {
-			switch {
-			case natural[c] != "":
-				out = append(out, natural[c])
-			case c == "id" && (tb.name == "maintainers" || tb.name == "links"):
-				// identified by email / url, among the values
-			case c == "last_updated":
-				// a wall-clock time
-			default:
-				out = append(out, "t."+c)
-			}
-		}
-		return out
-	}
 	for _, tb := range all {
-		cols := append(append([]string{}, tb.keys...), tb.values...)
-		if tb.orphans {
-			cols = append(cols, "orphaned")
-		}
-		sel := expr(tb, cols)
-		q2 := fmt.Sprintf("SELECT count(*) || ' ' || coalesce(md5(string_agg(row(%s)::text, E'\\n' ORDER BY row(%s)::text)), '') FROM %s t",
-			strings.Join(sel, ", "), strings.Join(sel, ", "), qualified(liveSchema, tb.name))
 		var d string
-		if err := q.QueryRow(ctx, q2).Scan(&d); err != nil {
+		if err := q.QueryRow(ctx, tb.digestSQL()).Scan(&d); err != nil {
 			return nil, fmt.Errorf("digest of %s: %w", tb.name, err)
 		}
 		out[tb.name] = d

@@ -33,7 +33,7 @@ type StreamParams struct {
 	// PageSize is the number of events read at once (default
 	// changelog.MaxPage).
 	PageSize int
-	// ReadPageFunc reads one page; default ReadPage on the Querier given to
+	// ReadPageFunc reads one page; default changelog.ReadPage on the Querier given to
 	// Stream. The HTTP server passes its cache here.
 	ReadPageFunc func(ctx context.Context, p changelog.PageParams) (*changelog.Page, error)
 	// HeartbeatFunc is called, in the caller's goroutine, every

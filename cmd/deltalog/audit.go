@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
 
 	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/projections"
@@ -23,6 +24,7 @@ import (
 type listFlag []string
 
 func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Type() string   { return "names" }
 func (l *listFlag) Set(s string) error {
 	for _, v := range strings.Split(s, ",") {
 		if v = strings.TrimSpace(v); v != "" {
@@ -32,59 +34,69 @@ func (l *listFlag) Set(s string) error {
 	return nil
 }
 
-func cmdAudit(ctx context.Context, e *env, args []string) error {
-	fs := e.flags("audit")
+func newAuditCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Check the current state, the changelog and the derived tables against each other",
+		Long: `Check the stored state checksums, the changelog and every projection's tables against a
+recomputation, and record the run (see status). With --repair, rewrite what is wrong in one
+transaction, then audit again. Read-only without --repair: on a $DELTALOG_HOME with no cluster it
+fails rather than create one.
+
+Exit status: 0 consistent (or repaired), 1 inconsistent, 2 could not run (or a projection could
+not be compared).`,
+		Example: `  deltalog audit
+  deltalog audit --projection catalog --catch-up --json
+  deltalog audit --repair`,
+		Args: cobra.NoArgs,
+	}
+	fs := cmd.Flags()
 	var only listFlag
 	fs.Var(&only, "projection", "audit only this projection's tables (repeatable, or comma-separated; default all: "+
-		strings.Join(projections.Names, ",")+"); the current state and the changelog are always checked")
+		strings.Join(projections.Names(), ",")+"); the current state and the changelog are always checked")
 	repair := fs.Bool("repair", false, "rewrite what the audit finds wrong, in one transaction, then audit again")
 	catchUp := fs.Bool("catch-up", false, "apply the pages the projections have pending first, so that none is skipped for lagging")
 	replay := fs.Bool("replay-history", false, "also check project_history against a replay of the whole changelog")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: deltalog audit [--projection NAME...] [--repair] [--catch-up] [--replay-history] [--json]")
-		fmt.Fprintln(e.stderr, "exit status: 0 consistent (or repaired), 1 inconsistent, 2 could not run (or a projection could not be compared)")
-		fs.PrintDefaults()
-	}
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return &exitError{2, fmt.Errorf("audit takes no arguments (got %q)", fs.Args())}
-	}
-	pool, err := e.open(ctx)
-	if err != nil {
-		return &exitError{2, err}
-	}
-	defer pool.Close()
-	rep, err := projections.Audit(ctx, pool, projections.AuditOpts{
-		Projections: only, Repair: *repair, CatchUp: *catchUp, ReplayHistory: *replay,
-		Record: true, Source: "cli", Logger: e.logger(),
-	})
-	if err != nil {
-		return &exitError{2, err}
-	}
-	if *asJSON {
-		if err := writeJSON(e.stdout, rep); err != nil {
-			return err
+	cmd.RunE = e.runE(func(ctx context.Context, _ []string) error {
+		open := e.openExisting
+		if *repair {
+			open = e.open
 		}
-	} else {
-		printAudit(e.stdout, rep)
-	}
-	switch rep.Outcome {
-	case projections.OutcomeConsistent, projections.OutcomeRepaired:
-		return nil
-	case projections.OutcomeIncomplete:
-		return &exitError{2, errors.New("audit incomplete: a check could not run")}
-	}
-	return &exitError{1, fmt.Errorf("audit: inconsistent (%d checks found wrong rows)", len(rep.Failed()))}
+		pool, err := open(ctx)
+		if err != nil {
+			return &exitError{2, err}
+		}
+		defer pool.Close()
+		rep, err := projections.Audit(ctx, pool, projections.AuditOpts{
+			Projections: only, Repair: *repair, CatchUp: *catchUp, ReplayHistory: *replay,
+			Record: true, Source: "cli", Logger: e.logger(),
+		})
+		if err != nil {
+			return &exitError{2, err}
+		}
+		if *asJSON {
+			if err := writeJSON(e.stdout, rep); err != nil {
+				return err
+			}
+		} else {
+			printAudit(e.stdout, rep)
+		}
+		switch rep.Outcome {
+		case projections.OutcomeConsistent, projections.OutcomeRepaired:
+			return nil
+		case projections.OutcomeIncomplete:
+			return &exitError{2, errors.New("audit incomplete: a check could not run")}
+		}
+		return &exitError{exitFailure, fmt.Errorf("inconsistent (%d checks found wrong rows)", len(rep.Failed()))}
+	})
+	return cmd
 }
 
 func printAudit(w io.Writer, rep *projections.AuditReport) {
 	fmt.Fprintf(w, "audit #%d: %s — head seq %d, %d checks in %.2fs", rep.ID, rep.Outcome, rep.HeadSeq, len(rep.Checks), rep.Seconds)
 	var parts []string
-	for _, g := range append([]string{"state"}, projections.Names...) {
+	for _, g := range append([]string{"state"}, projections.Names()...) {
 		if s, ok := rep.Timings[g]; ok {
 			parts = append(parts, fmt.Sprintf("%s %.2fs", g, s))
 		}
@@ -165,58 +177,62 @@ func compact(raw json.RawMessage) string {
 	return s
 }
 
-func cmdRebuild(ctx context.Context, e *env, args []string) error {
-	fs := e.flags("rebuild")
-	all := fs.Bool("all", false, "rebuild every projection ("+strings.Join(projections.Names, ", ")+")")
+func newRebuildCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rebuild NAME...|--all",
+		Short: "Rebuild projections' tables beside the live ones and swap them in",
+		Long: `Rebuild the tables of the named projections (` + strings.Join(projections.Names(), ", ") + `) in a side schema, from
+the current state or by replaying the changelog, catch up with what was appended meanwhile, and
+swap them in; readers of the live tables are not blocked until the swap.`,
+		Example: `  deltalog rebuild catalog --from changelog
+  deltalog rebuild --all --json`,
+		ValidArgs: projections.Names(),
+	}
+	fs := cmd.Flags()
+	all := fs.Bool("all", false, "rebuild every projection ("+strings.Join(projections.Names(), ", ")+")")
 	from := fs.String("from", projections.FromState, "build from the current \"state\" (full-rebuild queries) or the \"changelog\" (every event from seq 1)")
 	pageSize := fs.Int("page-size", 10000, "most events applied in one transaction (replay and catch-up)")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: deltalog rebuild NAME...|--all [--from state|changelog] [--page-size N] [--json]")
-		fs.PrintDefaults()
-	}
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	names := fs.Args()
-	if *all == (len(names) > 0) {
-		fs.Usage()
-		return &exitError{2, errors.New("rebuild needs projection names or --all")}
-	}
-	if *from != projections.FromState && *from != projections.FromChangelog {
-		return &exitError{2, fmt.Errorf("--from %q: want state or changelog", *from)}
-	}
-	for _, n := range names {
-		if !slices.Contains(projections.Names, n) {
-			return &exitError{2, fmt.Errorf("unknown projection %q (known: %v)", n, projections.Names)}
+	cmd.RunE = e.runE(func(ctx context.Context, names []string) error {
+		if *all == (len(names) > 0) {
+			return usageError(errors.New("rebuild needs projection names or --all"))
 		}
-	}
-	pool, err := e.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	bar := newRebuildBar(e.stderr)
-	res, err := projections.Rebuild(ctx, pool, projections.RebuildOpts{
-		Projections: names, From: *from, PageSize: *pageSize, Logger: e.logger(), ProgressFunc: bar.update,
+		if *from != projections.FromState && *from != projections.FromChangelog {
+			return usageError(fmt.Errorf("--from %q: want state or changelog", *from))
+		}
+		for _, n := range names {
+			if !slices.Contains(projections.Names(), n) {
+				return usageError(fmt.Errorf("unknown projection %q (known: %v)", n, projections.Names()))
+			}
+		}
+		pool, err := e.open(ctx)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		bar := newRebuildBar(e.stderr)
+		res, err := projections.Rebuild(ctx, pool, projections.RebuildOpts{
+			Projections: names, From: *from, PageSize: *pageSize, Logger: e.logger(), ProgressFunc: bar.update,
+		})
+		bar.done()
+		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("%w (interrupted: the live tables are untouched; run it again)", err)
+			}
+			return err
+		}
+		if *asJSON {
+			return writeJSON(e.stdout, res)
+		}
+		for _, r := range res {
+			fmt.Fprintf(e.stdout, "%s: rebuilt from %s at seq %d (+%d events caught up), %d rows in %d tables, "+
+				"swapped in %.0fms (%d attempts), checkpoint %d, %.2fs\n",
+				r.Projection, r.From, r.BuiltAt, r.CaughtUp, r.Rows, len(r.Tables), r.SwapSeconds*1000, r.SwapAttempts,
+				r.Checkpoint, r.Seconds)
+		}
+		return nil
 	})
-	bar.done()
-	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("%w (interrupted: the live tables are untouched; run it again)", err)
-		}
-		return err
-	}
-	if *asJSON {
-		return writeJSON(e.stdout, res)
-	}
-	for _, r := range res {
-		fmt.Fprintf(e.stdout, "%s: rebuilt from %s at seq %d (+%d events caught up), %d rows in %d tables, "+
-			"swapped in %.0fms (%d attempts), checkpoint %d, %.2fs\n",
-			r.Projection, r.From, r.BuiltAt, r.CaughtUp, r.Rows, len(r.Tables), r.SwapSeconds*1000, r.SwapAttempts,
-			r.Checkpoint, r.Seconds)
-	}
-	return nil
+	return cmd
 }
 
 // rebuildBar draws a rebuild's progress on a terminal (nothing otherwise),
@@ -261,45 +277,51 @@ func (b *rebuildBar) done() {
 	}
 }
 
-func cmdInvalidate(ctx context.Context, e *env, args []string) error {
-	fs := e.flags("invalidate")
+func newInvalidateCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "invalidate --all|--repo R|--project P",
+		Short: "Mark packagesets to be re-stated in full by their repository's next update",
+		Long: `Mark packagesets as invalidated: the next update of each repository re-states them as
+"invalidated" events, whatever their checksums, so that the projections re-derive them (after a
+parser fix, for example).`,
+		Example: `  deltalog invalidate --repo debian_12 --reason "Vcs-* parsing fixed"
+  deltalog invalidate --project openssl
+  deltalog invalidate --all`,
+		Args: cobra.NoArgs,
+	}
+	fs := cmd.Flags()
 	all := fs.Bool("all", false, "every packageset of every repository")
 	repo := fs.String("repo", "", "the packagesets of this repository (with --project: one packageset)")
 	project := fs.String("project", "", "this project's packagesets, in every repository (or in --repo)")
 	reason := fs.String("reason", "", "why (recorded with the batch that carries the invalidation)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
-	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "usage: deltalog invalidate --all|--repo R|--project P [--reason TEXT] [--json]")
-		fs.PrintDefaults()
-	}
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 || (*all == (*repo != "" || *project != "")) {
-		fs.Usage()
-		return &exitError{2, errors.New("invalidate needs --all, or --repo and/or --project")}
-	}
-	pool, err := e.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	res, err := changelog.Invalidate(ctx, pool, changelog.InvalidateParams{All: *all, Repo: *repo, Project: *project, Reason: *reason})
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return writeJSON(e.stdout, res)
-	}
-	for _, r := range res.Repos {
-		fmt.Fprintf(e.stdout, "%s: %d packagesets invalidated (invalidation #%d)\n", r.Repo, r.Packagesets, r.ID)
-	}
-	fmt.Fprintf(e.stdout, "the next update of each repository re-states them as `invalidated` events (by %s", res.Actor)
-	if res.Reason != "" {
-		fmt.Fprintf(e.stdout, ": %s", res.Reason)
-	}
-	fmt.Fprintln(e.stdout, ")")
-	return nil
+	cmd.RunE = e.runE(func(ctx context.Context, _ []string) error {
+		if *all == (*repo != "" || *project != "") {
+			return usageError(errors.New("invalidate needs --all, or --repo and/or --project"))
+		}
+		pool, err := e.open(ctx)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		res, err := changelog.Invalidate(ctx, pool, changelog.InvalidateParams{All: *all, Repo: *repo, Project: *project, Reason: *reason})
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(e.stdout, res)
+		}
+		for _, r := range res.Repos {
+			fmt.Fprintf(e.stdout, "%s: %d packagesets invalidated (invalidation #%d)\n", r.Repo, r.Packagesets, r.ID)
+		}
+		fmt.Fprintf(e.stdout, "the next update of each repository re-states them as `invalidated` events (by %s", res.Actor)
+		if res.Reason != "" {
+			fmt.Fprintf(e.stdout, ": %s", res.Reason)
+		}
+		fmt.Fprintln(e.stdout, ")")
+		return nil
+	})
+	return cmd
 }
 
 // hashSeed is update's --hash-seed: the flag, else $DELTALOG_HASH_SEED, else

@@ -60,7 +60,7 @@ func TestBenchCommand(t *testing.T) {
 		names = append(names, c.Name)
 		require.Positive(t, c.Seconds, c.Name)
 	}
-	require.Equal(t, []string{bench.CaseParseHash, bench.CaseFull, bench.CaseNoChange, bench.DeltaCase(0.1), bench.CaseRecompute}, names)
+	require.Equal(t, []string{bench.CaseParseHash, bench.CaseFull, bench.CaseNoChange, bench.CaseSingle, bench.DeltaCase(0.1), bench.CaseRecompute}, names)
 
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, url)

@@ -79,7 +79,7 @@ func TestProjectWorkerSurvivesSIGKILL(t *testing.T) {
 	// state, while the killed worker pages).
 	ps, err := projections.Default(projections.CatalogConfig{})
 	require.NoError(t, err)
-	r, err := projections.NewRunner(projections.Config{Pool: clean, Projections: ps, PageSize: 20000})
+	r, err := projections.NewRunner(projections.Config{DB: clean, Projections: ps, PageSize: 20000})
 	require.NoError(t, err)
 	require.NoError(t, r.Run(ctx, false))
 	want, err := projections.Digest(ctx, clean)

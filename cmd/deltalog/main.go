@@ -1,51 +1,52 @@
 // Command deltalog ingests package repository snapshots into a changelog of
 // checksummed deltas and keeps derived tables current from it.
 //
-// This file holds only wiring: flags, database connection, output. The work
-// is done by the packages it calls.
+// This package holds only wiring: commands, flags, database connection,
+// output. The work is done by the packages it calls.
 package main
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
 
 	"github.com/deltalog/deltalog/internal/pg/database"
+	"github.com/deltalog/deltalog/internal/pg/pgcluster"
 )
 
-const usage = `deltalog — delta-update engine for package catalogs
+const rootLong = `deltalog — delta-update engine for package catalogs.
 
-Usage:
-  deltalog update --repo NAME --format FORMAT [--force] [--project] [--json] FILE...
-  deltalog project [--follow] [--only NAME,...]
-  deltalog tail [--from SEQ] [--limit N] [--follow] [--repo R]
-  deltalog serve [--addr 127.0.0.1:8080]
-  deltalog replicate --to nats://HOST:PORT [--stream NAME] [--until SEQ]
-  deltalog follow --from http://HOST:PORT|nats://HOST:PORT --db FOLLOWER_URL [--until SEQ]
-  deltalog status [--json]
-  deltalog audit [--projection NAME...] [--repair] [--catch-up] [--replay-history] [--json]
-  deltalog rebuild NAME...|--all [--from state|changelog]
-  deltalog invalidate --all|--repo R|--project P [--reason TEXT]
-  deltalog migrate
-  deltalog db start|stop|status|url
-  deltalog gen --out DIR [--packages N] [--repos N] [--seed N] [--gen G] [--rate R]
-  deltalog bench [--packages N] [--rates 0.001,0.01,0.1] [--reps N] [--debian DIR] [--pypi FILE] [--json]
+Snapshots of package repositories are parsed, hashed and diffed against the
+stored state; the differences are appended to a changelog, and projection
+workers apply them to derived tables.
 
 Formats: debian-sources, debian-packages, tsv, jsonl (files may be plain, .xz or .gz).
 
 Every command uses --db URL or $DATABASE_URL when given; otherwise a private
-PostgreSQL cluster under $DELTALOG_HOME (default ./.deltalog), started on demand.
-Run "deltalog COMMAND -h" for a command's flags.
-`
+PostgreSQL cluster under $DELTALOG_HOME (default ./.deltalog), created and
+started on demand by the commands that write (read-only commands such as
+status, tail and audit refuse a home with no cluster).
+
+Exit status: 0 success, 1 failure, 2 usage error, 3 follower divergence
+(audit: 0 consistent, 1 inconsistent, 2 could not run).`
+
+// Exit statuses.
+const (
+	exitOK       = 0
+	exitFailure  = 1
+	exitUsage    = 2
+	exitDiverged = 3
+)
 
 // exitError carries an exit status other than 1.
 type exitError struct {
@@ -56,53 +57,125 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
+// usageErr marks a usage error: a bad flag value or argument.
+type usageErr struct{ error }
+
+func (u usageErr) Unwrap() error { return u.error }
+
+// usageError marks err as a usage error (exit status 2, with a pointer to
+// --help).
+func usageError(err error) error { return &exitError{exitUsage, usageErr{err}} }
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	if err == nil {
-		return
-	}
-	code := 1
-	var ee *exitError
-	if errors.As(err, &ee) {
-		code = ee.code
-	}
-	if !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "deltalog:", err)
-	}
 	os.Exit(code)
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, usage)
+// run executes the command line args and returns the exit status. Errors
+// are printed once, to stderr, prefixed with the command.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	e := &env{stdout: stdout, stderr: stderr}
+	root := newRootCmd(e)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return exitOK
+	}
+	code := exitFailure
+	var ee *exitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.code
+	case !e.ran:
+		// cobra failed before the command ran: an unknown command or flag,
+		// a bad flag value, wrong arguments.
+		code = exitUsage
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", cmd.CommandPath(), err)
+	if !e.ran || errors.As(err, new(usageErr)) {
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", cmd.CommandPath())
+	}
+	return code
+}
+
+// newRootCmd builds the command tree.
+func newRootCmd(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "deltalog",
+		Short: "Delta-update engine for package catalogs",
+		Long:  rootLong,
+		Example: `  deltalog update --repo debian_12 --format debian-sources --project Sources.xz
+  deltalog status
+  deltalog completion bash > /etc/bash_completion.d/deltalog`,
+		// Runnable, so that an unknown command is a usage error rather than
+		// the help text.
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("unknown command %q", args[0])
+			}
+			return nil
+		},
+		RunE:              func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		SilenceErrors:     true,
+		SilenceUsage:      true,
+		DisableAutoGenTag: true,
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			if err := e.dbOptions().Validate(); err != nil {
+				return usageError(err)
+			}
+			return nil
+		},
+	}
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	pf := root.PersistentFlags()
+	pf.StringVar(&e.dbURL, "db", "", "PostgreSQL URL (default $DATABASE_URL, else the managed cluster under $DELTALOG_HOME)")
+	pf.BoolVarP(&e.verbose, "verbose", "v", false, "log progress details to stderr")
+
+	root.AddGroup(&cobra.Group{ID: "data", Title: "Ingesting and projecting:"},
+		&cobra.Group{ID: "check", Title: "Auditing and repairing:"},
+		&cobra.Group{ID: "replication", Title: "Replication:"},
+		&cobra.Group{ID: "admin", Title: "Database and tooling:"})
+	add := func(group string, cmds ...*cobra.Command) {
+		for _, c := range cmds {
+			c.GroupID = group
+			root.AddCommand(c)
+		}
+	}
+	add("data", newUpdateCmd(e), newProjectCmd(e), newTailCmd(e), newStatusCmd(e))
+	add("check", newAuditCmd(e), newRebuildCmd(e), newInvalidateCmd(e))
+	add("replication", newServeCmd(e), newReplicateCmd(e), newFollowCmd(e))
+	add("admin", newMigrateCmd(e), newDBCmd(e), newGenCmd(e), newBenchCmd(e))
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.HasSubCommands() {
+			needSubcommand(c)
+		}
+	}
+	return root
+}
+
+// needSubcommand makes a command that only groups subcommands (db,
+// completion) refuse to run without one, or with an unknown one, as a usage
+// error, rather than print its help and exit 0.
+func needSubcommand(c *cobra.Command) {
+	var names []string
+	for _, sub := range c.Commands() {
+		names = append(names, sub.Name())
+	}
+	want := strings.Join(names, ", ")
+	c.Args = func(_ *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return fmt.Errorf("unknown %s command %q (want %s)", c.Name(), args[0], want)
+		}
 		return nil
 	}
-	cmds := map[string]func(context.Context, *env, []string) error{
-		"update":    cmdUpdate,
-		"project":   cmdProject,
-		"tail":      cmdTail,
-		"serve":     cmdServe,
-		"replicate": cmdReplicate,
-		"follow":    cmdFollow,
-		"status":    cmdStatus,
-		"migrate":   cmdMigrate,
-		"db":        cmdDB,
-		"gen":       cmdGen,
-		"bench":     cmdBench,
-
-		"audit":      cmdAudit, // audit.go: audits, rebuilds, invalidations
-		"rebuild":    cmdRebuild,
-		"invalidate": cmdInvalidate,
+	c.RunE = func(*cobra.Command, []string) error {
+		return usageError(fmt.Errorf("%s needs one of %s", c.Name(), want))
 	}
-	cmd, ok := cmds[args[0]]
-	if !ok {
-		fmt.Fprint(stderr, usage)
-		return &exitError{2, fmt.Errorf("unknown command %q", args[0])}
-	}
-	e := &env{stdout: stdout, stderr: stderr}
-	return cmd(ctx, e, args[1:])
 }
 
 // env is what every command shares: output streams and the database flags.
@@ -110,26 +183,17 @@ type env struct {
 	stdout, stderr io.Writer
 	dbURL          string
 	verbose        bool
+	// ran is set once a command's body starts: an error before it is a
+	// usage error.
+	ran bool
 }
 
-// flags returns a FlagSet with the common flags registered.
-func (e *env) flags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet("deltalog "+name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	fs.StringVar(&e.dbURL, "db", "", "PostgreSQL URL (default $DATABASE_URL, else the managed cluster)")
-	fs.BoolVar(&e.verbose, "v", false, "log progress details to stderr")
-	return fs
-}
-
-// parse parses flags, mapping usage errors to exit status 2.
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &exitError{2, err}
+// runE adapts a command body to cobra, recording that it ran.
+func (e *env) runE(body func(ctx context.Context, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		e.ran = true
+		return body(cmd.Context(), args)
 	}
-	return nil
 }
 
 func (e *env) logger() *slog.Logger {
@@ -143,8 +207,23 @@ func (e *env) dbOptions() database.Options {
 	return database.Options{URL: e.dbURL, Logger: e.logger()}
 }
 
+// open opens the database, creating and starting the managed cluster if
+// needed (the commands that write).
 func (e *env) open(ctx context.Context) (*pgxpool.Pool, error) {
 	return database.Open(ctx, e.dbOptions())
+}
+
+// openExisting opens the database for the read-only commands: a managed
+// cluster must exist already (it is started if stopped, never created).
+func (e *env) openExisting(ctx context.Context) (*pgxpool.Pool, error) {
+	o := e.dbOptions()
+	o.MustExist = true
+	pool, err := database.Open(ctx, o)
+	if errors.Is(err, pgcluster.ErrNoCluster) {
+		return nil, fmt.Errorf("%w ($DELTALOG_HOME): create one with `deltalog db start` or any command that writes "+
+			"(update, migrate), or name a server with --db or $DATABASE_URL", err)
+	}
+	return pool, err
 }
 
 func writeJSON(w io.Writer, v any) error {

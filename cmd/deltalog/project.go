@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/deltalog/deltalog/projections"
 )
@@ -19,11 +22,8 @@ type projectFlags struct {
 	rebuildLag int
 }
 
-func (f *projectFlags) register(fs interface {
-	StringVar(*string, string, string, string)
-	IntVar(*int, string, int, string)
-}) {
-	fs.StringVar(&f.only, "only", "", "comma-separated projections to run (default all: "+strings.Join(projections.Names, ",")+")")
+func (f *projectFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.only, "only", "", "comma-separated projections to run (default all: "+strings.Join(projections.Names(), ",")+")")
 	fs.IntVar(&f.pageSize, "page-size", 10000, "most events applied in one transaction")
 	fs.IntVar(&f.cacheSize, "cache-size", 100000, "entries in each id cache (maintainers, links)")
 	fs.IntVar(&f.rebuildLag, "rebuild-lag", 0, "a catalog more events than this behind catches up by a rebuild from state (0: automatic, over a fifth of its packagesets; -1: never)")
@@ -40,58 +40,68 @@ func (f *projectFlags) runner(e *env, pool *pgxpool.Pool) (*projections.Runner, 
 	}
 	ps, err := projections.Select(all, only)
 	if err != nil {
-		return nil, &exitError{2, err}
+		return nil, usageError(err)
 	}
 	return projections.NewRunner(projections.Config{
-		Pool: pool, Projections: ps, PageSize: f.pageSize, RebuildLag: int64(f.rebuildLag), Logger: e.logger(),
+		DB: pool, Projections: ps, PageSize: f.pageSize, RebuildLag: int64(f.rebuildLag), Logger: e.logger(),
 	})
 }
 
-func cmdProject(ctx context.Context, e *env, args []string) error {
-	fs := e.flags("project")
+func newProjectCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "project",
+		Short: "Apply the changelog to the derived tables (the projections)",
+		Long: `Apply the changelog's pending events to each projection's tables, page by page, each page in one
+transaction with the projection's checkpoint. With --follow it keeps going, woken by notifications,
+until interrupted.`,
+		Example: `  deltalog project
+  deltalog project --follow --only catalog --audit-every 1h`,
+		Args: cobra.NoArgs,
+	}
+	fs := cmd.Flags()
 	follow := fs.Bool("follow", false, "keep following the changelog (wakes on notifications) until interrupted")
 	auditEvery := fs.Duration("audit-every", 0, "with --follow: audit the projections every DURATION between pages (recorded; see status)")
 	var pf projectFlags
 	pf.register(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	pool, err := e.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	r, err := pf.runner(e, pool)
-	if err != nil {
-		return err
-	}
-	if *auditEvery > 0 {
-		if !*follow {
-			return &exitError{2, fmt.Errorf("--audit-every needs --follow")}
+	cmd.RunE = e.runE(func(ctx context.Context, _ []string) error {
+		pool, err := e.open(ctx)
+		if err != nil {
+			return err
 		}
-		var only []string
-		if pf.only != "" {
-			only = strings.Split(pf.only, ",")
+		defer pool.Close()
+		r, err := pf.runner(e, pool)
+		if err != nil {
+			return err
 		}
-		loopCtx, stop := context.WithCancel(ctx)
-		defer startAuditLoop(loopCtx, e, pool, *auditEvery, only)() // runs after stop: waits for the loop to end
-		defer stop()
-	}
-	start := time.Now()
-	err = r.Run(ctx, *follow)
-	if *follow && ctx.Err() != nil {
-		err = nil // interrupted: a clean stop
-	}
-	if err != nil {
-		return err
-	}
-	sts, err := projections.ReadStatus(context.WithoutCancel(ctx), pool)
-	if err != nil {
-		return err
-	}
-	for _, s := range sts {
-		fmt.Fprintf(e.stdout, "%-8s checkpoint %d, lag %d, %s\n", s.Name, s.Checkpoint, s.Lag, s.State)
-	}
-	fmt.Fprintf(e.stdout, "projected in %.2fs\n", time.Since(start).Seconds())
-	return nil
+		if *auditEvery > 0 {
+			if !*follow {
+				return usageError(errors.New("--audit-every needs --follow"))
+			}
+			var only []string
+			if pf.only != "" {
+				only = strings.Split(pf.only, ",")
+			}
+			loopCtx, stop := context.WithCancel(ctx)
+			defer startAuditLoop(loopCtx, e, pool, *auditEvery, only)() // runs after stop: waits for the loop to end
+			defer stop()
+		}
+		start := time.Now()
+		err = r.Run(ctx, *follow)
+		if *follow && ctx.Err() != nil {
+			err = nil // interrupted: a clean stop
+		}
+		if err != nil {
+			return err
+		}
+		sts, err := projections.ReadStatus(context.WithoutCancel(ctx), pool)
+		if err != nil {
+			return err
+		}
+		for _, s := range sts {
+			fmt.Fprintf(e.stdout, "%-8s checkpoint %d, lag %d, %s\n", s.Name, s.Checkpoint, s.Lag, s.State)
+		}
+		fmt.Fprintf(e.stdout, "projected in %.2fs\n", time.Since(start).Seconds())
+		return nil
+	})
+	return cmd
 }

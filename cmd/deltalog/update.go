@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/spf13/cobra"
 
 	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/internal/ingest"
@@ -14,8 +15,21 @@ import (
 	"github.com/deltalog/deltalog/internal/input/version"
 )
 
-func cmdUpdate(ctx context.Context, e *env, args []string) error {
-	fs := e.flags("update")
+func newUpdateCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "update --repo NAME --format FORMAT FILE...",
+		Short: "Apply a snapshot of a repository: diff it against the stored state, append the changes to the changelog",
+		Long: `Apply a snapshot of one repository, read from one or more files (plain, .xz or .gz), applied in
+order: a later file replaces earlier packages of the same name (a suite, then its overlays).
+
+The snapshot is diffed against the stored state; what changed is appended to the changelog with the
+new state in one transaction. A snapshot with no packages, or with fewer than half the repository's
+current packages, is refused unless --force.`,
+		Example: `  deltalog update --repo debian_12 --format debian-sources bookworm-Sources.xz bookworm-updates-Sources.xz --project
+  deltalog update --repo pypi --format tsv --version-scheme pypi pypi.tsv.xz --json`,
+		Args: cobra.MinimumNArgs(1),
+	}
+	fs := cmd.Flags()
 	repo := fs.String("repo", "", "repository name (required), e.g. debian_12")
 	format := fs.String("format", "", "input format: debian-sources, debian-packages, tsv, jsonl (required)")
 	force := fs.Bool("force", false, "apply an empty snapshot or one under half the repository's size")
@@ -25,58 +39,60 @@ func cmdUpdate(ctx context.Context, e *env, args []string) error {
 	pf.register(fs)
 	scheme := fs.String("version-scheme", "", "version order: debian, pypi, semver (alias npm), generic (default: debian for Debian formats, generic for jsonl; tsv needs one)")
 	seedFlag := fs.String("hash-seed", "", "xxhash seed, decimal or 0x… (default $DELTALOG_HASH_SEED, else 0x64656c74616c6f67); a change re-derives the repository")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	seed, err := hashSeed(*seedFlag)
-	if err != nil {
-		return &exitError{2, err}
-	}
-	if *repo == "" || *format == "" || fs.NArg() == 0 {
-		fs.Usage()
-		return &exitError{2, fmt.Errorf("update needs --repo, --format and at least one FILE")}
-	}
-	f, err := formats.ParseFormat(*format)
-	if err != nil {
-		return &exitError{2, err}
-	}
+	cmd.RunE = e.runE(func(ctx context.Context, args []string) error {
+		seed, err := hashSeed(*seedFlag)
+		if err != nil {
+			return usageError(err)
+		}
+		if *repo == "" || *format == "" {
+			return usageError(fmt.Errorf("update needs --repo, --format and at least one FILE"))
+		}
+		f, err := formats.ParseFormat(*format)
+		if err != nil {
+			return usageError(err)
+		}
+		if *scheme != "" && !version.Valid(version.Scheme(*scheme)) {
+			return usageError(fmt.Errorf("--version-scheme %q: want debian, pypi, semver (or npm) or generic", *scheme))
+		}
 
-	pool, err := e.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	u, err := changelog.NewUpdater(pool, changelog.Config{Logger: e.logger()})
-	if err != nil {
-		return err
-	}
+		pool, err := e.open(ctx)
+		if err != nil {
+			return err
+		}
+		defer pool.Close()
+		u, err := changelog.NewUpdater(pool, changelog.Config{Logger: e.logger()})
+		if err != nil {
+			return err
+		}
 
-	prog := newProgress(e.stderr, *repo)
-	sum, err := ingest.Run(ctx, u, ingest.Params{
-		Repo: *repo, Format: f, Files: fs.Args(), Force: *force, PhaseFunc: prog.phase, ProgressFunc: prog.bytes,
-		VersionScheme: version.Scheme(*scheme), Seed: seed,
+		prog := newProgress(e.stderr, *repo)
+		sum, err := ingest.Run(ctx, u, ingest.Params{
+			Repo: *repo, Format: f, Files: args, Force: *force, PhaseFunc: prog.phase, ProgressFunc: prog.bytes,
+			VersionScheme: version.Scheme(*scheme), Seed: seed,
+		})
+		if err == nil && *project {
+			prog.phase("project")
+			err = projectAfterUpdate(ctx, e, pool, &pf, sum)
+		}
+		prog.done()
+		if err != nil {
+			return err
+		}
+		if len(sum.SkippedLines) > 0 {
+			fmt.Fprintf(e.stderr, "deltalog: skipped %d rows without a version, first at %s\n",
+				sum.Skipped, strings.Join(sum.SkippedLines, ", "))
+		}
+		if sum.Duplicates > 0 {
+			fmt.Fprintf(e.stderr, "deltalog: dropped %d duplicate packages: %s\n",
+				sum.Duplicates, strings.Join(sum.DuplicateSamples, "; "))
+		}
+		if *asJSON {
+			return writeJSON(e.stdout, sum)
+		}
+		printSummary(e, sum)
+		return nil
 	})
-	if err == nil && *project {
-		prog.phase("project")
-		err = projectAfterUpdate(ctx, e, pool, &pf, sum)
-	}
-	prog.done()
-	if err != nil {
-		return err
-	}
-	if len(sum.SkippedLines) > 0 {
-		fmt.Fprintf(e.stderr, "deltalog: skipped %d rows without a version, first at %s\n",
-			sum.Skipped, strings.Join(sum.SkippedLines, ", "))
-	}
-	if sum.Duplicates > 0 {
-		fmt.Fprintf(e.stderr, "deltalog: dropped %d duplicate packages: %s\n",
-			sum.Duplicates, strings.Join(sum.DuplicateSamples, "; "))
-	}
-	if *asJSON {
-		return writeJSON(e.stdout, sum)
-	}
-	printSummary(e, sum)
-	return nil
+	return cmd
 }
 
 func printSummary(e *env, s *ingest.Summary) {

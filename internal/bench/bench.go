@@ -36,11 +36,15 @@ const (
 	CaseRecompute = "full recompute"
 	CaseViews     = "materialized views"
 	CaseTail      = "tail"
+	// CaseSingle is the delta of one packageset in one repository: the
+	// everyday case, one security update.
+	CaseSingle = "delta: 1 packageset"
+	CaseReplay = "replay (rebuild --from changelog)"
 )
 
 // caseRank orders the cases in the report.
 func caseRank(name string) int {
-	for i, prefix := range []string{CaseParseHash, CaseCopy, CaseFull, CaseNoChange, "delta ", CaseRecompute, CaseViews, CaseTail} {
+	for i, prefix := range []string{CaseParseHash, CaseCopy, CaseFull, CaseNoChange, "delta", CaseRecompute, CaseViews, CaseTail} {
 		if strings.HasPrefix(name, prefix) {
 			return i
 		}
@@ -54,7 +58,7 @@ func DeltaCase(rate float64) string {
 }
 
 // Groups are the names Config.Cases selects cases by.
-var Groups = []string{"parse", "copy", "full", "nochange", "delta", "recompute", "views", "tail"}
+var Groups = []string{"parse", "copy", "full", "nochange", "delta", "recompute", "views", "tail", "replay"}
 
 // Config configures Run. Zero fields take their defaults.
 type Config struct {
@@ -86,6 +90,11 @@ type Config struct {
 	// PyPIFile, when set, adds the PyPI list (TSV, possibly compressed) as
 	// a workload.
 	PyPIFile string
+	// PeerDebian adds Repology's workload on the Debian data of DebianDir
+	// (which it requires), next to the peer's published figures: bookworm
+	// and trixie Sources as one repository each, initial, no-change and the
+	// bookworm overlays as the delta.
+	PeerDebian bool
 	// Progress, when set, receives a line per step.
 	Progress io.Writer
 	Logger   *slog.Logger
@@ -133,6 +142,9 @@ func (c *Config) withDefaults() error {
 			errs = append(errs, fmt.Errorf("rate %v outside (0, 1]", r))
 		}
 	}
+	if c.PeerDebian && c.DebianDir == "" {
+		errs = append(errs, errors.New("PeerDebian needs DebianDir"))
+	}
 	for _, cs := range c.Cases {
 		if !slices.Contains(Groups, cs) {
 			errs = append(errs, fmt.Errorf("unknown case %q (known: %s)", cs, strings.Join(Groups, ", ")))
@@ -154,10 +166,12 @@ type Report struct {
 	// full ingest, no-change update, the deltas, full recompute,
 	// materialized views, tail.
 	Cases []Case `json:"cases"`
-	// Targets are the goals of issue 6, checked against the cases.
+	// Targets are the goals of issues 6 and 12, checked against the cases.
 	Targets []Target `json:"targets"`
 	// Workloads are the real data sets.
 	Workloads []Workload `json:"workloads,omitempty"`
+	// Audits are the audits run after each family of cases.
+	Audits []AuditResult `json:"audits"`
 	// HashBytesPerSecond is the canonical encoding and hashing rate on one
 	// core, in bytes of canonical encoding per second.
 	HashBytesPerSecond float64 `json:"hash_bytes_per_second"`
@@ -222,9 +236,13 @@ type Case struct {
 	// tail, read).
 	Events int `json:"events,omitempty"`
 	// Rows counts the rows or packages one run handled.
-	Rows    int64  `json:"rows,omitempty"`
-	PeakRSS int64  `json:"peak_rss_bytes,omitempty"`
-	Note    string `json:"note,omitempty"`
+	Rows    int64 `json:"rows,omitempty"`
+	PeakRSS int64 `json:"peak_rss_bytes,omitempty"`
+	// Floor is the ideal-delta floor and amplification of a delta case.
+	Floor *Floor `json:"floor,omitempty"`
+	// PeerSeconds is the peer's published time for the same case.
+	PeerSeconds *float64 `json:"peer_seconds,omitempty"`
+	Note        string   `json:"note,omitempty"`
 }
 
 // Workload is a real data set's sequence of cases.
@@ -275,6 +293,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.PyPIFile != "" {
 		if err := h.pypi(ctx); err != nil {
 			return nil, fmt.Errorf("bench: PyPI workload: %w", err)
+		}
+	}
+	if cfg.PeerDebian {
+		if err := h.peerDebian(ctx); err != nil {
+			return nil, fmt.Errorf("bench: Repology workload: %w", err)
 		}
 	}
 	h.rep.PeakRSS = max(h.rep.PeakRSS, peakRSS())
@@ -340,7 +363,7 @@ func (h *harness) checkDisposable(ctx context.Context) error {
 // fresh updater and projection runner (whose id caches must not outlive
 // the ids).
 func (h *harness) wipe(ctx context.Context) error {
-	if _, err := h.pool.Exec(ctx, query("views-drop")+";"+query("copy-floor-drop")+
+	if _, err := h.pool.Exec(ctx, query("views-drop")+";"+query("copy-floor-drop")+";"+query("floor-drop")+
 		"; DROP SCHEMA public CASCADE; CREATE SCHEMA public"); err != nil {
 		return fmt.Errorf("wiping the database: %w", err)
 	}
@@ -362,7 +385,7 @@ func (h *harness) wipe(ctx context.Context) error {
 		return err
 	}
 	h.runner, err = projections.NewRunner(projections.Config{
-		Pool: h.pool, Projections: ps, PageSize: h.cfg.PageSize, Logger: h.cfg.Logger,
+		DB: h.pool, Projections: ps, PageSize: h.cfg.PageSize, Logger: h.cfg.Logger,
 	})
 	return err
 }

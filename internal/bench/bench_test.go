@@ -4,16 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
+	"github.com/ulikunitz/xz"
 	"go.uber.org/goleak"
 
 	"github.com/deltalog/deltalog/internal/bench/gen"
+	"github.com/deltalog/deltalog/internal/input/formats"
 	"github.com/deltalog/deltalog/internal/pg/dbtest"
 	"github.com/deltalog/deltalog/projections"
 )
@@ -40,7 +44,7 @@ func TestRunEndToEnd(t *testing.T) {
 
 	require.Equal(t, 3, rep.Scale.Repos)
 	require.InDelta(t, 2000, rep.Scale.Packages, 50)
-	want := []string{CaseParseHash, CaseCopy, CaseFull, CaseNoChange, DeltaCase(0.001), DeltaCase(0.01), DeltaCase(0.1),
+	want := []string{CaseParseHash, CaseCopy, CaseFull, CaseNoChange, CaseSingle, DeltaCase(0.001), DeltaCase(0.01), DeltaCase(0.1),
 		CaseRecompute, CaseViews, CaseTail}
 	var got []string
 	for _, c := range rep.Cases {
@@ -66,14 +70,42 @@ func TestRunEndToEnd(t *testing.T) {
 		require.InDelta(t, rate*float64(rep.Scale.Packagesets), c.Events, 0.5*rate*float64(rep.Scale.Packagesets)+3, c.Name)
 		require.Positive(t, *c.ProjectSeconds, c.Name)
 	}
+	require.Equal(t, 1, rep.Case(CaseSingle).Events)
+	// Every delta case has its floor: both ways, each run writing at least
+	// the changed packageset's rows, and re-deriving no fewer derived rows
+	// than changed.
+	for _, name := range []string{CaseSingle, DeltaCase(0.001), DeltaCase(0.01), DeltaCase(0.1)} {
+		f := rep.Case(name).Floor
+		require.NotNil(t, f, name)
+		require.Len(t, f.Samples, 2, name)
+		if rep.Case(name).Events == 0 { // 0.1 % of this tiny catalog may be nothing
+			require.Zero(t, f.StateRows, name)
+			require.Zero(t, f.Changed, name)
+			continue
+		}
+		require.Positive(t, f.Seconds, name)
+		require.Positive(t, f.StateRows, name)
+		require.Positive(t, f.Changed, name)
+		require.GreaterOrEqual(t, f.Amplification(), 1.0, name)
+	}
+	require.Equal(t, []string{"synthetic"}, auditFamilies(rep))
+	require.Equal(t, "consistent", rep.Audits[0].Outcome)
 	require.Equal(t, int64(rep.Scale.Packages), rep.Case(CaseCopy).Rows)
 	require.GreaterOrEqual(t, rep.Case(CaseTail).Events, rep.Scale.Packagesets)
 	require.Positive(t, rep.HashBytesPerSecond)
 	require.Positive(t, rep.PeakRSS)
 
-	// Every target is listed; those whose cases ran are measured.
-	require.Len(t, rep.Targets, 9)
+	// Every target is listed; those whose cases ran are measured, those
+	// of the real workloads (not run here) are listed unmeasured.
+	require.Len(t, rep.Targets, 18)
 	for _, tg := range rep.Targets {
+		if strings.Contains(tg.Name, "PyPI") || strings.Contains(tg.Name, "Repology") || strings.Contains(tg.Name, "Debian") {
+			require.Nil(t, tg.Measured, tg.Name)
+			continue
+		}
+		if tg.Name == "amplification (re-derived ÷ changed rows), "+DeltaCase(0.001) && rep.Case(DeltaCase(0.001)).Events == 0 {
+			continue // nothing changed: no ratio
+		}
 		require.NotNil(t, tg.Measured, tg.Name)
 	}
 
@@ -102,6 +134,14 @@ func TestRunEndToEnd(t *testing.T) {
 	var packages int
 	require.NoError(t, tx.QueryRow(ctx, "SELECT count(*) FROM packages").Scan(&packages))
 	require.Equal(t, rep.Scale.Packages, packages)
+}
+
+func auditFamilies(rep *Report) []string {
+	var out []string
+	for _, a := range rep.Audits {
+		out = append(out, a.Family)
+	}
+	return out
 }
 
 // TestSelectedCases runs only some case groups.
@@ -246,4 +286,101 @@ func TestWithDatabase(t *testing.T) {
 	require.Equal(t, "postgres://postgres@/deltalog_bench?host=%2Ftmp%2Fs",
 		withDatabase("postgres://postgres@/deltalog?host=%2Ftmp%2Fs", "deltalog_bench"))
 	require.Equal(t, "host=/tmp dbname=deltalog_bench", withDatabase("host=/tmp", "deltalog_bench"))
+}
+
+// TestPeerDebianWorkload runs the Debian workload and Repology's on small
+// real Sources fixtures laid out as the archive's indexes are: every case is
+// there, the peer's figures beside deltalog's, the overlays delta with its
+// floor, the replay measured, and each family audited consistent.
+func TestPeerDebianWorkload(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fixture := func(name string) string {
+		p, err := filepath.Abs(filepath.Join("..", "..", "testdata", "formats", name))
+		require.NoError(t, err)
+		return p
+	}
+	main, overlay := fixture("bookworm-main-Sources.xz"), fixture("bookworm-updates-main-Sources.xz")
+	// The updates fixture lags behind the main one (a point release): the
+	// security overlay is the main index's first stanza with a newer
+	// upstream version, so that the overlays are a delta.
+	rc, err := formats.Open(main)
+	require.NoError(t, err)
+	b, err := io.ReadAll(rc)
+	rc.Close()
+	require.NoError(t, err)
+	first, _, _ := strings.Cut(string(b), "\n\n")
+	first = regexp.MustCompile(`(?m)^Version: (.*)$`).ReplaceAllString(first, "Version: 99.0-1")
+	require.Contains(t, first, "Version: 99.0-1")
+	security := filepath.Join(t.TempDir(), "security.xz")
+	f, err := os.Create(security)
+	require.NoError(t, err)
+	xw, err := xz.NewWriter(f)
+	require.NoError(t, err)
+	_, err = xw.Write([]byte(first + "\n"))
+	require.NoError(t, err)
+	require.NoError(t, xw.Close())
+	require.NoError(t, f.Close())
+	for link, target := range map[string]string{
+		"debian-bookworm-main-Sources-1.xz":          main,
+		"debian-bookworm-updates-main-Sources-1.xz":  overlay,
+		"debian-bookworm-security-main-Sources-1.xz": security,
+		"debian-trixie-main-Sources-1.xz":            main,
+		"debian-trixie-updates-main-Sources-1.xz":    overlay,
+		"debian-trixie-security-main-Sources-1.xz":   overlay,
+		"debian-bookworm-main-Packages-amd64-1.xz":   fixture("bookworm-updates-main-Packages-amd64.xz"),
+	} {
+		require.NoError(t, os.Symlink(target, filepath.Join(dir, link)))
+	}
+	rep, err := Run(context.Background(), Config{
+		URL: dbtest.NewURL(t), Gen: gen.Config{Seed: 3, Repos: 2, Packages: 300}, Reps: 2,
+		Cases: []string{"nochange", "replay"}, DebianDir: dir, PeerDebian: true,
+	})
+	require.NoError(t, err)
+	require.Equal(t, []string{"synthetic", "Debian", PeerWorkload}, auditFamilies(rep))
+	for _, a := range rep.Audits {
+		require.Equal(t, projections.OutcomeConsistent, a.Outcome, a.Family)
+	}
+
+	require.Len(t, rep.Workloads, 2)
+	debian, peer := rep.Workloads[0], rep.Workloads[1]
+	require.Equal(t, PeerWorkload, peer.Name)
+	var names []string
+	for _, c := range peer.Cases {
+		names = append(names, c.Name)
+		require.NotNil(t, c.PeerSeconds, c.Name)
+		require.Positive(t, c.Seconds, c.Name)
+	}
+	require.Equal(t, []string{PeerInitial, PeerNoChange, PeerDelta}, names)
+	require.Equal(t, CaseFull+" (bookworm)", debian.Cases[0].Name)
+	require.Positive(t, debian.Cases[0].Events)
+	require.Equal(t, 2*debian.Cases[0].Events, peer.Cases[0].Events, "the same Sources in each repository")
+	require.Zero(t, peer.Cases[1].Events)
+	delta := peer.Cases[2]
+	require.Equal(t, 2, delta.Runs)
+	require.Positive(t, delta.Events)
+	require.NotNil(t, delta.Floor)
+	require.Positive(t, delta.Floor.Changed, "%+v", delta.Floor)
+
+	var replay *Case
+	for i := range debian.Cases {
+		if debian.Cases[i].Name == CaseReplay {
+			replay = &debian.Cases[i]
+		}
+	}
+	require.NotNil(t, replay)
+	require.Positive(t, replay.Events)
+
+	measured := map[string]bool{}
+	for _, tg := range rep.Targets {
+		measured[tg.Name] = tg.Measured != nil && tg.Met != nil
+	}
+	for _, name := range []string{"Repology workload, initial: peer ÷ deltalog", "Repology workload, bookworm overlays delta: peer ÷ deltalog",
+		"Repology workload, no-change (both repositories)", "replay (rebuild --from changelog) on Debian"} {
+		require.True(t, measured[name], name)
+	}
+	var table bytes.Buffer
+	require.NoError(t, rep.WriteTable(&table))
+	require.Contains(t, table.String(), "peer ÷ this")
+	require.Contains(t, table.String(), "audit after the "+PeerWorkload+" cases: consistent")
 }

@@ -20,13 +20,14 @@ import (
 // copyColumns are the packages table's columns, as the update writes them.
 const copyColumns = "repo_id, project, checksum, name, version, version_key, summary, category, maintainers, links, extra"
 
-// copyFloor renders the package rows of files (one repository each) in
-// COPY text format once, then times COPYing them into a table without
-// index: the physical floor of loading the same data.
-func (h *harness) copyFloor(ctx context.Context, files []string) (Case, error) {
+// copyFloor renders the package rows of files (one repository each, in
+// the given input format) in COPY text format once, then times COPYing
+// them into a table without index: the physical floor of loading the same
+// data.
+func (h *harness) copyFloor(ctx context.Context, format formats.Format, files []string) (Case, error) {
 	path := filepath.Join(h.dir, "copy-floor.txt")
 	defer os.Remove(path)
-	if _, err := renderCopy(ctx, files, path); err != nil {
+	if _, err := renderCopy(ctx, format, files, path); err != nil {
 		return Case{}, err
 	}
 	if _, err := h.pool.Exec(ctx, query("copy-floor-create")); err != nil {
@@ -67,8 +68,8 @@ func (h *harness) copyFloor(ctx context.Context, files []string) (Case, error) {
 }
 
 // renderCopy writes the rows the update would COPY into packages for the
-// snapshots in files (repository i+1 for files[i]).
-func renderCopy(ctx context.Context, files []string, path string) (int64, error) {
+// snapshots in files of the format (repository i+1 for files[i]).
+func renderCopy(ctx context.Context, format formats.Format, files []string, path string) (int64, error) {
 	out, err := os.Create(path)
 	if err != nil {
 		return 0, err
@@ -79,7 +80,7 @@ func renderCopy(ctx context.Context, files []string, path string) (int64, error)
 	var line []byte
 	hs := hashing.New(hashing.DefaultSeed)
 	for i, file := range files {
-		snap, err := formats.ReadSnapshot(ctx, formats.JSONL, []string{file})
+		snap, err := formats.ReadSnapshot(ctx, format, []string{file})
 		if err != nil {
 			return 0, err
 		}

@@ -12,6 +12,9 @@
 //   - full ingest: every repository updated into an empty database, then
 //     the projections caught up;
 //   - no-change update: the same snapshots again;
+//   - delta: 1 packageset: one package of one repository with a new
+//     version, that repository updated (the everyday case, one security
+//     update);
 //   - delta R%: a generation that changed R% of the packagesets — update
 //     plus projections (alternating with the generation before it, so each
 //     run is a delta of that size);
@@ -21,6 +24,18 @@
 //     views over the packages (views.sql), REFRESHed — what a user without
 //     deltalog would run after each load;
 //   - tail: events per second read out of the changelog.
+//
+// Every delta case (here and in the real workloads) also measures its
+// ideal-delta floor and amplification (floor.go): the exact differences of
+// every derived table and of the current state between the two states,
+// written as bulk DELETE/UPDATE/INSERT from temporary tables; and derived
+// rows re-derived by the delta path ÷ derived rows that changed. After each
+// family of cases (synthetic, Debian, PyPI, Repology's workload) the audit
+// runs, and the run fails with ErrInconsistent unless it finds the database
+// consistent.
+//
+// With Config.PeerDebian, Repology's workload (peer.go) runs on the Debian
+// data beside the peer's published figures.
 //
 // Updates report their time end to end and the database work alone
 // (everything after parse + hash: diff, changelog append, current state,

@@ -10,9 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/deltalog/deltalog/internal/input/formats"
 	"github.com/deltalog/deltalog/internal/input/version"
+	"github.com/deltalog/deltalog/projections"
 )
 
 // runPass runs one update pass as a one-run case.
@@ -26,34 +28,6 @@ func (h *harness) onePass(ctx context.Context, name, what string, snaps []snapsh
 	h.progress("%s: %.2fs (database %.2fs, projections %.2fs), %d events", name, p.e2e.Seconds(), p.db.Seconds(),
 		p.project.Seconds(), p.events)
 	return rec.done(h.rep), nil
-}
-
-// alternate runs Reps update passes alternating between two snapshots
-// (there and back: each a delta of the same size), ending where it began.
-func (h *harness) alternate(ctx context.Context, name, what string, there, back []snapshot) (Case, error) {
-	rec := newCase(name, what)
-	away := false
-	for i := range h.cfg.Reps {
-		target := there
-		if away {
-			target = back
-		}
-		p, err := h.update(ctx, target)
-		if err != nil {
-			return Case{}, fmt.Errorf("%s: %w", name, err)
-		}
-		away = !away
-		rec.addPass(p)
-		h.progress("%s %d/%d: %.2fs (database %.2fs, projections %.2fs), %d events", name, i+1, h.cfg.Reps,
-			p.e2e.Seconds(), p.db.Seconds(), p.project.Seconds(), p.events)
-	}
-	c := rec.done(h.rep)
-	if away {
-		if _, err := h.update(ctx, back); err != nil {
-			return Case{}, fmt.Errorf("%s: back: %w", name, err)
-		}
-	}
-	return c, nil
 }
 
 // debian runs the real Debian sequence: bookworm, its overlays, the same
@@ -94,7 +68,7 @@ func (h *harness) debian(ctx context.Context) error {
 	if err := h.vacuum(ctx); err != nil {
 		return err
 	}
-	c, err = h.alternate(ctx, "delta: + overlays", "bookworm + -updates + -security (runs alternate with bookworm alone)", overlays, bookworm)
+	c, err = h.deltaCase(ctx, "delta: + overlays", "bookworm + -updates + -security (runs alternate with bookworm alone)", overlays, bookworm)
 	if err != nil {
 		return err
 	}
@@ -120,6 +94,13 @@ func (h *harness) debian(ctx context.Context) error {
 	if err := h.fullPaths(ctx, " (trixie)", func(c Case) { w.Cases = append(w.Cases, c) }); err != nil {
 		return err
 	}
+	if h.cfg.want("replay") {
+		c, err := h.replay(ctx)
+		if err != nil {
+			return err
+		}
+		w.Cases = append(w.Cases, c)
+	}
 	if h.cfg.want("parse") {
 		c, _, err := h.parseHashCase(ctx, CaseParseHash+" (bookworm Packages-amd64.xz)", formats.DebianPackages, packagesXZ)
 		if err != nil {
@@ -128,7 +109,31 @@ func (h *harness) debian(ctx context.Context) error {
 		w.Cases = append(w.Cases, c)
 	}
 	h.rep.Workloads = append(h.rep.Workloads, w)
-	return nil
+	return h.audit(ctx, "Debian")
+}
+
+// replay rebuilds every projection from the changelog (`deltalog rebuild
+// --from changelog`): one run, events per second.
+func (h *harness) replay(ctx context.Context) (Case, error) {
+	rec := newCase(CaseReplay, "every projection rebuilt by replaying the whole changelog through it, in pages")
+	start := time.Now()
+	res, err := projections.Rebuild(ctx, h.pool, projections.RebuildOpts{
+		From: projections.FromChangelog, PageSize: h.cfg.PageSize, Logger: h.cfg.Logger,
+	})
+	if err != nil {
+		return Case{}, fmt.Errorf("%s: %w", CaseReplay, err)
+	}
+	d := time.Since(start)
+	var events int64
+	for _, r := range res {
+		events = max(events, r.BuiltAt)
+	}
+	rec.addDB(d, events)
+	rec.events = append(rec.events, int(events))
+	c := rec.done(h.rep)
+	c.Note = fmt.Sprintf("%.0f events/s (%d events, every projection)", float64(events)/d.Seconds(), events)
+	h.progress("%s: %d events in %.1fs", CaseReplay, events, d.Seconds())
+	return c, nil
 }
 
 // pypi runs the PyPI list: full ingest, no-change, a 1% change (every
@@ -150,6 +155,13 @@ func (h *harness) pypi(ctx context.Context) error {
 	if err := h.wipe(ctx); err != nil {
 		return err
 	}
+	if h.cfg.want("copy") {
+		c, err := h.copyFloor(ctx, formats.TSV, []string{base})
+		if err != nil {
+			return fmt.Errorf("COPY floor: %w", err)
+		}
+		w.Cases = append(w.Cases, c)
+	}
 	c, err := h.onePass(ctx, CaseFull, "the list into an empty database, projections included", snap(base))
 	if err != nil {
 		return err
@@ -168,7 +180,7 @@ func (h *harness) pypi(ctx context.Context) error {
 		h.progress("%s %d/%d: %.2fs (database %.2fs)", CaseNoChange, i+1, h.cfg.Reps, p.e2e.Seconds(), p.db.Seconds())
 	}
 	w.Cases = append(w.Cases, rec.done(h.rep))
-	c, err = h.alternate(ctx, DeltaCase(0.01), "every hundredth package with a new version (runs alternate with the list)", snap(changed), snap(base))
+	c, err = h.deltaCase(ctx, DeltaCase(0.01), "every hundredth package with a new version (runs alternate with the list)", snap(changed), snap(base))
 	if err != nil {
 		return err
 	}
@@ -184,7 +196,7 @@ func (h *harness) pypi(ctx context.Context) error {
 		w.Cases = append(w.Cases, c)
 	}
 	h.rep.Workloads = append(h.rep.Workloads, w)
-	return nil
+	return h.audit(ctx, "PyPI")
 }
 
 // writePyPI decompresses the list to base, and writes to changed the same

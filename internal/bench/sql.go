@@ -2,6 +2,7 @@ package bench
 
 import (
 	_ "embed"
+	"maps"
 	"strings"
 	"sync"
 
@@ -9,14 +10,22 @@ import (
 )
 
 // views.sql holds the naive peer (materialized views) and the COPY floor's
-// table, with "-- name:" headers as the queries under sql/queries.
-//
-//go:embed views.sql
-var viewsSQL string
+// table, floor.sql the ideal-delta floor's catalog queries, with "-- name:"
+// headers as the queries under sql/queries.
+var (
+	//go:embed views.sql
+	viewsSQL string
+	//go:embed floor.sql
+	floorSQL string
+)
 
-var queries = sync.OnceValue(func() map[string]string { return dlsql.SplitQueries(viewsSQL) })
+var queries = sync.OnceValue(func() map[string]string {
+	q := dlsql.SplitQueries(viewsSQL)
+	maps.Copy(q, dlsql.SplitQueries(floorSQL))
+	return q
+})
 
-// query returns the named query of views.sql.
+// query returns the named query of views.sql or floor.sql.
 func query(name string) string {
 	q, ok := queries()[name]
 	if !ok {

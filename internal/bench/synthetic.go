@@ -55,7 +55,7 @@ func (h *harness) synthetic(ctx context.Context) error {
 		if err := h.wipe(ctx); err != nil {
 			return err
 		}
-		c, err := h.copyFloor(ctx, files0)
+		c, err := h.copyFloor(ctx, formats.JSONL, files0)
 		if err != nil {
 			return fmt.Errorf("COPY floor: %w", err)
 		}
@@ -115,37 +115,36 @@ func (h *harness) synthetic(ctx context.Context) error {
 	}
 
 	if cfg.want("delta") {
+		// One security update: one package of one repository changes, and
+		// only that repository is updated.
+		single := filepath.Join(h.dir, "single-"+filepath.Base(files0[0]))
+		project, err := writeSingleChange(files0[0], single)
+		if err != nil {
+			return err
+		}
+		one := snapshots(names[:1], []string{single})
+		c, err := h.deltaCase(ctx, CaseSingle, "one package of one repository with a new version: that repository's update + projections",
+			one, snaps0[:1])
+		if err != nil {
+			return err
+		}
+		c.Note = fmt.Sprintf("project %s in repository %s; runs alternate the changed snapshot and generation 0", project, names[0])
+		h.add(c)
 		for _, rate := range cfg.Rates {
-			name := DeltaCase(rate)
-			rec := newCase(name, "one generation later: update + projections")
-			atNext := false
-			for i := range cfg.Reps {
-				target := deltas[rate]
-				if atNext {
-					target = snaps0
-				}
-				p, err := h.update(ctx, target)
-				if err != nil {
-					return fmt.Errorf("%s: %w", name, err)
-				}
-				atNext = !atNext
-				rec.addPass(p)
-				h.progress("%s %d/%d: %.2fs (database %.2fs, projections %.2fs), %d events", name, i+1, cfg.Reps,
-					p.e2e.Seconds(), p.db.Seconds(), p.project.Seconds(), p.events)
+			c, err := h.deltaCase(ctx, DeltaCase(rate), "one generation later: update + projections", deltas[rate], snaps0)
+			if err != nil {
+				return err
 			}
-			c := rec.done(h.rep)
 			c.Note = fmt.Sprintf("%.2f%% of %d packagesets changed; runs alternate generations 1 and 0",
 				100*float64(c.Events)/float64(max(1, st0.Packagesets)), st0.Packagesets)
 			h.add(c)
-			if atNext {
-				if _, err := h.update(ctx, snaps0); err != nil {
-					return fmt.Errorf("%s: back to generation 0: %w", name, err)
-				}
-			}
 		}
 	}
 
-	return h.fullPaths(ctx, "", h.add)
+	if err := h.fullPaths(ctx, "", h.add); err != nil {
+		return err
+	}
+	return h.audit(ctx, "synthetic")
 }
 
 // fullPaths runs the naive peers and the tail on the loaded database.

@@ -205,7 +205,9 @@ SELECT name, seq FROM projection_checkpoints;
 -- Maintainers and links are identity rows, never deleted: there must be one
 -- for every email and URL the changelog added up to $1 (the catalog's
 -- checkpoint), and no other. An orphaned row nobody ever used is found here
--- only: its derived values (zero, orphaned) look like any orphan's.
+-- only: its derived values (zero, orphaned) look like any orphan's. A
+-- rebuild from the changelog creates the missing ones this finds (with
+-- repair-identities): the one definition of the identity rows.
 WITH seen AS (
     SELECT DISTINCT x.kind, x.value
     FROM changelog c

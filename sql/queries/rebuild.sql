@@ -37,29 +37,6 @@ SELECT (SELECT count(*) FROM (
             SELECT DISTINCT e ->> 'url' AS url FROM packages p CROSS JOIN LATERAL jsonb_array_elements(p.links) e) x
         WHERE NOT EXISTS (SELECT 1 FROM public.links l WHERE l.url = x.url));
 
--- name: rebuild-identities-from-changelog
--- The same for every email and URL the changelog added up to $1.
-WITH seen AS (
-    SELECT DISTINCT x.kind, x.value
-    FROM changelog c
-    CROSS JOIN LATERAL jsonb_array_elements(c.added) p
-    CROSS JOIN LATERAL (
-        SELECT 'maintainer' AS kind, m ->> 'email' AS value FROM jsonb_array_elements(p -> 'maintainers') m
-        UNION ALL
-        SELECT 'link', l ->> 'url' FROM jsonb_array_elements(p -> 'links') l
-    ) x
-    WHERE c.seq <= $1
-), m AS (
-    INSERT INTO public.maintainers (email, orphaned_at)
-    SELECT value, now() FROM seen WHERE kind = 'maintainer'
-    ON CONFLICT (email) DO NOTHING RETURNING 1
-), l AS (
-    INSERT INTO public.links (url, orphaned_at)
-    SELECT value, now() FROM seen WHERE kind = 'link'
-    ON CONFLICT (url) DO NOTHING RETURNING 1
-)
-SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM l);
-
 -- name: rebuild-seed-identities
 -- Copies the live identity rows the shadow does not have yet,
 -- with their ids, born orphaned with zero counts: the changelog replay (or

@@ -7,6 +7,7 @@ package database
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -26,10 +27,31 @@ type Options struct {
 	// empty too, the managed cluster.
 	URL string
 	// Home of the managed cluster; empty means $DELTALOG_HOME or ./.deltalog.
-	Home     string
-	MaxConns int32
-	Logger   *slog.Logger
+	Home string
+	// MustExist makes opening the managed cluster fail with
+	// pgcluster.ErrNoCluster when its home holds none, rather than create
+	// one: for read-only commands.
+	MustExist bool
+	MaxConns  int32
+	Logger    *slog.Logger
 }
+
+// ErrBadURL is returned (wrapped) for a database URL that does not parse.
+var ErrBadURL = errors.New("malformed database URL")
+
+// Validate checks what can be checked without connecting: that the URL,
+// when one is given, parses.
+func (o Options) Validate() error {
+	if u := o.url(); u != "" {
+		if _, err := pgxpool.ParseConfig(u); err != nil {
+			return fmt.Errorf("%w: %w", ErrBadURL, err)
+		}
+	}
+	return nil
+}
+
+// url is the URL of the server to use; empty means the managed cluster.
+func (o Options) url() string { return cmp.Or(o.URL, os.Getenv("DATABASE_URL")) }
 
 // Home returns the managed cluster's home directory for o.
 func (o Options) home() string {
@@ -38,13 +60,13 @@ func (o Options) home() string {
 
 // Cluster returns the managed cluster for o (not started).
 func Cluster(o Options) (*pgcluster.Cluster, error) {
-	return pgcluster.New(pgcluster.Config{Home: o.home(), Logger: o.Logger})
+	return pgcluster.New(pgcluster.Config{Home: o.home(), NoCreate: o.MustExist, Logger: o.Logger})
 }
 
 // URL resolves the connection URL, starting the managed cluster if it is
 // the one to use.
 func URL(ctx context.Context, o Options) (string, error) {
-	if u := cmp.Or(o.URL, os.Getenv("DATABASE_URL")); u != "" {
+	if u := o.url(); u != "" {
 		return u, nil
 	}
 	c, err := Cluster(o)
@@ -68,7 +90,7 @@ func Open(ctx context.Context, o Options) (*pgxpool.Pool, error) {
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("database URL: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrBadURL, err)
 	}
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns

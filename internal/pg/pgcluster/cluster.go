@@ -63,6 +63,11 @@ type Config struct {
 	// last transactions committed: for tests and benchmarks only.
 	Fast bool
 
+	// NoCreate makes Start fail with [ErrNoCluster] when there is no
+	// cluster under Home, instead of creating one: for read-only commands,
+	// where a mistyped home must not turn into a new empty cluster.
+	NoCreate bool
+
 	// Logger receives what the cluster does (initdb, start, stop). Default:
 	// discard.
 	Logger *slog.Logger
@@ -161,13 +166,23 @@ func socketDirFor(home string) string {
 // Home returns the absolute home directory.
 func (c *Cluster) Home() string { return c.home }
 
-// Start makes the cluster run: it runs initdb when there is no cluster,
-// starts the server when it is not running, and returns once it accepts
-// connections. It is idempotent and safe to call from several processes at
-// once.
+// Start makes the cluster run: it runs initdb when there is no cluster
+// (unless Config.NoCreate), starts the server when it is not running, and
+// returns once it accepts connections. It is idempotent and safe to call
+// from several processes at once.
 func (c *Cluster) Start(ctx context.Context) error {
 	if err := supported(); err != nil {
 		return err
+	}
+	if c.cfg.NoCreate {
+		// Checked before anything is created, home included. initdb renames
+		// a finished data directory into place, so one being made by
+		// another process is either seen whole or not at all.
+		if _, initialized, err := c.pgVersion(); err != nil {
+			return err
+		} else if !initialized {
+			return fmt.Errorf("%w under %s", ErrNoCluster, c.home)
+		}
 	}
 	if err := mkdirAll(c.home); err != nil {
 		return fmt.Errorf("pgcluster: create home: %w", err)

@@ -395,3 +395,25 @@ func BenchmarkStartRunning(b *testing.B) {
 		require.NoError(b, c.Start(ctx))
 	}
 }
+
+// TestNoCreate: with NoCreate, Start refuses a home with no cluster and
+// leaves nothing behind, and starts one that exists.
+func TestNoCreate(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	home := filepath.Join(testHome(t), "mistyped")
+	open, err := New(Config{Home: home, NoCreate: true})
+	require.NoError(t, err)
+	err = open.Start(ctx)
+	require.ErrorIs(t, err, ErrNoCluster)
+	require.ErrorContains(t, err, home)
+	require.NoDirExists(t, home, "nothing is created")
+
+	c := setup(t, Config{Home: home})
+	require.NoError(t, c.Start(ctx))
+	require.NoError(t, c.Stop(ctx))
+	require.NoError(t, open.Start(ctx), "an existing cluster is started")
+	st, err := open.Status(ctx)
+	require.NoError(t, err)
+	require.True(t, st.Running)
+}

@@ -15,6 +15,10 @@ var ErrNoPostgresUser = errors.New("running as root, but there is no postgres OS
 // reach the home directory.
 var ErrNotTraversable = errors.New("the PostgreSQL OS user cannot reach the cluster home directory")
 
+// ErrNoCluster is returned (wrapped, naming the home) by Start with
+// Config.NoCreate when the home holds no cluster.
+var ErrNoCluster = errors.New("no PostgreSQL cluster")
+
 // ErrUnsupported is returned on platforms where the managed cluster is not
 // available (anything but unix).
 var ErrUnsupported = errors.New("the managed PostgreSQL cluster is only supported on unix systems; set DATABASE_URL instead")

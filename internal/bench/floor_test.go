@@ -1,0 +1,156 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/deltalog/deltalog/events"
+	"github.com/deltalog/deltalog/internal/bench/gen"
+	"github.com/deltalog/deltalog/internal/pg/dbtest"
+	"github.com/deltalog/deltalog/projections"
+)
+
+// floorSetup loads a hand-made catalog — foo 1.0 in r1, r2 and r3, each
+// with its own maintainer and the same homepage, and bar 2.0 in r1 with r1's
+// maintainer — then takes foo in r1 down to 0.9 (B) and back (A), snapshots
+// both states and compares them, as deltaCase does.
+func floorSetup(t *testing.T) (*harness, *floor) {
+	t.Helper()
+	ctx := context.Background()
+	h := &harness{cfg: Config{URL: dbtest.NewURL(t)}, rep: &Report{}}
+	require.NoError(t, h.cfg.withDefaults())
+	pool, err := openPool(ctx, h.cfg.URL)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	h.pool = pool
+	require.NoError(t, h.wipe(ctx))
+
+	dir := t.TempDir()
+	write := func(name string, pkgs ...events.Package) string {
+		var b []byte
+		for i := range pkgs {
+			b = append(gen.AppendJSON(b, &pkgs[i]), '\n')
+		}
+		path := filepath.Join(dir, name+".jsonl")
+		require.NoError(t, os.WriteFile(path, b, 0o644))
+		return path
+	}
+	foo := func(r int, v string) events.Package {
+		return events.Package{Project: "foo", Name: "foo", Version: v,
+			Maintainers: []events.Maintainer{{Email: fmt.Sprintf("m%d@example.org", r), Name: fmt.Sprintf("M%d", r)}},
+			Links:       []events.Link{{Kind: "homepage", URL: "https://foo.example.org"}}}
+	}
+	bar := events.Package{Project: "bar", Name: "bar", Version: "2.0",
+		Maintainers: []events.Maintainer{{Email: "m1@example.org", Name: "M1"}}}
+	a := snapshots([]string{"r1", "r2", "r3"},
+		[]string{write("a1", foo(1, "1.0"), bar), write("a2", foo(2, "1.0")), write("a3", foo(3, "1.0"))})
+	b := snapshots([]string{"r1"}, []string{write("b1", foo(1, "0.9"), bar)})
+
+	_, err = h.update(ctx, a)
+	require.NoError(t, err)
+	_, err = h.update(ctx, b)
+	require.NoError(t, err)
+	require.NoError(t, snapshotFloor(ctx, pool, "b"))
+	_, err = h.update(ctx, a[:1])
+	require.NoError(t, err)
+	require.NoError(t, snapshotFloor(ctx, pool, "a"))
+	f, err := newFloor(ctx, pool)
+	require.NoError(t, err)
+	return h, f
+}
+
+// differing counts the rows in which the live tables the floor covers and
+// the snapshot label differ (over the snapshot's columns, but for the
+// forward-only clock columns), per table with a difference.
+func differing(t *testing.T, h *harness, f *floor, label string) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, tb := range f.tables {
+		var cols []string
+		for _, c := range append(append([]string{}, tb.keys...), tb.values...) {
+			if !floorForward[c] {
+				cols = append(cols, c)
+			}
+		}
+		sel := strings.Join(cols, ", ")
+		live := fmt.Sprintf("SELECT %s FROM public.%s", sel, tb.name)
+		snap := fmt.Sprintf("SELECT %s FROM bench_floor.%s_%s", sel, label, tb.name)
+		var n int
+		require.NoError(t, h.pool.QueryRow(context.Background(), fmt.Sprintf(
+			"SELECT (SELECT count(*) FROM ((%[1]s) EXCEPT ALL (%[2]s)) x) + (SELECT count(*) FROM ((%[2]s) EXCEPT ALL (%[1]s)) y)",
+			live, snap)).Scan(&n), tb.name)
+		if n > 0 {
+			out[tb.name] = n
+		}
+	}
+	return out
+}
+
+// TestFloorReachesOtherState: the floor's differences written into the
+// live tables in state A make them exactly B's (every derived table as
+// recomputed in B, packagesets and packages), and written back make them
+// A's again — a database the audit finds consistent.
+func TestFloorReachesOtherState(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h, f := floorSetup(t)
+
+	require.Empty(t, differing(t, h, f, "a"), "the live tables are in state A")
+	require.NotEmpty(t, differing(t, h, f, "b"))
+
+	d, err := f.apply(ctx, floorAB)
+	require.NoError(t, err)
+	require.Positive(t, d)
+	require.Empty(t, differing(t, h, f, "b"), "A + the floor's differences = B")
+
+	_, err = f.apply(ctx, floorBA)
+	require.NoError(t, err)
+	require.Empty(t, differing(t, h, f, "a"), "B + the differences back = A")
+	rep, err := projections.Audit(ctx, h.pool, projections.AuditOpts{})
+	require.NoError(t, err)
+	require.Equal(t, projections.OutcomeConsistent, rep.Outcome, "%+v", rep.Failed())
+}
+
+// TestFloorAmplification: the hand-made change's counts, table by table.
+// foo in r1 goes from 1.0 (newest) to 0.9 (outdated): its row of
+// project_repositories, project_maintainers (m1 in r1), projects
+// (num_updates), maintainer_repositories (m1 in r1), maintainers (m1),
+// repositories (r1) change, and history_versions loses (foo, r1, 1.0) and
+// gains (foo, r1, 0.9): 8 rows. The delta path re-derives foo's rows in
+// every repository — 3 of project_repositories and of project_maintainers,
+// its one project_links row, its projects row, its 4 history_versions keys
+// of A and B — and the changed rows of the counter-kept tables: 15.
+func TestFloorAmplification(t *testing.T) {
+	t.Parallel()
+	_, f := floorSetup(t)
+	s := f.summary()
+	require.Equal(t, map[string]TableDelta{
+		"project_repositories":    {Changed: 1, Rederived: 3},
+		"project_maintainers":     {Changed: 1, Rederived: 3},
+		"project_links":           {Changed: 0, Rederived: 1},
+		"maintainer_repositories": {Changed: 1, Rederived: 1},
+		"projects":                {Changed: 1, Rederived: 1},
+		"maintainers":             {Changed: 1, Rederived: 1},
+		"links":                   {Changed: 0, Rederived: 0},
+		"repositories":            {Changed: 1, Rederived: 1},
+		"statistics":              {Changed: 0, Rederived: 0},
+		"history_versions":        {Changed: 2, Rederived: 4},
+	}, s.Tables)
+	require.Equal(t, int64(8), s.Changed)
+	require.Equal(t, int64(15), s.Rederived)
+	require.InDelta(t, 15.0/8, s.Amplification(), 1e-9)
+	// packagesets: foo's checksum in r1; packages: the old row out, the new in.
+	require.Equal(t, int64(3), s.StateRows)
+	for _, tb := range f.tables {
+		ab, ba := tb.counts[floorAB], tb.counts[floorBA]
+		require.Equal(t, [3]int64{ab[2], ab[1], ab[0]}, ba, "%s: the way back deletes what the way there inserts", tb.name)
+	}
+	require.True(t, math.IsNaN((&Floor{}).Amplification()), "nothing changed: no ratio")
+}
