@@ -1,0 +1,362 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/deltalog/deltalog/projections"
+	dlsql "github.com/deltalog/deltalog/sql"
+)
+
+// ErrNotFound is returned for a project, repository or maintainer the
+// catalog does not hold.
+var ErrNotFound = errors.New("web: not found")
+
+// store runs the read side's queries. It only reads.
+type store struct {
+	db *pgxpool.Pool
+}
+
+// Checkpoint is what every response is a function of.
+type Checkpoint struct {
+	// Head is the changelog head: the current state (packages) is at it.
+	Head int64 `json:"head"`
+	// Catalog and History are the projections' checkpoints.
+	Catalog int64 `json:"catalog"`
+	History int64 `json:"history"`
+}
+
+// Seq is the seq up to which every derived table is applied.
+func (c Checkpoint) Seq() int64 { return min(c.Catalog, c.History) }
+
+// ETag is a strong entity tag: the same three seqs give the same bytes.
+func (c Checkpoint) ETag() string {
+	return fmt.Sprintf(`"%d.%d.%d"`, c.Head, c.Catalog, c.History)
+}
+
+func (s *store) checkpoint(ctx context.Context) (Checkpoint, error) {
+	var c Checkpoint
+	err := s.db.QueryRow(ctx, dlsql.Query("web-checkpoint"), projections.CatalogName, projections.HistoryName).
+		Scan(&c.Head, &c.Catalog, &c.History)
+	if err != nil {
+		return c, fmt.Errorf("web: reading checkpoints: %w", err)
+	}
+	return c, nil
+}
+
+// Project is one row of projects.
+type Project struct {
+	Name          string     `json:"name"`
+	NumRepos      int        `json:"num_repos"`
+	NumPackages   int        `json:"num_packages"`
+	NewestVersion string     `json:"newest_version"`
+	NumUpdates    int        `json:"num_updates"`
+	FirstSeen     *time.Time `json:"first_seen,omitempty"`
+}
+
+// Package is one package of a project, in one repository.
+type Package struct {
+	Repository  string          `json:"repository"`
+	Name        string          `json:"name"`
+	Version     string          `json:"version"`
+	Status      string          `json:"status"`
+	Summary     string          `json:"summary,omitempty"`
+	Category    string          `json:"category,omitempty"`
+	Maintainers []Maintainer    `json:"maintainers"`
+	Links       json.RawMessage `json:"links"`
+}
+
+// Maintainer is a package's maintainer as its package names them.
+type Maintainer struct {
+	Email string `json:"email"`
+	Name  string `json:"name,omitempty"`
+}
+
+func (s *store) project(ctx context.Context, name string) (Project, error) {
+	var p Project
+	var first time.Time
+	err := s.db.QueryRow(ctx, dlsql.Query("web-project"), name).
+		Scan(&p.Name, &p.NumRepos, &p.NumPackages, &p.NewestVersion, &p.NumUpdates, &first)
+	p.FirstSeen = &first
+	return p, notFound(err, "project %q", name)
+}
+
+func (s *store) projectPackages(ctx context.Context, name string) ([]Package, error) {
+	rows, err := s.db.Query(ctx, dlsql.Query("web-project-packages"), name)
+	if err != nil {
+		return nil, fmt.Errorf("web: packages of %q: %w", name, err)
+	}
+	out := []Package{}
+	var p Package
+	var maint []byte
+	_, err = pgx.ForEachRow(rows, []any{&p.Repository, &p.Name, &p.Version, &p.Status, &p.Summary, &p.Category, &maint, &p.Links}, func() error {
+		q := p
+		q.Links = append(json.RawMessage(nil), p.Links...)
+		q.Maintainers = []Maintainer{}
+		if err := json.Unmarshal(maint, &q.Maintainers); err != nil {
+			return err
+		}
+		out = append(out, q)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("web: packages of %q: %w", name, err)
+	}
+	return out, nil
+}
+
+// Repository is one row of repositories.
+type Repository struct {
+	ID             int32     `json:"-"`
+	Name           string    `json:"name"`
+	NumPackages    int       `json:"num_packages"`
+	NumProjects    int       `json:"num_projects"`
+	NumMaintainers int       `json:"num_maintainers"`
+	NumNewest      int       `json:"num_newest"`
+	NumOutdated    int       `json:"num_outdated"`
+	FirstSeen      time.Time `json:"first_seen"`
+	LastUpdated    time.Time `json:"last_updated"`
+}
+
+func scanRepository(row pgx.Row, r *Repository) error {
+	return row.Scan(&r.ID, &r.Name, &r.NumPackages, &r.NumProjects, &r.NumMaintainers, &r.NumNewest, &r.NumOutdated, &r.FirstSeen, &r.LastUpdated)
+}
+
+func (s *store) repository(ctx context.Context, name string) (Repository, error) {
+	var r Repository
+	err := scanRepository(s.db.QueryRow(ctx, dlsql.Query("web-repository"), name), &r)
+	return r, notFound(err, "repository %q", name)
+}
+
+func (s *store) repositories(ctx context.Context) ([]Repository, error) {
+	rows, err := s.db.Query(ctx, dlsql.Query("web-repositories"))
+	if err != nil {
+		return nil, fmt.Errorf("web: repositories: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Repository, error) {
+		var r Repository
+		return r, scanRepository(row, &r)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("web: repositories: %w", err)
+	}
+	return out, nil
+}
+
+// MaintainerInfo is one row of maintainers with its per-repository counts.
+type MaintainerInfo struct {
+	ID           int32                 `json:"-"`
+	Email        string                `json:"email"`
+	Name         string                `json:"name,omitempty"`
+	NumPackages  int                   `json:"num_packages"`
+	NumProjects  int                   `json:"num_projects"`
+	NumRepos     int                   `json:"num_repos"`
+	NumNewest    int                   `json:"num_newest"`
+	NumOutdated  int                   `json:"num_outdated"`
+	FirstSeen    time.Time             `json:"first_seen"`
+	OrphanedAt   *time.Time            `json:"orphaned_at,omitempty"`
+	Repositories []MaintainerRepoCount `json:"repositories"`
+}
+
+// MaintainerRepoCount is what a maintainer has in one repository.
+type MaintainerRepoCount struct {
+	Repository  string `json:"repository"`
+	NumPackages int    `json:"num_packages"`
+	NumProjects int    `json:"num_projects"`
+	NumNewest   int    `json:"num_newest"`
+	NumOutdated int    `json:"num_outdated"`
+}
+
+func (s *store) maintainer(ctx context.Context, email string) (MaintainerInfo, error) {
+	var m MaintainerInfo
+	err := s.db.QueryRow(ctx, dlsql.Query("web-maintainer"), email).
+		Scan(&m.ID, &m.Email, &m.Name, &m.NumPackages, &m.NumProjects, &m.NumRepos, &m.NumNewest, &m.NumOutdated, &m.FirstSeen, &m.OrphanedAt)
+	if err := notFound(err, "maintainer %q", email); err != nil {
+		return m, err
+	}
+	rows, err := s.db.Query(ctx, dlsql.Query("web-maintainer-repositories"), m.ID)
+	if err != nil {
+		return m, fmt.Errorf("web: repositories of maintainer %q: %w", email, err)
+	}
+	m.Repositories, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (MaintainerRepoCount, error) {
+		var c MaintainerRepoCount
+		return c, row.Scan(&c.Repository, &c.NumPackages, &c.NumProjects, &c.NumNewest, &c.NumOutdated)
+	})
+	if err != nil {
+		return m, fmt.Errorf("web: repositories of maintainer %q: %w", email, err)
+	}
+	return m, nil
+}
+
+func (s *store) maintainerProjects(ctx context.Context, id int32, after string, limit int) ([]string, error) {
+	rows, err := s.db.Query(ctx, dlsql.Query("web-maintainer-projects"), id, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("web: projects of maintainer: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("web: projects of maintainer: %w", err)
+	}
+	return out, nil
+}
+
+// HistoryEntry is one row of project_history: a change the changelog
+// event Seq caused.
+type HistoryEntry struct {
+	Seq        int64     `json:"seq"`
+	Project    string    `json:"project"`
+	Kind       string    `json:"kind"`
+	Repository string    `json:"repository,omitempty"`
+	OldVersion *string   `json:"old_version,omitempty"`
+	NewVersion *string   `json:"new_version,omitempty"`
+	At         time.Time `json:"at"`
+}
+
+// historyOf names the history queries by what they select on.
+var historyOf = map[string]string{
+	"project":    "web-history",
+	"maintainer": "web-history-maintainer",
+	"repository": "web-history-repository",
+}
+
+// history returns up to limit entries of the subject's history below seq
+// before, newest first; key is the project name or the maintainer's or
+// repository's id.
+func (s *store) history(ctx context.Context, subject string, key any, before int64, limit int) ([]HistoryEntry, error) {
+	rows, err := s.db.Query(ctx, dlsql.Query(historyOf[subject]), key, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("web: %s history: %w", subject, err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (HistoryEntry, error) {
+		var h HistoryEntry
+		return h, row.Scan(&h.Seq, &h.Project, &h.Kind, &h.Repository, &h.OldVersion, &h.NewVersion, &h.At)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("web: %s history: %w", subject, err)
+	}
+	return out, nil
+}
+
+// Statistics is the catalog's totals.
+type Statistics struct {
+	NumPackages    int64 `json:"num_packages"`
+	NumProjects    int64 `json:"num_projects"`
+	NumMaintainers int64 `json:"num_maintainers"`
+	NumRepos       int   `json:"num_repos"`
+	NumLinks       int64 `json:"num_links"`
+}
+
+func (s *store) statistics(ctx context.Context) (Statistics, error) {
+	var st Statistics
+	err := s.db.QueryRow(ctx, dlsql.Query("web-statistics")).
+		Scan(&st.NumPackages, &st.NumProjects, &st.NumMaintainers, &st.NumRepos, &st.NumLinks)
+	if err != nil {
+		return st, fmt.Errorf("web: statistics: %w", err)
+	}
+	return st, nil
+}
+
+// Batch is one edit batch, for the dashboard.
+type Batch struct {
+	ID         int64
+	Repository string
+	Kind       string
+	Started    time.Time
+	Finished   time.Time
+	FirstSeq   int64
+	LastSeq    int64
+	Counts     map[string]int
+}
+
+// Seconds is how long the batch's update ran.
+func (b Batch) Seconds() float64 { return b.Finished.Sub(b.Started).Seconds() }
+
+func (s *store) batches(ctx context.Context, limit int) ([]Batch, error) {
+	rows, err := s.db.Query(ctx, dlsql.Query("web-batches"), limit)
+	if err != nil {
+		return nil, fmt.Errorf("web: batches: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Batch, error) {
+		var b Batch
+		var counts []byte
+		if err := row.Scan(&b.ID, &b.Repository, &b.Kind, &b.Started, &b.Finished, &b.FirstSeq, &b.LastSeq, &counts); err != nil {
+			return b, err
+		}
+		return b, json.Unmarshal(counts, &b.Counts)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("web: batches: %w", err)
+	}
+	return out, nil
+}
+
+// AuditRun is one audit run's outcome.
+type AuditRun struct {
+	ID       int64
+	Started  time.Time
+	Finished time.Time
+	HeadSeq  int64
+	Outcome  string
+	Source   string
+	Actor    string
+}
+
+func (s *store) auditRuns(ctx context.Context, limit int) ([]AuditRun, error) {
+	rows, err := s.db.Query(ctx, dlsql.Query("web-audit-runs"), limit)
+	if err != nil {
+		return nil, fmt.Errorf("web: audit runs: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (AuditRun, error) {
+		var a AuditRun
+		return a, row.Scan(&a.ID, &a.Started, &a.Finished, &a.HeadSeq, &a.Outcome, &a.Source, &a.Actor)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("web: audit runs: %w", err)
+	}
+	return out, nil
+}
+
+// Relation is a table's or an index's size on disk.
+type Relation struct {
+	Name  string
+	Kind  string
+	Bytes int64
+	Rows  int64
+}
+
+func (s *store) relationSizes(ctx context.Context, limit int) ([]Relation, error) {
+	rows, err := s.db.Query(ctx, dlsql.Query("web-relation-sizes"), limit)
+	if err != nil {
+		return nil, fmt.Errorf("web: relation sizes: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Relation, error) {
+		var r Relation
+		return r, row.Scan(&r.Name, &r.Kind, &r.Bytes, &r.Rows)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("web: relation sizes: %w", err)
+	}
+	return out, nil
+}
+
+func (s *store) projections(ctx context.Context) ([]projections.Status, error) {
+	return projections.ReadStatus(ctx, s.db)
+}
+
+// notFound maps no rows to ErrNotFound, naming what was looked for.
+func notFound(err error, format string, args ...any) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("%w: %s", ErrNotFound, fmt.Sprintf(format, args...))
+	default:
+		return fmt.Errorf("web: %s: %w", fmt.Sprintf(format, args...), err)
+	}
+}
