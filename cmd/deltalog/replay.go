@@ -86,7 +86,12 @@ func cmdServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
+	handler, closeReadSide, err := withReadSide(ctx, pool, srv.Handler(), e.logger()) // web.go
+	if err != nil {
+		return err
+	}
+	defer closeReadSide()
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10,
 		BaseContext: func(net.Listener) context.Context { return ctx }}
 	fmt.Fprintf(e.stderr, "deltalog: serving http://%s\n", ln.Addr())
 	errc := make(chan error, 1)

@@ -30,6 +30,39 @@ GRANT SELECT ON
     changelog_head, projection_checkpoints, batches, audit_runs
 TO deltalog_reader;
 
+-- A rebuild builds a projection's tables anew in a shadow schema and
+-- swaps them in: the new tables would carry no grant. This trigger gives
+-- every table created or moved under one of the read tables' names the
+-- role's SELECT again (in a shadow schema it gives nothing: the role may
+-- not use that schema). Event triggers need a superuser; without one the
+-- migration says so, and the grants must be renewed after each rebuild.
+CREATE FUNCTION deltalog_reader_regrant() RETURNS event_trigger LANGUAGE plpgsql AS $$
+DECLARE
+    cmd record;
+BEGIN
+    FOR cmd IN SELECT * FROM pg_event_trigger_ddl_commands()
+               WHERE object_type = 'table' AND schema_name NOT LIKE 'pg_temp%'
+    LOOP
+        IF split_part(cmd.object_identity, '.', 2) IN (
+            'projects', 'repositories', 'maintainers', 'maintainer_repositories', 'project_maintainers',
+            'project_repositories', 'links', 'project_links', 'project_history', 'statistics') THEN
+            EXECUTE format('GRANT SELECT ON %s TO deltalog_reader', cmd.object_identity);
+        END IF;
+    END LOOP;
+END
+$$;
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = current_user AND rolsuper) THEN
+        CREATE EVENT TRIGGER deltalog_reader_regrant ON ddl_command_end
+            WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+            EXECUTE FUNCTION deltalog_reader_regrant();
+    ELSE
+        RAISE NOTICE 'deltalog: not a superuser, so no event trigger: after a rebuild, run the GRANT of migration 007 again';
+    END IF;
+END
+$$;
+
 -- ?search=S (a substring of the name): trigrams, so that a rare substring
 -- does not walk the whole name index. pg_trgm is a trusted extension of
 -- PostgreSQL's contrib.
@@ -49,6 +82,9 @@ CREATE INDEX project_maintainers_maintainer_project ON project_maintainers (main
 CREATE INDEX project_history_repo ON project_history (repo_id, seq);
 
 ---- create above / drop below ----
+
+DROP EVENT TRIGGER IF EXISTS deltalog_reader_regrant;
+DROP FUNCTION deltalog_reader_regrant();
 
 DROP INDEX project_history_repo;
 DROP INDEX project_maintainers_maintainer_project;
