@@ -94,12 +94,7 @@ func jsonBody(c Checkpoint, v any) ([]byte, string, error) {
 }
 
 func (s *Server) apiProject(ctx context.Context, r *http.Request, c Checkpoint) ([]byte, string, error) {
-	name := r.PathValue("name")
-	p, err := s.store.project(ctx, name)
-	if err != nil {
-		return nil, "", err
-	}
-	pkgs, err := s.store.projectPackages(ctx, name)
+	p, pkgs, err := s.store.projectPackages(ctx, r.PathValue("name"))
 	if err != nil {
 		return nil, "", err
 	}

@@ -159,11 +159,7 @@ func (s *Server) pageSearch(ctx context.Context, r *http.Request) (string, any, 
 
 func (s *Server) pageProject(ctx context.Context, r *http.Request) (string, any, error) {
 	name := r.PathValue("name")
-	p, err := s.store.project(ctx, name)
-	if err != nil {
-		return "", nil, err
-	}
-	pkgs, err := s.store.projectPackages(ctx, name)
+	p, pkgs, err := s.store.projectPackages(ctx, name)
 	if err != nil {
 		return "", nil, err
 	}

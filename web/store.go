@@ -87,28 +87,42 @@ func (s *store) project(ctx context.Context, name string) (Project, error) {
 	return p, notFound(err, "project %q", name)
 }
 
-func (s *store) projectPackages(ctx context.Context, name string) ([]Package, error) {
+// projectPackages returns the project and its packages.
+func (s *store) projectPackages(ctx context.Context, name string) (Project, []Package, error) {
+	var pr Project
 	rows, err := s.db.Query(ctx, dlsql.Query("web-project-packages"), name)
 	if err != nil {
-		return nil, fmt.Errorf("web: packages of %q: %w", name, err)
+		return pr, nil, fmt.Errorf("web: project %q: %w", name, err)
 	}
-	out := []Package{}
-	var p Package
-	var maint []byte
-	_, err = pgx.ForEachRow(rows, []any{&p.Repository, &p.Name, &p.Version, &p.Status, &p.Summary, &p.Category, &maint, &p.Links}, func() error {
-		q := p
-		q.Links = append(json.RawMessage(nil), p.Links...)
-		q.Maintainers = []Maintainer{}
-		if err := json.Unmarshal(maint, &q.Maintainers); err != nil {
+	pkgs := []Package{}
+	var (
+		first                              time.Time
+		repo, pname, ver, status, sum, cat *string
+		maint, links                       []byte
+		found                              bool
+	)
+	_, err = pgx.ForEachRow(rows, []any{&pr.Name, &pr.NumRepos, &pr.NumPackages, &pr.NewestVersion, &pr.NumUpdates, &first,
+		&repo, &pname, &ver, &status, &sum, &cat, &maint, &links}, func() error {
+		found = true
+		if repo == nil {
+			return nil
+		}
+		p := Package{Repository: *repo, Name: *pname, Version: *ver, Status: *status, Summary: *sum, Category: *cat,
+			Links: append(json.RawMessage(nil), links...), Maintainers: []Maintainer{}}
+		if err := json.Unmarshal(maint, &p.Maintainers); err != nil {
 			return err
 		}
-		out = append(out, q)
+		pkgs = append(pkgs, p)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("web: packages of %q: %w", name, err)
+		return pr, nil, fmt.Errorf("web: project %q: %w", name, err)
 	}
-	return out, nil
+	if !found {
+		return pr, nil, fmt.Errorf("%w: project %q", ErrNotFound, name)
+	}
+	pr.FirstSeen = &first
+	return pr, pkgs, nil
 }
 
 // Repository is one row of repositories.

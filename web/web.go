@@ -16,6 +16,9 @@ import (
 // package serves.
 const ReaderRole = "deltalog_reader"
 
+// minReadConns is the least connections OpenReadOnly's pool may open.
+const minReadConns = 16
+
 // Config configures the read side.
 type Config struct {
 	// DB is the pool the read side queries (required); open it with
@@ -156,13 +159,16 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /static/", http.FileServerFS(staticFS))
 }
 
-// OpenReadOnly opens a pool like cfg whose sessions run as ReaderRole and
+// OpenReadOnly opens a pool like cfg (at least 16 connections) whose sessions run as ReaderRole and
 // read only: the role is a startup parameter, so no query of this package
 // runs with more than the role's privileges. The connecting user must be
 // the role, a member of it or a superuser (migration 007 grants it to the
 // role that migrates).
 func OpenReadOnly(ctx context.Context, cfg *pgxpool.Config) (*pgxpool.Pool, error) {
 	cfg = cfg.Copy()
+	// Requests are short and many: a pool of a command's default size
+	// (4 on a small machine) queues them behind each other.
+	cfg.MaxConns = max(cfg.MaxConns, minReadConns)
 	rp := cfg.ConnConfig.RuntimeParams
 	rp["role"] = ReaderRole
 	rp["default_transaction_read_only"] = "on"

@@ -17,15 +17,16 @@ FROM projects
 WHERE name = $1 AND NOT orphaned;
 
 -- name: web-project-packages
--- A package is newest when its version key is the project's newest across
--- repositories (the package_statuses view's rule).
-SELECT r.name, p.name, p.version,
+-- The project and its packages in one round trip (no package: one row of
+-- NULLs). A package is newest when its version key is the project's newest
+-- across repositories (the package_statuses view's rule).
+SELECT pr.name, pr.num_repos, pr.num_packages, pr.newest_version, pr.num_updates, pr.first_seen,
+       r.name, p.name, p.version,
        CASE WHEN p.version_key = pr.newest_key THEN 'newest' ELSE 'outdated' END,
        p.summary, p.category, p.maintainers, p.links
-FROM packages p
-JOIN projects pr ON pr.name = p.project
-JOIN repositories r ON r.id = p.repo_id
-WHERE p.project = $1
+FROM projects pr
+LEFT JOIN (packages p JOIN repositories r ON r.id = p.repo_id) ON p.project = pr.name
+WHERE pr.name = $1 AND NOT pr.orphaned
 ORDER BY r.name, p.name, p.version;
 
 -- name: web-repository
