@@ -137,16 +137,12 @@ func (s *store) projects(ctx context.Context, p ProjectsParams) (ProjectsPage, e
 	if err != nil {
 		return page, fmt.Errorf("web: building the projects query: %w", err)
 	}
-	rows, err := s.db.Query(ctx, sql, args...)
-	if err != nil {
-		return page, fmt.Errorf("web: projects: %w", err)
-	}
-	page.Projects, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (Project, error) {
+	page.Projects, err = collect(ctx, s.db, "projects", func(row pgx.CollectableRow) (Project, error) {
 		var pr Project
 		return pr, row.Scan(&pr.Name, &pr.NumRepos, &pr.NumPackages, &pr.NewestVersion, &pr.NumUpdates)
-	})
+	}, sql, args...)
 	if err != nil {
-		return page, fmt.Errorf("web: projects: %w", err)
+		return page, err
 	}
 	if len(page.Projects) > p.Limit {
 		page.Projects = page.Projects[:p.Limit]

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -149,18 +150,10 @@ func (s *store) repository(ctx context.Context, name string) (Repository, error)
 }
 
 func (s *store) repositories(ctx context.Context) ([]Repository, error) {
-	rows, err := s.db.Query(ctx, dlsql.Query("web-repositories"))
-	if err != nil {
-		return nil, fmt.Errorf("web: repositories: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Repository, error) {
+	return collect(ctx, s.db, "repositories", func(row pgx.CollectableRow) (Repository, error) {
 		var r Repository
 		return r, scanRepository(row, &r)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("web: repositories: %w", err)
-	}
-	return out, nil
+	}, dlsql.Query("web-repositories"))
 }
 
 // MaintainerInfo is one row of maintainers with its per-repository counts.
@@ -194,30 +187,18 @@ func (s *store) maintainer(ctx context.Context, email string) (MaintainerInfo, e
 	if err := notFound(err, "maintainer %q", email); err != nil {
 		return m, err
 	}
-	rows, err := s.db.Query(ctx, dlsql.Query("web-maintainer-repositories"), m.ID)
-	if err != nil {
-		return m, fmt.Errorf("web: repositories of maintainer %q: %w", email, err)
-	}
-	m.Repositories, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (MaintainerRepoCount, error) {
+	m.Repositories, err = collect(ctx, s.db, "repositories of maintainer "+strconv.Quote(email), func(row pgx.CollectableRow) (MaintainerRepoCount, error) {
 		var c MaintainerRepoCount
 		return c, row.Scan(&c.Repository, &c.NumPackages, &c.NumProjects, &c.NumNewest, &c.NumOutdated)
-	})
+	}, dlsql.Query("web-maintainer-repositories"), m.ID)
 	if err != nil {
-		return m, fmt.Errorf("web: repositories of maintainer %q: %w", email, err)
+		return m, err
 	}
 	return m, nil
 }
 
 func (s *store) maintainerProjects(ctx context.Context, id int32, after string, limit int) ([]string, error) {
-	rows, err := s.db.Query(ctx, dlsql.Query("web-maintainer-projects"), id, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("web: projects of maintainer: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, fmt.Errorf("web: projects of maintainer: %w", err)
-	}
-	return out, nil
+	return collect(ctx, s.db, "projects of maintainer", pgx.RowTo[string], dlsql.Query("web-maintainer-projects"), id, after, limit)
 }
 
 // HistoryEntry is one row of project_history: a change the changelog
@@ -243,18 +224,10 @@ var historyOf = map[string]string{
 // before, newest first; key is the project name or the maintainer's or
 // repository's id.
 func (s *store) history(ctx context.Context, subject string, key any, before int64, limit int) ([]HistoryEntry, error) {
-	rows, err := s.db.Query(ctx, dlsql.Query(historyOf[subject]), key, before, limit)
-	if err != nil {
-		return nil, fmt.Errorf("web: %s history: %w", subject, err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (HistoryEntry, error) {
+	return collect(ctx, s.db, subject+" history", func(row pgx.CollectableRow) (HistoryEntry, error) {
 		var h HistoryEntry
 		return h, row.Scan(&h.Seq, &h.Project, &h.Kind, &h.Repository, &h.OldVersion, &h.NewVersion, &h.At)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("web: %s history: %w", subject, err)
-	}
-	return out, nil
+	}, dlsql.Query(historyOf[subject]), key, before, limit)
 }
 
 // Statistics is the catalog's totals.
@@ -292,22 +265,14 @@ type Batch struct {
 func (b Batch) Seconds() float64 { return b.Finished.Sub(b.Started).Seconds() }
 
 func (s *store) batches(ctx context.Context, limit int) ([]Batch, error) {
-	rows, err := s.db.Query(ctx, dlsql.Query("web-batches"), limit)
-	if err != nil {
-		return nil, fmt.Errorf("web: batches: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Batch, error) {
+	return collect(ctx, s.db, "batches", func(row pgx.CollectableRow) (Batch, error) {
 		var b Batch
 		var counts []byte
 		if err := row.Scan(&b.ID, &b.Repository, &b.Kind, &b.Started, &b.Finished, &b.FirstSeq, &b.LastSeq, &counts); err != nil {
 			return b, err
 		}
 		return b, json.Unmarshal(counts, &b.Counts)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("web: batches: %w", err)
-	}
-	return out, nil
+	}, dlsql.Query("web-batches"), limit)
 }
 
 // AuditRun is one audit run's outcome.
@@ -322,18 +287,10 @@ type AuditRun struct {
 }
 
 func (s *store) auditRuns(ctx context.Context, limit int) ([]AuditRun, error) {
-	rows, err := s.db.Query(ctx, dlsql.Query("web-audit-runs"), limit)
-	if err != nil {
-		return nil, fmt.Errorf("web: audit runs: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (AuditRun, error) {
+	return collect(ctx, s.db, "audit runs", func(row pgx.CollectableRow) (AuditRun, error) {
 		var a AuditRun
 		return a, row.Scan(&a.ID, &a.Started, &a.Finished, &a.HeadSeq, &a.Outcome, &a.Source, &a.Actor)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("web: audit runs: %w", err)
-	}
-	return out, nil
+	}, dlsql.Query("web-audit-runs"), limit)
 }
 
 // Relation is a table's or an index's size on disk.
@@ -345,22 +302,28 @@ type Relation struct {
 }
 
 func (s *store) relationSizes(ctx context.Context, limit int) ([]Relation, error) {
-	rows, err := s.db.Query(ctx, dlsql.Query("web-relation-sizes"), limit)
-	if err != nil {
-		return nil, fmt.Errorf("web: relation sizes: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Relation, error) {
+	return collect(ctx, s.db, "relation sizes", func(row pgx.CollectableRow) (Relation, error) {
 		var r Relation
 		return r, row.Scan(&r.Name, &r.Kind, &r.Bytes, &r.Rows)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("web: relation sizes: %w", err)
-	}
-	return out, nil
+	}, dlsql.Query("web-relation-sizes"), limit)
 }
 
 func (s *store) projections(ctx context.Context) ([]projections.Status, error) {
 	return projections.ReadStatus(ctx, s.db)
+}
+
+// collect runs a query and scans every row with scan; what names the
+// rows in errors.
+func collect[T any](ctx context.Context, db *pgxpool.Pool, what string, scan func(pgx.CollectableRow) (T, error), sql string, args ...any) ([]T, error) {
+	rows, err := db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("web: %s: %w", what, err)
+	}
+	out, err := pgx.CollectRows(rows, scan)
+	if err != nil {
+		return nil, fmt.Errorf("web: %s: %w", what, err)
+	}
+	return out, nil
 }
 
 // notFound maps no rows to ErrNotFound, naming what was looked for.
