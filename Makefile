@@ -36,6 +36,17 @@ deps: ## install PostgreSQL server binaries and dpkg (the tests check the Debian
 		echo "no dpkg: the tests that compare the Debian order with dpkg --compare-versions will be skipped (dnf install dpkg, brew install dpkg)"; \
 	fi
 
+deps-browser: ## install Chromium (Debian package chromium) for the dashboard's browser test
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1; then \
+		echo "Chromium found"; \
+	elif command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Chromium from the OS packages"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "no Chromium: install Chromium or Chrome (dnf install chromium, brew install --cask chromium); the browser test skips without one" >&2; exit 1; \
+	fi
+
 build: ## build bin/deltalog
 	$(GO) build -o $(BIN) ./cmd/deltalog
 
@@ -112,4 +123,4 @@ demo-pypi: build ## add the PyPI list (886k packages) as a third repository
 clean: db-stop ## stop the clusters and remove build output and the managed data
 	rm -rf bin .deltalog
 
-.PHONY: help deps build demo demo-pypi test bench gobench fuzz docs race lint db-stop clean
+.PHONY: help deps deps-browser build demo demo-pypi test bench gobench fuzz docs race lint db-stop clean

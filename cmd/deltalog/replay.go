@@ -105,7 +105,12 @@ followers read, /status and /metrics. Listens on loopback by default.`,
 		if err != nil {
 			return err
 		}
-		hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		handler, closeReadSide, err := withReadSide(ctx, pool, srv.Handler(), e.logger()) // web.go
+		if err != nil {
+			return err
+		}
+		defer closeReadSide()
+		hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10,
 			BaseContext: func(net.Listener) context.Context { return ctx }}
 		fmt.Fprintf(e.stderr, "deltalog: serving http://%s\n", ln.Addr())
 		errc := make(chan error, 1)

@@ -58,7 +58,11 @@ func DeltaCase(rate float64) string {
 }
 
 // Groups are the names Config.Cases selects cases by.
-var Groups = []string{"parse", "copy", "full", "nochange", "delta", "recompute", "views", "tail", "replay"}
+var Groups = []string{"parse", "copy", "full", "nochange", "delta", "recompute", "views", "tail", "replay", "api"}
+
+// defaultGroups are the groups run when Config.Cases is empty: all but
+// the API load (api.go), which is asked for by name.
+var defaultGroups = slices.DeleteFunc(slices.Clone(Groups), func(g string) bool { return g == "api" })
 
 // Config configures Run. Zero fields take their defaults.
 type Config struct {
@@ -116,7 +120,7 @@ func (c *Config) withDefaults() error {
 		c.FullReps = 1
 	}
 	if c.Cases == nil {
-		c.Cases = Groups
+		c.Cases = defaultGroups
 	}
 	if c.PageSize == 0 {
 		c.PageSize = 10000
@@ -168,6 +172,8 @@ type Report struct {
 	Cases []Case `json:"cases"`
 	// Targets are the goals of issues 6 and 12, checked against the cases.
 	Targets []Target `json:"targets"`
+	// API is the read side's load case (api.go).
+	API []APIRun `json:"api,omitempty"`
 	// Workloads are the real data sets.
 	Workloads []Workload `json:"workloads,omitempty"`
 	// Audits are the audits run after each family of cases.

@@ -213,6 +213,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if err := writeCases(w, r.Cases); err != nil {
 		return err
 	}
+	if err := writeAPI(w, r.API); err != nil {
+		return err
+	}
 	for _, wl := range r.Workloads {
 		fmt.Fprintf(w, "\n%s — %s\n\n", wl.Name, wl.Note)
 		if err := writeCases(w, wl.Cases); err != nil {

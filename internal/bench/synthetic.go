@@ -62,7 +62,7 @@ func (h *harness) synthetic(ctx context.Context) error {
 		h.add(c)
 	}
 	needDB := false
-	for _, g := range []string{"full", "nochange", "delta", "recompute", "views", "tail"} {
+	for _, g := range []string{"full", "nochange", "delta", "recompute", "views", "tail", "api"} {
 		needDB = needDB || cfg.want(g)
 	}
 	if !needDB {
@@ -141,6 +141,11 @@ func (h *harness) synthetic(ctx context.Context) error {
 		}
 	}
 
+	if cfg.want("api") {
+		if err := h.api(ctx, names, snaps0); err != nil {
+			return err
+		}
+	}
 	if err := h.fullPaths(ctx, "", h.add); err != nil {
 		return err
 	}

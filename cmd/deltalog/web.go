@@ -1,0 +1,36 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/deltalog/deltalog/web"
+)
+
+// replayPaths are the routes package replay serves; everything else is
+// the read side's.
+var replayPaths = []string{"/changelog", "/changelog/", "/batches/", "/status", "/metrics"}
+
+// withReadSide mounts the read side (package web: API, feeds, dashboard)
+// beside the replication API, on a pool of its own that runs as the
+// read-only role. The returned func closes that pool.
+func withReadSide(ctx context.Context, pool *pgxpool.Pool, replayHandler http.Handler, logger *slog.Logger) (http.Handler, func(), error) {
+	reader, err := web.OpenReadOnly(ctx, pool.Config())
+	if err != nil {
+		return nil, nil, err
+	}
+	rs, err := web.New(web.Config{DB: reader, Logger: logger})
+	if err != nil {
+		reader.Close()
+		return nil, nil, err
+	}
+	mux := http.NewServeMux()
+	for _, p := range replayPaths {
+		mux.Handle(p, replayHandler)
+	}
+	mux.Handle("/", rs)
+	return mux, reader.Close, nil
+}
