@@ -51,6 +51,7 @@ func (History) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), error)
 	for _, ev := range page.Events {
 		touched[ev.Project] = struct{}{}
 	}
+	start := time.Now()
 	before := map[hvKey]hvRow{}
 	rows, err := tx.Query(ctx, dlsql.Query("history-load"), keys(touched))
 	if err != nil {
@@ -64,6 +65,7 @@ func (History) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), error)
 	}); err != nil {
 		return nil, fmt.Errorf("loading history versions: %w", err)
 	}
+	loggerFrom(ctx).DebugContext(ctx, "history loaded", "ms", time.Since(start).Milliseconds())
 	state := make(map[hvKey]hvRow, len(before))
 	for k, v := range before {
 		state[k] = v
@@ -167,24 +169,35 @@ func (History) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), error)
 			del.projects, del.repos, del.versions = append(del.projects, k.project), append(del.repos, k.repo), append(del.versions, k.version)
 		}
 	}
+	created := 0
 	for k, v := range state {
-		if old, ok := before[k]; ok && old.count == v.count && bytes.Equal(old.key, v.key) {
+		old, ok := before[k]
+		if ok && old.count == v.count && bytes.Equal(old.key, v.key) {
 			continue
+		}
+		if !ok {
+			created++
 		}
 		up.projects, up.repos, up.versions = append(up.projects, k.project), append(up.repos, k.repo), append(up.versions, k.version)
 		up.keys, up.counts = append(up.keys, v.key), append(up.counts, v.count)
 	}
 	if len(del.projects) > 0 {
-		if _, err := tx.Exec(ctx, dlsql.Query("history-delete"), del.projects, del.repos, del.versions); err != nil {
-			return nil, fmt.Errorf("history versions: %w", err)
+		if err := timedExec(ctx, tx, "history_versions", dlsql.Query("history-delete"), del.projects, del.repos, del.versions); err != nil {
+			return nil, err
 		}
 	}
 	if len(up.projects) > 0 {
-		if _, err := tx.Exec(ctx, dlsql.Query("history-upsert"), up.projects, up.repos, up.versions, up.keys, up.counts); err != nil {
-			return nil, fmt.Errorf("history versions: %w", err)
+		if err := timedExec(ctx, tx, "history_versions", dlsql.Query("history-upsert"), up.projects, up.repos, up.versions, up.keys, up.counts); err != nil {
+			return nil, err
 		}
 	}
+	loggerFrom(ctx).DebugContext(ctx, "history computed", "ms", time.Since(start).Milliseconds())
+	// Re-derived: the versions read and those the page created; changed:
+	// those written.
+	statsFrom(ctx).add("history_versions", int64(len(before)+created), int64(len(del.projects)+len(up.projects)))
+	statsFrom(ctx).add("project_history", int64(len(entries)), int64(len(entries)))
 	if len(entries) > 0 {
+		start := time.Now()
 		i := 0
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"project_history"},
 			[]string{"project", "repo_id", "seq", "batch_id", "kind", "old_version", "new_version", "at"},
@@ -199,6 +212,7 @@ func (History) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), error)
 		if err != nil {
 			return nil, fmt.Errorf("project history: %w", err)
 		}
+		loggerFrom(ctx).DebugContext(ctx, "statement", "what", "project_history", "rows", len(entries), "ms", time.Since(start).Milliseconds())
 	}
 	return nil, nil
 }

@@ -60,13 +60,14 @@ func prefixed(alias string, cols []string) string {
 }
 
 // sync recomputes the keys in scope: n_<table> holds the expected rows,
-// o_<table> the rows before (both kept to the end of the transaction, for
-// the counter deltas of higher levels); then rows are deleted, updated and
-// inserted where they differ — an unchanged row is not touched.
+// o_<table> the rows before, both limited by the scope (both kept to the
+// end of the transaction, for the counter deltas of higher levels); then
+// rows are deleted, updated and inserted where they differ — an unchanged
+// row is not touched.
 func (tb table) sync(ctx context.Context, tx pgx.Tx) error {
 	n, o := "n_"+tb.name, "o_"+tb.name
 	for _, s := range []string{
-		fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS %s", n, dlsql.Query(tb.expected)),
+		fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS SELECT * FROM (%s\n) t WHERE %s", n, dlsql.Query(tb.expected), tb.scope),
 		fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS SELECT %s FROM public.%s t WHERE %s",
 			o, prefixed("t", tb.cols()), tb.name, tb.scope),
 	} {
@@ -79,19 +80,25 @@ func (tb table) sync(ctx context.Context, tx pgx.Tx) error {
 
 // write makes the table hold n_<table> where it held o_<table>: the second
 // half of sync, for tables whose n_ and o_ rows come from elsewhere (the
-// counter differences of the delta path).
+// counter differences of the delta path). It counts the rows re-derived
+// (the keys of o_ and n_) and those written in the page's stats.
 func (tb table) write(ctx context.Context, tx pgx.Tx) error {
 	n, o := "n_"+tb.name, "o_"+tb.name
-	stmts := []string{
-		// Autovacuum never analyzes temporary tables; without statistics
-		// the anti-join below gets a nested loop over them (seen: 80 s
-		// instead of 0.1 s for 60k rows).
-		fmt.Sprintf("ANALYZE %s, %s", n, o),
+	// Autovacuum never analyzes temporary tables; without statistics the
+	// anti-join below gets a nested loop over them (seen: 80 s instead of
+	// 0.1 s for 60k rows).
+	if err := timedExec(ctx, tx, tb.name, fmt.Sprintf("ANALYZE %s, %s", n, o)); err != nil {
+		return err
+	}
+	var before int64
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM "+o).Scan(&before); err != nil {
+		return fmt.Errorf("%s: %w", tb.name, err)
 	}
 	// o_ holds the table's rows of the keys in scope as they are: which
 	// rows to delete and update is found by comparing the two temporary
 	// tables (a hash join in memory), and the table itself is only probed
 	// for the rows that change — not for every row in scope.
+	var stmts []string
 	if !tb.orphans {
 		stmts = append(stmts, fmt.Sprintf(
 			"DELETE FROM public.%s t USING (SELECT %s FROM %s o WHERE NOT EXISTS (SELECT 1 FROM %s n WHERE %s)) o WHERE %s",
@@ -117,28 +124,39 @@ func (tb table) write(ctx context.Context, tx pgx.Tx) error {
 		fmt.Sprintf("INSERT INTO public.%s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s n WHERE NOT EXISTS (SELECT 1 FROM %s o WHERE %s)",
 			tb.name, strings.Join(insCols, ", "), insVals, n, o, tb.on("o", "n")),
 	)
+	var changed, inserted int64
 	for _, s := range stmts {
-		if err := timedExec(ctx, tx, tb.name, s); err != nil {
+		rows, err := timedRows(ctx, tx, tb.name, s)
+		if err != nil {
 			return err
 		}
+		changed += rows
+		inserted = rows // the last statement inserts
 	}
+	statsFrom(ctx).add(tb.name, before+inserted, changed)
 	return nil
 }
 
 // timedExec runs one statement, logging its duration at debug level: the
 // first place to look when a page is slow.
 func timedExec(ctx context.Context, tx pgx.Tx, what, sql string, args ...any) error {
+	_, err := timedRows(ctx, tx, what, sql, args...)
+	return err
+}
+
+// timedRows is timedExec returning the rows the statement affected.
+func timedRows(ctx context.Context, tx pgx.Tx, what, sql string, args ...any) (int64, error) {
 	start := time.Now()
 	tag, err := tx.Exec(ctx, sql, args...)
 	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+		return 0, fmt.Errorf("%s: %w", what, err)
 	}
 	if l := loggerFrom(ctx); l.Enabled(ctx, slog.LevelDebug) {
 		first, _, _ := strings.Cut(strings.TrimSpace(sql), "\n")
 		l.DebugContext(ctx, "statement", "what", what, "rows", tag.RowsAffected(),
 			"ms", time.Since(start).Milliseconds(), "sql", first[:min(len(first), 90)])
 	}
-	return nil
+	return tag.RowsAffected(), nil
 }
 
 type loggerKey struct{}
