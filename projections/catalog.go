@@ -23,7 +23,7 @@ var (
 	// Level 1 is keyed by (project, repository): the pairs in scope (see
 	// catalog-scope-moved). Links do not depend on the newest version: only
 	// the pairs where an event moved a URL's count re-derive them.
-	byPair        = "(t.project, t.repo_id) IN (SELECT project, repo_id FROM t_pairs)"
+	byPair       = "(t.project, t.repo_id) IN (SELECT project, repo_id FROM t_pairs)"
 	byLinkedPair = "(t.project, t.repo_id) IN (SELECT project, repo_id FROM t_pairs WHERE links)"
 
 	catalogLevel1 = []table{

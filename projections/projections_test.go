@@ -2,10 +2,10 @@ package projections_test
 
 import (
 	"context"
-	"log/slog"
-	"os"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
