@@ -2,8 +2,11 @@ package projections
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,7 +29,11 @@ const HistoryName = "history"
 // repository) is still checked by the audit against the current packages.
 // Invalidated events update that state (re-deriving version keys) but never
 // produce entries: they are not changes of content.
-type History struct{}
+type History struct {
+	// schema holds the tables Apply writes (empty: the live ones); a
+	// rebuild's or an audit's history writes its own.
+	schema string
+}
 
 // Name implements Projection.
 func (History) Name() string { return HistoryName }
@@ -46,14 +53,14 @@ type hvRow struct {
 }
 
 // Apply implements Projection.
-func (History) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), error) {
+func (h History) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), error) {
+	sch := deltaSchemas(h.schema)
 	touched := map[string]struct{}{}
 	for _, ev := range page.Events {
 		touched[ev.Project] = struct{}{}
 	}
-	start := time.Now()
 	before := map[hvKey]hvRow{}
-	rows, err := tx.Query(ctx, dlsql.Query("history-load"), keys(touched))
+	rows, err := tx.Query(ctx, dlsql.Render("history-load", sch), keys(touched))
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +72,6 @@ func (History) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), error)
 	}); err != nil {
 		return nil, fmt.Errorf("loading history versions: %w", err)
 	}
-	loggerFrom(ctx).DebugContext(ctx, "history loaded", "ms", time.Since(start).Milliseconds())
 	state := make(map[hvKey]hvRow, len(before))
 	for k, v := range before {
 		state[k] = v
@@ -169,37 +175,55 @@ func (History) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), error)
 			del.projects, del.repos, del.versions = append(del.projects, k.project), append(del.repos, k.repo), append(del.versions, k.version)
 		}
 	}
-	created := 0
+	// Versions new to the page's projects (all of them when a repository
+	// is loaded) are copied in, in key order; the others are updated in
+	// place.
+	var created []hvKey
 	for k, v := range state {
 		old, ok := before[k]
-		if ok && old.count == v.count && bytes.Equal(old.key, v.key) {
-			continue
+		switch {
+		case !ok:
+			created = append(created, k)
+		case old.count != v.count || !bytes.Equal(old.key, v.key):
+			up.projects, up.repos, up.versions = append(up.projects, k.project), append(up.repos, k.repo), append(up.versions, k.version)
+			up.keys, up.counts = append(up.keys, v.key), append(up.counts, v.count)
 		}
-		if !ok {
-			created++
-		}
-		up.projects, up.repos, up.versions = append(up.projects, k.project), append(up.repos, k.repo), append(up.versions, k.version)
-		up.keys, up.counts = append(up.keys, v.key), append(up.counts, v.count)
 	}
 	if len(del.projects) > 0 {
-		if err := timedExec(ctx, tx, "history_versions", dlsql.Query("history-delete"), del.projects, del.repos, del.versions); err != nil {
+		if err := timedExec(ctx, tx, "history_versions", dlsql.Render("history-delete", sch), del.projects, del.repos, del.versions); err != nil {
 			return nil, err
 		}
 	}
 	if len(up.projects) > 0 {
-		if err := timedExec(ctx, tx, "history_versions", dlsql.Query("history-upsert"), up.projects, up.repos, up.versions, up.keys, up.counts); err != nil {
+		if err := timedExec(ctx, tx, "history_versions", dlsql.Render("history-upsert", sch), up.projects, up.repos, up.versions, up.keys, up.counts); err != nil {
 			return nil, err
 		}
 	}
-	loggerFrom(ctx).DebugContext(ctx, "history computed", "ms", time.Since(start).Milliseconds())
+	if len(created) > 0 {
+		slices.SortFunc(created, func(a, b hvKey) int {
+			return cmp.Or(strings.Compare(a.project, b.project), cmp.Compare(a.repo, b.repo), strings.Compare(a.version, b.version))
+		})
+		i := 0
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{sch.Schema, "history_versions"},
+			[]string{"project", "repo_id", "version", "version_key", "count"},
+			pgx.CopyFromFunc(func() ([]any, error) {
+				if i == len(created) {
+					return nil, nil
+				}
+				k := created[i]
+				i++
+				return []any{k.project, k.repo, k.version, state[k].key, state[k].count}, nil
+			})); err != nil {
+			return nil, fmt.Errorf("history versions: %w", err)
+		}
+	}
 	// Re-derived: the versions read and those the page created; changed:
 	// those written.
-	statsFrom(ctx).add("history_versions", int64(len(before)+created), int64(len(del.projects)+len(up.projects)))
+	statsFrom(ctx).add("history_versions", int64(len(before)+len(created)), int64(len(del.projects)+len(up.projects)+len(created)))
 	statsFrom(ctx).add("project_history", int64(len(entries)), int64(len(entries)))
 	if len(entries) > 0 {
-		start := time.Now()
 		i := 0
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"project_history"},
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{sch.Schema, "project_history"},
 			[]string{"project", "repo_id", "seq", "batch_id", "kind", "old_version", "new_version", "at"},
 			pgx.CopyFromFunc(func() ([]any, error) {
 				if i == len(entries) {
@@ -212,7 +236,6 @@ func (History) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), error)
 		if err != nil {
 			return nil, fmt.Errorf("project history: %w", err)
 		}
-		loggerFrom(ctx).DebugContext(ctx, "statement", "what", "project_history", "rows", len(entries), "ms", time.Since(start).Milliseconds())
 	}
 	return nil, nil
 }
