@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -19,17 +20,21 @@ const CatalogName = "catalog"
 // The catalog's tables in the order they are derived: each level reads only
 // the levels before it.
 var (
-	byProject = "t.project IN (SELECT project FROM t_projects)"
+	// Level 1 is keyed by (project, repository): the pairs in scope (see
+	// catalog-scope-moved). Links do not depend on the newest version: only
+	// the pairs where an event moved a URL's count re-derive them.
+	byPair       = "(t.project, t.repo_id) IN (SELECT project, repo_id FROM t_pairs)"
+	byLinkedPair = "(t.project, t.repo_id) IN (SELECT project, repo_id FROM t_pairs WHERE links)"
 
 	catalogLevel1 = []table{
 		{name: "project_repositories", keys: []string{"project", "repo_id"},
 			values:   []string{"num_packages", "num_newest", "num_outdated", "best_version"},
-			expected: "expect-project-repositories", scope: byProject},
+			expected: "expect-project-repositories", scope: byPair},
 		{name: "project_maintainers", keys: []string{"project", "maintainer_id", "repo_id"},
 			values:   []string{"name", "num_packages", "num_newest", "num_outdated"},
-			expected: "expect-project-maintainers", scope: byProject},
-		{name: "project_links", keys: []string{"project", "link_id"}, values: []string{"refcount"},
-			expected: "expect-project-links", scope: byProject},
+			expected: "expect-project-maintainers", scope: byPair},
+		{name: "project_links", keys: []string{"project", "repo_id", "link_id"}, values: []string{"refcount"},
+			expected: "expect-project-links", scope: byLinkedPair},
 	}
 	// On the delta path only projects is recomputed per key; the others
 	// move by counter differences (applyLevel2). expect-* define them all,
@@ -107,16 +112,32 @@ func (c *Catalog) CacheStats() map[string]CacheStats {
 	return map[string]CacheStats{"maintainers": c.maintainers.stats(), "links": c.links.stats()}
 }
 
-// Apply recomputes the rows of every project the page touched (level 1 and
-// projects), then moves maintainers, links, repositories and the global
+// Apply recomputes the level-1 rows of every (project, repository) the
+// page touched — and, for the projects whose newest version moved, of the
+// pairs whose counts move with it — and the projects rows of the touched
+// projects, then moves maintainers, links, repositories and the global
 // totals by the differences those rows made.
 func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), error) {
-	projects := map[string]struct{}{}
+	type pair struct {
+		project string
+		repo    int32
+	}
+	// Per pair: whether an event of the page moved the count of a URL among
+	// its packages (project_links can change only then).
+	pairs := map[pair]bool{}
 	emails := map[string]struct{}{}
 	urls := map[string]struct{}{}
 	seen := map[int32]time.Time{}
 	for _, ev := range page.Events {
-		projects[ev.Project] = struct{}{}
+		r, ok := page.Repos[ev.Repo]
+		if !ok {
+			return nil, fmt.Errorf("event %d: unknown repository %q", ev.Seq, ev.Repo)
+		}
+		k := pair{ev.Project, r.ID}
+		pairs[k] = pairs[k] || linksMove(ev)
+		if at := page.BatchTimes[ev.Batch]; at.After(seen[r.ID]) {
+			seen[r.ID] = at
+		}
 		for _, side := range [][]events.Package{ev.Removed, ev.Added} {
 			for i := range side {
 				for _, m := range side[i].Maintainers {
@@ -127,11 +148,12 @@ func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), err
 				}
 			}
 		}
-		if r, ok := page.Repos[ev.Repo]; ok {
-			if at := page.BatchTimes[ev.Batch]; at.After(seen[r.ID]) {
-				seen[r.ID] = at
-			}
-		}
+	}
+	projects := make([]string, 0, len(pairs))
+	repos := make([]int32, 0, len(pairs))
+	links := make([]bool, 0, len(pairs))
+	for p, l := range pairs {
+		projects, repos, links = append(projects, p.project), append(repos, p.repo), append(links, l)
 	}
 
 	sch := deltaSchemas(c.schema)
@@ -149,9 +171,11 @@ func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), err
 		args  []any
 	}{
 		{"catalog-scope", nil},
-		{"catalog-scope-projects", []any{keys(projects)}},
-		{"catalog-scope-packages", nil},
+		{"catalog-scope-pairs", []any{projects, repos, links}},
+		// The newest versions are read before the page's copy of packages.
 		{"catalog-newest", nil},
+		{"catalog-scope-moved", nil},
+		{"catalog-scope-packages", nil},
 	}
 	for _, s := range steps {
 		if err := timedExec(ctx, tx, s.query, dlsql.Render(s.query, sch), s.args...); err != nil {
@@ -170,12 +194,15 @@ func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), err
 	for id, at := range seen {
 		repoIDs, times = append(repoIDs, id), append(times, at)
 	}
-	if err := timedExec(ctx, tx, "repositories", dlsql.Render("catalog-repositories-delta", sch), repoIDs, times); err != nil {
+	n, err := timedRows(ctx, tx, "repositories", dlsql.Render("catalog-repositories-delta", sch), repoIDs, times)
+	if err != nil {
 		return nil, err
 	}
-	if err := timedExec(ctx, tx, "statistics", dlsql.Render("catalog-statistics-delta", sch)); err != nil {
+	statsFrom(ctx).add("repositories", n, n)
+	if n, err = timedRows(ctx, tx, "statistics", dlsql.Render("catalog-statistics-delta", sch)); err != nil {
 		return nil, err
 	}
+	statsFrom(ctx).add("statistics", n, n)
 	return func() {
 		c.maintainers.commit(mPending)
 		c.links.commit(lPending)
@@ -194,6 +221,13 @@ func applyLevel2(ctx context.Context, tx pgx.Tx, sch dlsql.Schemas) error {
 	if err := timedExec(ctx, tx, "maintainer_repositories", dlsql.Render("catalog-maintainer-repositories-delta", sch)); err != nil {
 		return err
 	}
+	// Every row of the differences moves a row (counters only move where
+	// they differ): re-derived and changed are the same rows.
+	var n int64
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM d_maintainer_repositories").Scan(&n); err != nil {
+		return fmt.Errorf("maintainer_repositories: %w", err)
+	}
+	statsFrom(ctx).add("maintainer_repositories", n, n)
 	if err := byName["projects"].sync(ctx, tx, sch); err != nil {
 		return err
 	}
@@ -206,6 +240,30 @@ func applyLevel2(ctx context.Context, tx pgx.Tx, sch dlsql.Schemas) error {
 		}
 	}
 	return nil
+}
+
+// linksMove reports whether ev changes how many of the packageset's
+// packages carry some URL. A project_links row is a count of such packages,
+// and it changes by exactly what an event adds less what it removes; an
+// event that moves no count (a version bump) cannot change one, whatever the
+// state the rows are re-derived from.
+func linksMove(ev events.Event) bool {
+	net := map[string]int{}
+	for sign, side := range map[int][]events.Package{-1: ev.Removed, +1: ev.Added} {
+		for i := range side {
+			for j, l := range side[i].Links {
+				if !slices.ContainsFunc(side[i].Links[:j], func(o events.Link) bool { return o.URL == l.URL }) {
+					net[l.URL] += sign
+				}
+			}
+		}
+	}
+	for _, n := range net {
+		if n != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func syncAll(ctx context.Context, tx pgx.Tx, tables []table, sch dlsql.Schemas) error {

@@ -2,8 +2,11 @@ package projections
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -205,23 +208,52 @@ func (h History) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), erro
 			del.projects, del.repos, del.versions = append(del.projects, k.project), append(del.repos, k.repo), append(del.versions, k.version)
 		}
 	}
+	// Versions new to the page's projects (all of them when a repository
+	// is loaded) are copied in, in key order; the others are updated in
+	// place.
+	var created []hvKey
 	for k, v := range state {
-		if old, ok := before[k]; ok && old.count == v.count && bytes.Equal(old.key, v.key) {
-			continue
+		old, ok := before[k]
+		switch {
+		case !ok:
+			created = append(created, k)
+		case old.count != v.count || !bytes.Equal(old.key, v.key):
+			up.projects, up.repos, up.versions = append(up.projects, k.project), append(up.repos, k.repo), append(up.versions, k.version)
+			up.keys, up.counts = append(up.keys, v.key), append(up.counts, v.count)
 		}
-		up.projects, up.repos, up.versions = append(up.projects, k.project), append(up.repos, k.repo), append(up.versions, k.version)
-		up.keys, up.counts = append(up.keys, v.key), append(up.counts, v.count)
 	}
 	if len(del.projects) > 0 {
-		if _, err := tx.Exec(ctx, dlsql.Render("history-delete", sch), del.projects, del.repos, del.versions); err != nil {
-			return nil, fmt.Errorf("history versions: %w", err)
+		if err := timedExec(ctx, tx, "history_versions", dlsql.Render("history-delete", sch), del.projects, del.repos, del.versions); err != nil {
+			return nil, err
 		}
 	}
 	if len(up.projects) > 0 {
-		if _, err := tx.Exec(ctx, dlsql.Render("history-upsert", sch), up.projects, up.repos, up.versions, up.keys, up.counts); err != nil {
+		if err := timedExec(ctx, tx, "history_versions", dlsql.Render("history-upsert", sch), up.projects, up.repos, up.versions, up.keys, up.counts); err != nil {
+			return nil, err
+		}
+	}
+	if len(created) > 0 {
+		slices.SortFunc(created, func(a, b hvKey) int {
+			return cmp.Or(strings.Compare(a.project, b.project), cmp.Compare(a.repo, b.repo), strings.Compare(a.version, b.version))
+		})
+		i := 0
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{sch.Schema, "history_versions"},
+			[]string{"project", "repo_id", "version", "version_key", "count"},
+			pgx.CopyFromFunc(func() ([]any, error) {
+				if i == len(created) {
+					return nil, nil
+				}
+				k := created[i]
+				i++
+				return []any{k.project, k.repo, k.version, state[k].key, state[k].count}, nil
+			})); err != nil {
 			return nil, fmt.Errorf("history versions: %w", err)
 		}
 	}
+	// Re-derived: the versions read and those the page created; changed:
+	// those written.
+	statsFrom(ctx).add("history_versions", int64(len(before)+len(created)), int64(len(del.projects)+len(up.projects)+len(created)))
+	statsFrom(ctx).add("project_history", int64(len(entries)), int64(len(entries)))
 	if len(entries) > 0 {
 		i := 0
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{sch.Schema, "project_history"},

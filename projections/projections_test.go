@@ -3,7 +3,9 @@ package projections_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -51,6 +53,10 @@ func setupRunner(t testing.TB, cfg projections.Config, ps ...projections.Project
 		ps = []projections.Projection{cat, projections.History{}}
 	}
 	cfg.DB, cfg.Projections = pool, ps
+	// DELTALOG_TEST_LOG=1 logs every statement's time (profiling).
+	if os.Getenv("DELTALOG_TEST_LOG") != "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	r, err := projections.NewRunner(cfg)
 	require.NoError(t, err)
 	return &fixture{pool: pool, updater: u, runner: r}

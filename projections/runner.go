@@ -47,7 +47,11 @@ type Config struct {
 	// 10000 events (a page costs about seven times more per event than a
 	// recomputation per packageset). Negative: never.
 	RebuildLag int64
-	Logger     *slog.Logger
+	// PageFunc, when set, is called after each page commits with what it
+	// did: the rows re-derived and changed per derived table (the delta
+	// path's amplification).
+	PageFunc func(PageStats)
+	Logger   *slog.Logger
 }
 
 // stateDerived is implemented by projections whose tables are a function
@@ -372,7 +376,9 @@ func (r *Runner) deadLetter(p Projection, results *resultBox) message.HandlerMid
 // anything twice nor skip anything: the page always starts where the
 // checkpoint is.
 func (r *Runner) ApplyPage(ctx context.Context, p Projection, to int64) error {
-	ctx = withLogger(ctx, r.cfg.Logger.With("projection", p.Name()))
+	start := time.Now()
+	stats := &PageStats{Projection: p.Name()}
+	ctx = withStats(withLogger(ctx, r.cfg.Logger.With("projection", p.Name())), stats)
 	tx, err := r.cfg.DB.Begin(ctx)
 	if err != nil {
 		return err
@@ -396,8 +402,8 @@ func (r *Runner) ApplyPage(ctx context.Context, p Projection, to int64) error {
 	if err != nil {
 		return fmt.Errorf("%s: page (%d, %d]: %w", p.Name(), cp, to, err)
 	}
-	stats, _ := json.Marshal(p.CacheStats())
-	if err := advanceCheckpoint(ctx, tx, p.Name(), to, stats); err != nil {
+	cacheStats, _ := json.Marshal(p.CacheStats())
+	if err := advanceCheckpoint(ctx, tx, p.Name(), to, cacheStats); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -412,7 +418,12 @@ func (r *Runner) ApplyPage(ctx context.Context, p Projection, to int64) error {
 	if _, err := r.stats[p.Name()].Changed(ctx, r.cfg.DB, int64(len(page.Events))); err != nil {
 		r.cfg.Logger.WarnContext(ctx, "analyze failed", "projection", p.Name(), "error", err)
 	}
-	r.cfg.Logger.DebugContext(ctx, "page applied", "projection", p.Name(), "after", cp, "to", to, "events", len(page.Events))
+	stats.After, stats.To, stats.Events, stats.Duration = cp, to, len(page.Events), time.Since(start)
+	r.cfg.Logger.DebugContext(ctx, "page applied", append([]any{"projection", p.Name(), "after", cp, "to", to,
+		"events", len(page.Events), "ms", stats.Duration.Milliseconds()}, stats.logAttrs()...)...)
+	if r.cfg.PageFunc != nil {
+		r.cfg.PageFunc(*stats)
+	}
 	return nil
 }
 

@@ -21,7 +21,7 @@ import (
 // sch.Schema before.
 func (tb table) syncSQL(sch dlsql.Schemas) []string {
 	return []string{
-		fmt.Sprintf("CREATE TEMP TABLE n_%s ON COMMIT DROP AS %s", tb.name, dlsql.Render(tb.expected, sch)),
+		fmt.Sprintf("CREATE TEMP TABLE n_%s ON COMMIT DROP AS SELECT * FROM (%s\n) t WHERE %s", tb.name, dlsql.Render(tb.expected, sch), tb.scope),
 		fmt.Sprintf("CREATE TEMP TABLE o_%s ON COMMIT DROP AS SELECT %s FROM %s t WHERE %s",
 			tb.name, prefixed("t", tb.cols()), qualified(sch.Schema, tb.name), tb.scope),
 	}

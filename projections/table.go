@@ -61,9 +61,10 @@ func prefixed(alias string, cols []string) string {
 
 // sync recomputes the keys in scope of the table in sch.Schema: n_<table>
 // holds the expected rows (the definition rendered with sch), o_<table> the
-// rows before (both kept to the end of the transaction, for the counter
-// deltas of higher levels); then rows are deleted, updated and inserted
-// where they differ — an unchanged row is not touched.
+// rows before, both limited by the scope (both kept to the end of the
+// transaction, for the counter deltas of higher levels); then rows are
+// deleted, updated and inserted where they differ — an unchanged row is not
+// touched.
 func (tb table) sync(ctx context.Context, tx pgx.Tx, sch dlsql.Schemas) error {
 	for _, s := range tb.syncSQL(sch) {
 		if err := timedExec(ctx, tx, tb.name, s); err != nil {
@@ -75,30 +76,52 @@ func (tb table) sync(ctx context.Context, tx pgx.Tx, sch dlsql.Schemas) error {
 
 // write makes the table in schema hold n_<table> where it held o_<table>:
 // the second half of sync, for tables whose n_ and o_ rows come from
-// elsewhere (the counter differences of the delta path).
+// elsewhere (the counter differences of the delta path). It counts the rows
+// re-derived (the keys of o_ and n_) and those written in the page's stats.
 func (tb table) write(ctx context.Context, tx pgx.Tx, schema string) error {
-	for _, s := range tb.writeSQL(schema) {
-		if err := timedExec(ctx, tx, tb.name, s); err != nil {
+	stmts := tb.writeSQL(schema)
+	// The first statement analyzes the temporary tables; the others delete,
+	// update and insert, the last one inserting.
+	if err := timedExec(ctx, tx, tb.name, stmts[0]); err != nil {
+		return err
+	}
+	var before int64
+	if err := tx.QueryRow(ctx, "SELECT count(*) FROM o_"+tb.name).Scan(&before); err != nil {
+		return fmt.Errorf("%s: %w", tb.name, err)
+	}
+	var changed, inserted int64
+	for _, s := range stmts[1:] {
+		rows, err := timedRows(ctx, tx, tb.name, s)
+		if err != nil {
 			return err
 		}
+		changed += rows
+		inserted = rows // the last statement inserts
 	}
+	statsFrom(ctx).add(tb.name, before+inserted, changed)
 	return nil
 }
 
 // timedExec runs one statement, logging its duration at debug level: the
 // first place to look when a page is slow.
 func timedExec(ctx context.Context, tx pgx.Tx, what, sql string, args ...any) error {
+	_, err := timedRows(ctx, tx, what, sql, args...)
+	return err
+}
+
+// timedRows is timedExec returning the rows the statement affected.
+func timedRows(ctx context.Context, tx pgx.Tx, what, sql string, args ...any) (int64, error) {
 	start := time.Now()
 	tag, err := tx.Exec(ctx, sql, args...)
 	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
+		return 0, fmt.Errorf("%s: %w", what, err)
 	}
 	if l := loggerFrom(ctx); l.Enabled(ctx, slog.LevelDebug) {
 		first, _, _ := strings.Cut(strings.TrimSpace(sql), "\n")
 		l.DebugContext(ctx, "statement", "what", what, "rows", tag.RowsAffected(),
 			"ms", time.Since(start).Milliseconds(), "sql", first[:min(len(first), 90)])
 	}
-	return nil
+	return tag.RowsAffected(), nil
 }
 
 type loggerKey struct{}

@@ -23,7 +23,7 @@ func TestRenderRefusesMissingSchemas(t *testing.T) {
 	t.Parallel()
 	require.PanicsWithValue(t, "sql: query expect-maintainers: no schema for /* TEMPLATE: levels */",
 		func() { dlsql.Render("expect-maintainers", dlsql.Schemas{Schema: "public", Input: "public"}) })
-	require.PanicsWithValue(t, "sql: query catalog-newest has template markers: use Render",
-		func() { dlsql.Query("catalog-newest") })
+	require.PanicsWithValue(t, "sql: query expect-project-repositories has template markers: use Render",
+		func() { dlsql.Query("expect-project-repositories") })
 	require.NotPanics(t, func() { dlsql.Query("checkpoint-get") })
 }

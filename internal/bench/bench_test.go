@@ -232,8 +232,8 @@ func TestViewsMatchCatalog(t *testing.T) {
 			`SELECT email, name, num_packages, num_projects, num_repos, num_newest, num_outdated, repo_counts FROM maintainers WHERE NOT orphaned`,
 			`SELECT email, name, num_packages, num_projects, num_repos, num_newest, num_outdated, repo_counts FROM bench_mv.maintainers`},
 		"project_links": {
-			`SELECT pl.project, l.url, pl.refcount FROM project_links pl JOIN links l ON l.id = pl.link_id`,
-			`SELECT project, url, refcount FROM bench_mv.project_links`},
+			`SELECT pl.project, pl.repo_id, l.url, pl.refcount FROM project_links pl JOIN links l ON l.id = pl.link_id`,
+			`SELECT project, repo_id, url, refcount FROM bench_mv.project_links`},
 		"links": {
 			`SELECT url, refcount FROM links WHERE NOT orphaned`,
 			`SELECT url, refcount FROM bench_mv.links`},

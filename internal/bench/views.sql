@@ -100,12 +100,12 @@ WITH NO DATA;
 CREATE UNIQUE INDEX ON bench_mv.maintainers (email);
 
 CREATE MATERIALIZED VIEW bench_mv.project_links AS
-SELECT p.project, l.url, count(*)::integer AS refcount
+SELECT p.project, p.repo_id, l.url, count(*)::integer AS refcount
 FROM packages p
 CROSS JOIN LATERAL (SELECT DISTINCT e ->> 'url' AS url FROM jsonb_array_elements(p.links) e) l
-GROUP BY 1, 2
+GROUP BY 1, 2, 3
 WITH NO DATA;
-CREATE UNIQUE INDEX ON bench_mv.project_links (project, url);
+CREATE UNIQUE INDEX ON bench_mv.project_links (project, repo_id, url);
 CREATE INDEX ON bench_mv.project_links (url);
 
 CREATE MATERIALIZED VIEW bench_mv.links AS

@@ -1,10 +1,12 @@
 -- The catalog projection. Each expect-* query is THE definition of a derived
 -- table: the rows it should hold for the keys in scope (temp tables
--- t_projects, t_maintainers, t_links). The delta path runs the per-project
--- ones (level 1, projects) with the projects a changelog page touched and
--- moves the levels above by counter differences (catalog-*-delta); the
--- audit and rebuilds run every definition with every key, and so check the
--- counters.
+-- t_projects, t_pairs, t_maintainers, t_links). The delta path runs the
+-- level-1 ones with the (project, repository) pairs a changelog page touched
+-- (and, for projects whose newest version moved, the pairs whose counts of
+-- newest and outdated packages move with it), projects with the touched
+-- projects, and moves the levels above by counter differences
+-- (catalog-*-delta); the audit and rebuilds run every definition with every
+-- key, and so check the counters.
 -- Tables are named through template markers (see sql.Schemas): the
 -- projection's own tables as /* TEMPLATE: schema */, the lower levels a
 -- definition reads as /* TEMPLATE: levels */ (pg_temp in an audit, which
@@ -14,26 +16,63 @@
 
 -- name: catalog-scope
 CREATE TEMP TABLE t_projects (project text PRIMARY KEY) ON COMMIT DROP;
+-- links: an event of the page moved the count of a URL among the pair's
+-- packages (false too for pairs in scope only because the project's newest
+-- version moved, which moves the pair's counts and nothing else).
+CREATE TEMP TABLE t_pairs (project text, repo_id integer, links boolean NOT NULL,
+                           PRIMARY KEY (project, repo_id)) ON COMMIT DROP;
 CREATE TEMP TABLE t_maintainers (id integer PRIMARY KEY) ON COMMIT DROP;
 CREATE TEMP TABLE t_links (id integer PRIMARY KEY) ON COMMIT DROP;
 CREATE TEMP TABLE t_newest ON COMMIT DROP AS
 SELECT ''::text AS project, ''::bytea AS newest_key, ''::text AS newest_version LIMIT 0;
 
--- name: catalog-scope-projects
-INSERT INTO t_projects SELECT DISTINCT unnest($1::text[]) ON CONFLICT DO NOTHING;
+-- name: catalog-scope-pairs
+-- The (project, repository) pairs a page touched: $1 projects, $2 their
+-- repositories, $3 whether their links can change (distinct pairs).
+WITH pairs AS (
+    INSERT INTO t_pairs SELECT * FROM unnest($1::text[], $2::integer[], $3::boolean[])
+    RETURNING project
+)
+INSERT INTO t_projects SELECT DISTINCT project FROM pairs ON CONFLICT DO NOTHING;
+
+-- name: catalog-scope-moved
+-- The delta path's project-wide pass, for the projects whose newest version
+-- key moved (t_newest against the stored projects row) and for those only:
+-- every pair of such a project whose counts of newest and outdated packages
+-- can change joins the scope. Those are the pairs that held the old newest
+-- key (num_newest > 0: the stored counts are relative to the stored
+-- newest) and the pairs that hold the new one (one probe of
+-- packages_project_newest each). Any other pair has no package at either
+-- key: none newest before or after, its rows stay. A newest that moved by
+-- its spelling alone ("1.0" to "1.00") moves only the projects row.
+CREATE TEMP TABLE t_moved ON COMMIT DROP AS
+SELECT t.project, n.newest_key
+FROM t_projects t
+LEFT JOIN t_newest n ON n.project = t.project
+JOIN /* TEMPLATE: schema */projects pr ON pr.name = t.project
+WHERE n.newest_key IS DISTINCT FROM pr.newest_key AND NOT pr.orphaned;
+INSERT INTO t_pairs
+SELECT pr.project, pr.repo_id, false
+FROM t_moved m JOIN /* TEMPLATE: schema */project_repositories pr ON pr.project = m.project
+WHERE pr.num_newest > 0
+UNION
+SELECT p.project, p.repo_id, false
+FROM t_moved m JOIN public.packages p ON p.project = m.project AND p.version_key = m.newest_key
+ON CONFLICT DO NOTHING;
+ANALYZE t_pairs;
 
 -- name: catalog-scope-packages
--- On the delta path, the packages of the touched projects (in every
--- repository) are read once into a temporary table (the definitions' input
--- there: pg_temp.packages), so the definitions below, which read
--- packages several times, read this small copy instead of making random
--- lookups in the whole table each time. The full path does not shadow.
--- Only the columns the definitions read are copied (a definition reading
--- another fails loudly on the delta path).
+-- On the delta path, the packages of the pairs in scope are read once into
+-- a temporary table (the definitions' input there: pg_temp.packages), so
+-- the definitions below, which read packages several times, read this
+-- small copy instead of making random lookups in the whole table each
+-- time. The full path does not shadow. Only the columns the definitions
+-- read are copied (a definition reading another fails loudly on the delta
+-- path).
 CREATE TEMP TABLE packages ON COMMIT DROP AS
 SELECT p.project, p.repo_id, p.version, p.version_key, p.maintainers, p.links
-FROM public.packages p JOIN t_projects t ON t.project = p.project;
-CREATE INDEX ON pg_temp.packages (project);
+FROM public.packages p JOIN t_pairs t ON t.repo_id = p.repo_id AND t.project = p.project;
+CREATE INDEX ON pg_temp.packages (project, repo_id);
 ANALYZE pg_temp.packages (project, repo_id, version, version_key); -- not the jsonb: slow, and unused
 -- Likewise the ids of the emails and URLs these packages carry (see
 -- migration 005: the lists are analyzed first, so that the ids are found by
@@ -61,13 +100,18 @@ INSERT INTO t_links SELECT id FROM /* TEMPLATE: schema */links ON CONFLICT DO NO
 -- name: catalog-newest
 -- The newest version key of every project in scope, across repositories,
 -- and its spelling (the greatest of the versions with that key: "1.0" and
--- "1.00" compare equal). DISTINCT ON sorts in C; an aggregate over bytea
--- would call a function per row.
-INSERT INTO t_newest
-SELECT DISTINCT ON (p.project) p.project, p.version_key, p.version
-FROM /* TEMPLATE: input */packages p JOIN t_projects t ON t.project = p.project
-ORDER BY p.project, p.version_key DESC, p.version DESC;
+-- "1.00" compare equal): the first entry of packages_project_newest, one
+-- probe per project, never the project's packages in every repository. It
+-- reads the current state itself (on the delta path it runs before the
+-- page's copy of packages exists).
 ANALYZE t_projects;
+INSERT INTO t_newest
+SELECT t.project, n.version_key, n.version
+FROM t_projects t
+CROSS JOIN LATERAL (
+    SELECT p.version_key, p.version FROM public.packages p WHERE p.project = t.project
+    ORDER BY p.version_key DESC, p.version DESC LIMIT 1
+) n;
 ANALYZE t_newest;
 
 -- name: catalog-maintainer-ids
@@ -120,12 +164,11 @@ JOIN /* TEMPLATE: input */maintainer_ids m ON m.email = pm.email
 GROUP BY p.project, m.id, p.repo_id
 
 -- name: expect-project-links
-SELECT p.project, l.id AS link_id, count(*)::integer AS refcount
+SELECT p.project, p.repo_id, l.id AS link_id, count(*)::integer AS refcount
 FROM /* TEMPLATE: input */packages p
-JOIN t_projects t ON t.project = p.project
 CROSS JOIN LATERAL (SELECT DISTINCT e ->> 'url' AS url FROM jsonb_array_elements(p.links) e) pl
 JOIN /* TEMPLATE: input */link_ids l ON l.url = pl.url
-GROUP BY p.project, l.id
+GROUP BY p.project, p.repo_id, l.id
 
 -- name: expect-maintainer-repositories
 SELECT pm.maintainer_id, pm.repo_id,
@@ -189,7 +232,7 @@ GROUP BY l.id, l.url
 
 -- name: catalog-maintainer-repositories-delta
 -- The delta path keeps maintainer_repositories, maintainers and links by
--- counter differences of the level-1 rows of the touched projects (which
+-- counter differences of the level-1 rows of the pairs in scope (which
 -- o_/n_project_* hold in full, before and after), never by re-aggregating
 -- a maintainer's or link's rows: a maintainer of ten thousand projects
 -- costs one row here, not ten thousand. expect-* remain the definitions, and
@@ -235,8 +278,9 @@ JOIN d_maintainer_repositories d ON d.maintainer_id = t.maintainer_id AND d.repo
 
 -- name: catalog-maintainers-delta
 -- Totals move by the differences of maintainer_repositories; distinct
--- projects by the projects gained and lost among the touched ones (complete
--- in o_/n_project_maintainers); repo_counts is rebuilt from the maintainer's
+-- projects by the projects gained and lost in the pairs in scope (complete
+-- in o_/n_project_maintainers) that the maintainer has in no other
+-- repository; repo_counts is rebuilt from the maintainer's
 -- few maintainer_repositories rows. The name (the least of the names the
 -- packages give) needs the maintainer's other rows only when a row that
 -- carried it went away and no new row carries it or a lesser one.
@@ -268,11 +312,21 @@ WITH mr AS (
     FULL JOIN o_maintainer_repositories o ON o.maintainer_id = n.maintainer_id AND o.repo_id = n.repo_id
     GROUP BY 1
 ), projects AS (
-    SELECT coalesce(n.maintainer_id, o.maintainer_id) AS maintainer_id,
-           sum((n.maintainer_id IS NOT NULL)::integer - (o.maintainer_id IS NOT NULL)::integer) AS d_projects
-    FROM (SELECT DISTINCT maintainer_id, project FROM n_project_maintainers) n
-    FULL JOIN (SELECT DISTINCT maintainer_id, project FROM o_project_maintainers) o
-      ON o.maintainer_id = n.maintainer_id AND o.project = n.project
+    -- A project gained or lost in the pairs in scope counts unless the
+    -- maintainer has it in a repository out of scope (those rows stay).
+    SELECT x.maintainer_id, sum(x.d) AS d_projects
+    FROM (
+        SELECT coalesce(n.maintainer_id, o.maintainer_id) AS maintainer_id, coalesce(n.project, o.project) AS project,
+               (n.project IS NOT NULL)::integer - (o.project IS NOT NULL)::integer AS d
+        FROM (SELECT DISTINCT maintainer_id, project FROM n_project_maintainers) n
+        FULL JOIN (SELECT DISTINCT maintainer_id, project FROM o_project_maintainers) o
+          ON o.maintainer_id = n.maintainer_id AND o.project = n.project
+        WHERE n.project IS NULL OR o.project IS NULL
+    ) x
+    WHERE NOT EXISTS (
+        SELECT 1 FROM /* TEMPLATE: schema */project_maintainers pm
+        WHERE pm.project = x.project AND pm.maintainer_id = x.maintainer_id
+          AND NOT EXISTS (SELECT 1 FROM t_pairs t WHERE t.project = pm.project AND t.repo_id = pm.repo_id))
     GROUP BY 1
 ), names AS (
     SELECT t.id AS maintainer_id, n.n_min, o.maintainer_id IS NOT NULL AS carried
@@ -320,7 +374,7 @@ CREATE TEMP TABLE d_links ON COMMIT DROP AS
 SELECT coalesce(n.link_id, o.link_id) AS id,
        sum(coalesce(n.refcount, 0) - coalesce(o.refcount, 0))::integer AS d_refcount
 FROM n_project_links n
-FULL JOIN o_project_links o ON o.project = n.project AND o.link_id = n.link_id
+FULL JOIN o_project_links o ON o.project = n.project AND o.repo_id = n.repo_id AND o.link_id = n.link_id
 GROUP BY 1
 HAVING sum(coalesce(n.refcount, 0) - coalesce(o.refcount, 0)) <> 0;
 CREATE TEMP TABLE o_links ON COMMIT DROP AS

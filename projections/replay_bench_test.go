@@ -1,0 +1,87 @@
+package projections_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/deltalog/deltalog/changelog"
+	"github.com/deltalog/deltalog/internal/ingest"
+	"github.com/deltalog/deltalog/internal/input/formats"
+	"github.com/deltalog/deltalog/internal/input/version"
+	"github.com/deltalog/deltalog/projections"
+)
+
+// debianSequence ingests the real Debian sequence (bookworm, trixie and
+// their overlays, six repositories) into the current state only, and
+// returns how many events the changelog holds.
+func debianSequence(b *testing.B, f *fixture) int64 {
+	b.Helper()
+	ctx := context.Background()
+	for _, s := range []struct{ repo, glob string }{
+		{"debian_12", "debian/debian-bookworm-main-Sources-*.xz"},
+		{"debian_12_updates", "debian/debian-bookworm-updates-main-Sources-*.xz"},
+		{"debian_12_security", "debian/debian-bookworm-security-main-Sources-*.xz"},
+		{"debian_13", "debian/debian-trixie-main-Sources-*.xz"},
+		{"debian_13_updates", "debian/debian-trixie-updates-main-Sources-*.xz"},
+		{"debian_13_security", "debian/debian-trixie-security-main-Sources-*.xz"},
+	} {
+		if _, err := ingest.Run(ctx, f.updater, ingest.Params{Repo: s.repo, Format: formats.DebianSources,
+			Files: shared(b, s.glob), Force: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	head, err := changelog.Head(ctx, f.pool)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return head
+}
+
+// BenchmarkReplayDebian replays the changelog of the six Debian
+// repositories into each projection (rebuild --from changelog, pages of
+// 10000 events): the path followers and replays take.
+//
+//	go test ./projections -run '^$' -bench ReplayDebian -benchtime 1x
+func BenchmarkReplayDebian(b *testing.B) {
+	f := setupPaged(b, 10000)
+	head := debianSequence(b, f)
+	for _, name := range projections.Names() {
+		b.Run(name, func(b *testing.B) {
+			var took time.Duration
+			for b.Loop() {
+				start := time.Now()
+				if _, err := projections.Rebuild(context.Background(), f.pool, projections.RebuildOpts{
+					Projections: []string{name}, From: projections.FromChangelog, PageSize: 10000}); err != nil {
+					b.Fatal(err)
+				}
+				took += time.Since(start)
+			}
+			b.ReportMetric(float64(head)*float64(b.N)/took.Seconds(), "events/s")
+		})
+	}
+}
+
+// BenchmarkHistoryBulkPyPI pages the PyPI list's 886k "added" events (a
+// fresh repository) through the history projection, in pages of 50000.
+//
+//	go test ./projections -run '^$' -bench HistoryBulkPyPI -benchtime 1x -timeout 30m
+func BenchmarkHistoryBulkPyPI(b *testing.B) {
+	files := shared(b, "registries/pypi.tsv.xz")
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		f := setupPaged(b, 50000, projections.History{})
+		sum, err := ingest.Run(ctx, f.updater, ingest.Params{Repo: "pypi", Format: formats.TSV,
+			VersionScheme: version.SchemePyPI, Files: files})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		if err := f.runner.Run(ctx, false); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(sum.Events)/time.Since(start).Seconds(), "events/s")
+	}
+}
