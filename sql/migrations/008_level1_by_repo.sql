@@ -29,6 +29,8 @@ ALTER TABLE project_links_by_repo RENAME TO project_links;
 ALTER INDEX project_links_by_repo_pkey RENAME TO project_links_pkey;
 CREATE INDEX project_links_link ON project_links (link_id);
 ALTER TABLE project_links SET (fillfactor = 85);
+-- The read side's role (migration 007) reads the new table too.
+GRANT SELECT ON project_links TO deltalog_reader;
 UPDATE links l
 SET refcount = coalesce(s.refcount, 0),
     orphaned_at = CASE WHEN s.refcount IS NULL THEN coalesce(l.orphaned_at, now()) END
