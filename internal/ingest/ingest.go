@@ -6,6 +6,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/deltalog/deltalog/changelog"
@@ -20,6 +21,9 @@ type Params struct {
 	Format formats.Format
 	Files  []string
 	Force  bool
+	// Reparse reads and diffs the files even when they are byte-identical
+	// to the input of the repository's last batch.
+	Reparse bool
 	// Seed is the hash seed; zero means hashing.DefaultSeed.
 	Seed uint64
 	// VersionScheme orders versions; empty means DefaultScheme(Format).
@@ -34,16 +38,21 @@ type Params struct {
 
 // Summary is the outcome of an update, as printed by `deltalog update`.
 type Summary struct {
-	Repo              string   `json:"repo"`
-	Batch             int64    `json:"batch"`
-	Files             []string `json:"files"`
-	Packages          int      `json:"packages"`
-	Packagesets       int      `json:"packagesets"`
-	Added             int      `json:"added"`
-	Changed           int      `json:"changed"`
-	Removed           int      `json:"removed"`
-	Unchanged         int      `json:"unchanged"`
-	Invalidated       int      `json:"invalidated"`
+	Repo        string   `json:"repo"`
+	Batch       int64    `json:"batch"`
+	Files       []string `json:"files"`
+	Packages    int      `json:"packages"`
+	Packagesets int      `json:"packagesets"`
+	Added       int      `json:"added"`
+	Changed     int      `json:"changed"`
+	Removed     int      `json:"removed"`
+	Unchanged   int      `json:"unchanged"`
+	Invalidated int      `json:"invalidated"`
+	// ParseSkipped says the files were byte-identical to the input of
+	// the last batch (BatchOfInput) and nothing since could make them read
+	// differently: they were hashed, not parsed, and nothing was diffed.
+	ParseSkipped      bool     `json:"parse_skipped"`
+	BatchOfInput      int64    `json:"batch_of_input,omitempty"`
 	Skipped           int      `json:"skipped"`
 	SkippedLines      []string `json:"skipped_lines,omitempty"`
 	Duplicates        int      `json:"duplicates"`
@@ -83,6 +92,12 @@ func Run(ctx context.Context, u *changelog.Updater, p Params) (*Summary, error) 
 	}
 
 	phase("read")
+	if !p.Reparse {
+		s, err := sameInput(ctx, u, p, start)
+		if s != nil || err != nil {
+			return s, err
+		}
+	}
 	var opts []formats.Option
 	if p.ProgressFunc != nil {
 		opts = append(opts, formats.WithProgress(p.ProgressFunc))
@@ -103,20 +118,8 @@ func Run(ctx context.Context, u *changelog.Updater, p Params) (*Summary, error) 
 		return nil, err
 	}
 
-	s := &Summary{
-		Repo: p.Repo, Batch: res.Batch, Files: p.Files,
-		Packages: res.Counts.Packages, Packagesets: res.Counts.Packagesets,
-		Added: res.Counts.Added, Changed: res.Counts.Changed, Removed: res.Counts.Removed,
-		Unchanged: res.Counts.Unchanged, Invalidated: res.Counts.Invalidated,
-		Skipped: res.Counts.Skipped, Duplicates: res.Counts.Duplicates, Events: res.Counts.Events,
-		FirstSeq: res.FirstSeq, HeadSeq: res.HeadSeq,
-		StateChecksum:     res.GlobalStateChecksum.String(),
-		RepoStateChecksum: res.RepoStateChecksum.String(),
-		ParseSeconds:      parsed.Sub(start).Seconds(),
-		DiffSeconds:       res.DiffTime.Seconds(),
-		WriteSeconds:      res.WriteTime.Seconds(),
-		result:            res,
-	}
+	s := summarize(p, res)
+	s.ParseSeconds = parsed.Sub(start).Seconds()
 	for _, l := range snap.SkippedLines {
 		s.SkippedLines = append(s.SkippedLines, fmt.Sprintf("%s:%d", l.File, l.Line))
 	}
@@ -128,6 +131,49 @@ func Run(ctx context.Context, u *changelog.Updater, p Params) (*Summary, error) 
 	}
 	s.Seconds = time.Since(start).Seconds()
 	return s, nil
+}
+
+// sameInput returns the summary of an update whose files are byte-identical
+// to the input of the repository's last batch, when nothing since can make
+// them read differently (see changelog.Updater.LastInput); nil when they
+// must be read. The files' sizes are compared before their content is
+// hashed, so a changed file usually costs a stat.
+func sameInput(ctx context.Context, u *changelog.Updater, p Params, start time.Time) (*Summary, error) {
+	last, err := u.LastInput(ctx, changelog.InputParams{Repo: p.Repo, Seed: p.Seed, VersionScheme: p.VersionScheme, Force: p.Force})
+	if err != nil || last == nil || len(last.Files) != len(p.Files) {
+		return nil, err
+	}
+	for i, path := range p.Files {
+		if st, err := os.Stat(path); err != nil || st.Size() != last.Files[i].Bytes {
+			return nil, nil
+		}
+	}
+	files, err := formats.HashFiles(ctx, p.Files)
+	if err != nil || !last.Same(files) {
+		return nil, err
+	}
+	s := summarize(p, last.Result())
+	s.ParseSkipped, s.BatchOfInput = true, last.Batch
+	s.ParseSeconds = time.Since(start).Seconds()
+	s.Seconds = s.ParseSeconds
+	return s, nil
+}
+
+// summarize is the part of a Summary the changelog's result tells.
+func summarize(p Params, res *changelog.UpdateResult) *Summary {
+	return &Summary{
+		Repo: p.Repo, Batch: res.Batch, Files: p.Files,
+		Packages: res.Counts.Packages, Packagesets: res.Counts.Packagesets,
+		Added: res.Counts.Added, Changed: res.Counts.Changed, Removed: res.Counts.Removed,
+		Unchanged: res.Counts.Unchanged, Invalidated: res.Counts.Invalidated,
+		Skipped: res.Counts.Skipped, Duplicates: res.Counts.Duplicates, Events: res.Counts.Events,
+		FirstSeq: res.FirstSeq, HeadSeq: res.HeadSeq,
+		StateChecksum:     res.GlobalStateChecksum.String(),
+		RepoStateChecksum: res.RepoStateChecksum.String(),
+		DiffSeconds:       res.DiffTime.Seconds(),
+		WriteSeconds:      res.WriteTime.Seconds(),
+		result:            res,
+	}
 }
 
 // DefaultScheme is the version scheme of a format's repositories: Debian's

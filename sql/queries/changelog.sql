@@ -92,3 +92,18 @@ SELECT name, num_packages, num_packagesets, state_checksum, updated_at FROM repo
 -- sample: with a tenth of it, a 60k-row anti-join was planned as a nested
 -- loop and took two minutes instead of 0.1 s.)
 SET LOCAL jit = off;
+
+-- name: repo-last-input
+-- The repository, its last batch (what it was read from, and the state it
+-- left), whether anything of it is invalidated or waits for an invalidation
+-- to be claimed, and the head and state checksums: one snapshot, so that an
+-- update from the same bytes can be answered without reading them.
+SELECT r.num_packages, r.num_packagesets, r.state_checksum, r.hash_seed, r.hash_version, r.version_scheme,
+       b.id, b.files, b.counts, b.repo_state_checksum, b.hash_seed, b.hash_version, b.version_scheme,
+       EXISTS (SELECT 1 FROM packagesets p WHERE p.repo_id = r.id AND p.invalid)
+           OR EXISTS (SELECT 1 FROM invalidations i WHERE i.repo_id = r.id AND i.batch_id IS NULL),
+       (SELECT seq FROM changelog_head),
+       (SELECT coalesce(array_agg(state_checksum), '{}') FROM repos)
+FROM repos r
+CROSS JOIN LATERAL (SELECT * FROM batches b WHERE b.repo_id = r.id ORDER BY b.id DESC LIMIT 1) b
+WHERE r.name = $1;

@@ -60,25 +60,13 @@ func ReadSnapshot(ctx context.Context, f Format, paths []string, opts ...Option)
 	if !slices.Contains(Formats(), f) {
 		return nil, fmt.Errorf("%w %q (valid: %s)", ErrUnknownFormat, string(f), validNames())
 	}
-	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if o.progress != nil {
-		var total int64
-		for _, path := range paths {
-			if st, err := os.Stat(path); err == nil {
-				total += st.Size()
-			}
-		}
-		o.total = total
-	}
+	o := newOptions(paths, opts)
 	snap := &Snapshot{}
 	for _, path := range paths {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		pkgs, file, stats, err := readFile(ctx, f, path, &o)
+		pkgs, file, stats, err := readFile(ctx, f, path, o)
 		if err != nil {
 			return nil, err
 		}
@@ -92,6 +80,45 @@ func ReadSnapshot(ctx context.Context, f Format, paths []string, opts ...Option)
 		snap.overlay(pkgs, schemeOf(f))
 	}
 	return snap, nil
+}
+
+// HashFiles records each file at paths as ReadSnapshot does (size and
+// sha256 of the raw bytes) without decompressing or parsing it: what an
+// update pays to learn that its input is byte-identical to the last one.
+// WithProgress reports the bytes hashed.
+func HashFiles(ctx context.Context, paths []string, opts ...Option) ([]events.InputFile, error) {
+	o := newOptions(paths, opts)
+	files := make([]events.InputFile, 0, len(paths))
+	for _, path := range paths {
+		fh, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		hr := &hashingReader{o: o, r: fh, h: sha256.New()}
+		_, err = io.Copy(io.Discard, &ctxReader{ctx: ctx, r: hr})
+		fh.Close()
+		if err != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return nil, ctxErr
+			}
+			return nil, &ParseError{File: path, Err: err}
+		}
+		files = append(files, hr.file(path))
+	}
+	return files, nil
+}
+
+// ctxReader stops reading once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (r *ctxReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(p)
 }
 
 // schemeOf is the version order used to compare an overlay with its base.
@@ -160,6 +187,23 @@ type options struct {
 	done, total int64
 }
 
+// newOptions applies opts; with progress, the total is the size of the
+// files at paths.
+func newOptions(paths []string, opts []Option) *options {
+	o := &options{}
+	for _, opt := range opts {
+		opt(o)
+	}
+	if o.progress != nil {
+		for _, path := range paths {
+			if st, err := os.Stat(path); err == nil {
+				o.total += st.Size()
+			}
+		}
+	}
+	return o
+}
+
 // WithProgress has ReadSnapshot report, as it reads, how many raw (still
 // compressed) bytes of all files it has read, out of their total size.
 func WithProgress(fn func(done, total int64)) Option {
@@ -183,6 +227,11 @@ func (hr *hashingReader) Read(p []byte) (int, error) {
 		hr.o.progress(hr.o.done, hr.o.total)
 	}
 	return n, err
+}
+
+// file records the file at path from the bytes read so far.
+func (hr *hashingReader) file(path string) events.InputFile {
+	return events.InputFile{Path: path, SHA256: hex.EncodeToString(hr.h.Sum(nil)), Bytes: hr.n}
 }
 
 // ctxCheckEvery is how many packages are parsed between checks of ctx.
@@ -226,8 +275,7 @@ func readFile(ctx context.Context, f Format, path string, o *options) ([]events.
 	if _, err := io.Copy(io.Discard, hr); err != nil {
 		return nil, file, stats, &ParseError{File: path, Err: err}
 	}
-	file = events.InputFile{Path: path, SHA256: hex.EncodeToString(hr.h.Sum(nil)), Bytes: hr.n}
-	return slices.Clip(pkgs), file, stats, nil
+	return slices.Clip(pkgs), hr.file(path), stats, nil
 }
 
 // rootCause returns the decompression error behind a parse error, if there
