@@ -1,4 +1,4 @@
-package ingest_test
+package ingest
 
 import (
 	"bufio"
@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/deltalog/deltalog/changelog"
-	"github.com/deltalog/deltalog/internal/ingest"
+	"github.com/deltalog/deltalog/hashing"
 	"github.com/deltalog/deltalog/internal/input/formats"
 	"github.com/deltalog/deltalog/internal/input/version"
 	"github.com/deltalog/deltalog/internal/pg/dbtest"
@@ -104,8 +104,8 @@ func BenchmarkUpdatePyPI(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	update := func(b *testing.B, file string, reparse bool) *ingest.Summary {
-		s, err := ingest.Run(ctx, u, ingest.Params{Repo: "pypi", Format: formats.TSV, Files: []string{file},
+	update := func(b *testing.B, file string, reparse bool) *Summary {
+		s, err := Run(ctx, u, Params{Repo: "pypi", Format: formats.TSV, Files: []string{file},
 			VersionScheme: version.SchemePyPI, Reparse: reparse})
 		if err != nil {
 			b.Fatal(err)
@@ -127,7 +127,7 @@ func BenchmarkUpdatePyPI(b *testing.B) {
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			resetPeakRSS()
-			var s *ingest.Summary
+			var s *Summary
 			for i := 0; b.Loop(); i++ {
 				s = update(b, c.files[i%len(c.files)], c.reparse)
 			}
@@ -161,4 +161,45 @@ func resetPeakRSS() {
 	runtime.GC()
 	debug.FreeOSMemory()
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
+// BenchmarkReadPyPI reads, hashes and groups the PyPI list (886k packages
+// in one file, xz-compressed), whole in memory and through the spill, as an
+// update does: ns/op and the peak RSS of each.
+//
+//	go test ./internal/ingest -run '^$' -bench ReadPyPI -benchtime 2x
+func BenchmarkReadPyPI(b *testing.B) {
+	src := filepath.Join("..", "..", "..", "shared", "data", "registries", "pypi.tsv.xz")
+	if _, err := os.Stat(src); err != nil {
+		b.Skipf("shared PyPI list not available: %v", err)
+	}
+	ctx := context.Background()
+	h := hashing.New(hashing.DefaultSeed)
+	b.Run("whole", func(b *testing.B) {
+		resetPeakRSS()
+		var n int
+		for b.Loop() {
+			snap, err := formats.ReadSnapshot(ctx, formats.TSV, []string{src})
+			if err != nil {
+				b.Fatal(err)
+			}
+			n = hashing.Group(h, snap.Packages).Packages
+		}
+		b.ReportMetric(float64(n), "packages")
+		b.ReportMetric(peakRSS(), "peak-MiB")
+	})
+	b.Run("spilled", func(b *testing.B) {
+		resetPeakRSS()
+		var n int
+		for b.Loop() {
+			s, err := readSpilled(ctx, Params{Format: formats.TSV, Files: []string{src}}, h, b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			n = s.grouped.Packages
+			s.Close()
+		}
+		b.ReportMetric(float64(n), "packages")
+		b.ReportMetric(peakRSS(), "peak-MiB")
+	})
 }

@@ -57,29 +57,65 @@ type SkippedLine struct {
 // bytes that are decompressed and parsed. Cancelling ctx stops the read and
 // returns ctx.Err().
 func ReadSnapshot(ctx context.Context, f Format, paths []string, opts ...Option) (*Snapshot, error) {
+	keep := func(p *events.Package) (events.Package, error) { return *p, nil }
+	name := func(p *events.Package) (string, string) { return p.Name, p.Version }
+	read, err := ReadSnapshotFunc(ctx, f, paths, keep, name, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{Packages: read.Kept, Files: read.Files, Skipped: read.Skipped,
+		SkippedLines: read.SkippedLines, Stale: read.Stale}, nil
+}
+
+// Read is a snapshot as ReadSnapshotFunc reads it: what its keep function
+// made of each package, after the overlays, in Snapshot.Packages' order.
+type Read[T any] struct {
+	Kept []T
+	// Files, Skipped, SkippedLines and Stale are Snapshot's.
+	Files        []events.InputFile
+	Skipped      int
+	SkippedLines []SkippedLine
+	Stale        int
+}
+
+// ReadSnapshotFunc is ReadSnapshot for a caller that does not hold the
+// packages whole (a snapshot can be larger than the memory it may take):
+// keep is called with each package as it is parsed and returns what is
+// kept of it — a compact reference to a record spilled to disk, say — and
+// name returns a kept value's package name and version, which is all the
+// overlays compare. A package keep returned an error for stops the read
+// with that error. name is only called for snapshots of several files.
+func ReadSnapshotFunc[T any](ctx context.Context, f Format, paths []string,
+	keep func(*events.Package) (T, error), name func(*T) (string, string), opts ...Option) (*Read[T], error) {
 	if !slices.Contains(Formats(), f) {
 		return nil, fmt.Errorf("%w %q (valid: %s)", ErrUnknownFormat, string(f), validNames())
 	}
 	o := newOptions(paths, opts)
-	snap := &Snapshot{}
-	for _, path := range paths {
+	read := &Read[T]{}
+	for i, path := range paths {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		pkgs, file, stats, err := readFile(ctx, f, path, o)
+		kept, file, stats, err := readFile(ctx, f, path, o, keep)
 		if err != nil {
 			return nil, err
 		}
-		snap.Files = append(snap.Files, file)
-		snap.Skipped += stats.Skipped
+		read.Files = append(read.Files, file)
+		read.Skipped += stats.Skipped
 		for _, line := range stats.SkippedLines {
-			if len(snap.SkippedLines) < maxSkippedLines {
-				snap.SkippedLines = append(snap.SkippedLines, SkippedLine{File: path, Line: line})
+			if len(read.SkippedLines) < maxSkippedLines {
+				read.SkippedLines = append(read.SkippedLines, SkippedLine{File: path, Line: line})
 			}
 		}
-		snap.overlay(pkgs, schemeOf(f))
+		if i == 0 {
+			read.Kept = kept
+			continue
+		}
+		var stale int
+		read.Kept, stale = overlay(read.Kept, kept, name, schemeOf(f))
+		read.Stale += stale
 	}
-	return snap, nil
+	return read, nil
 }
 
 // HashFiles records each file at paths as ReadSnapshot does (size and
@@ -129,13 +165,10 @@ func schemeOf(f Format) version.Scheme {
 	return version.SchemeGeneric
 }
 
-// overlay replaces every package whose Name occurs in pkgs by the packages
-// of that name in pkgs, unless the ones it has are newer.
-func (s *Snapshot) overlay(pkgs []events.Package, scheme version.Scheme) {
-	if len(s.Packages) == 0 {
-		s.Packages = pkgs
-		return
-	}
+// overlay replaces every package of base whose name occurs in pkgs by the
+// packages of that name in pkgs, unless the ones base has are newer; it
+// returns the packages kept and how many of pkgs were stale.
+func overlay[T any](base, pkgs []T, name func(*T) (string, string), scheme version.Scheme) ([]T, int) {
 	// A scheme may compare upstream versions only (Debian's drops the
 	// revision, as cross-repository comparison wants); between an overlay
 	// and its base the revision decides, so ties go to the generic order
@@ -147,36 +180,39 @@ func (s *Snapshot) overlay(pkgs []events.Package, scheme version.Scheme) {
 		}
 		return bytes.Compare(a.whole, b.whole) < 0
 	}
-	newest := func(list []events.Package) map[string]rank {
+	newest := func(list []T) map[string]rank {
 		out := map[string]rank{}
 		for i := range list {
-			v := list[i].Version
+			n, v := name(&list[i])
 			r := rank{version.SchemeKey(scheme, v), version.Key(v)}
-			if cur, ok := out[list[i].Name]; !ok || less(cur, r) {
-				out[list[i].Name] = r
+			if cur, ok := out[n]; !ok || less(cur, r) {
+				out[n] = r
 			}
 		}
 		return out
 	}
 	incoming := newest(pkgs)
-	existing := newest(s.Packages)
+	existing := newest(base)
 	keepOld := map[string]bool{}
-	for name, k := range incoming {
-		if old, ok := existing[name]; ok && less(k, old) {
-			keepOld[name] = true
+	for n, k := range incoming {
+		if old, ok := existing[n]; ok && less(k, old) {
+			keepOld[n] = true
 		}
 	}
-	s.Packages = slices.DeleteFunc(s.Packages, func(p events.Package) bool {
-		_, replaced := incoming[p.Name]
-		return replaced && !keepOld[p.Name]
+	base = slices.DeleteFunc(base, func(p T) bool {
+		n, _ := name(&p)
+		_, replaced := incoming[n]
+		return replaced && !keepOld[n]
 	})
+	stale := 0
 	for i := range pkgs {
-		if keepOld[pkgs[i].Name] {
-			s.Stale++
+		if n, _ := name(&pkgs[i]); keepOld[n] {
+			stale++
 			continue
 		}
-		s.Packages = append(s.Packages, pkgs[i])
+		base = append(base, pkgs[i])
 	}
+	return base, stale
 }
 
 // Option configures ReadSnapshot.
@@ -237,7 +273,7 @@ func (hr *hashingReader) file(path string) events.InputFile {
 // ctxCheckEvery is how many packages are parsed between checks of ctx.
 const ctxCheckEvery = 4096
 
-func readFile(ctx context.Context, f Format, path string, o *options) ([]events.Package, events.InputFile, Stats, error) {
+func readFile[T any](ctx context.Context, f Format, path string, o *options, keep func(*events.Package) (T, error)) ([]T, events.InputFile, Stats, error) {
 	var file events.InputFile
 	fh, err := os.Open(path)
 	if err != nil {
@@ -251,14 +287,18 @@ func readFile(ctx context.Context, f Format, path string, o *options) ([]events.
 	}
 	defer rc.Close()
 
-	var pkgs []events.Package
+	var kept []T
 	stats, err := Parse(rc, path, f, func(p events.Package) error {
-		if len(pkgs)%ctxCheckEvery == 0 {
+		if len(kept)%ctxCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		pkgs = append(pkgs, p)
+		k, err := keep(&p)
+		if err != nil {
+			return err
+		}
+		kept = append(kept, k)
 		return nil
 	})
 	if err != nil {
@@ -275,7 +315,7 @@ func readFile(ctx context.Context, f Format, path string, o *options) ([]events.
 	if _, err := io.Copy(io.Discard, hr); err != nil {
 		return nil, file, stats, &ParseError{File: path, Err: err}
 	}
-	return slices.Clip(pkgs), hr.file(path), stats, nil
+	return slices.Clip(kept), hr.file(path), stats, nil
 }
 
 // rootCause returns the decompression error behind a parse error, if there
