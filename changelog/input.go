@@ -70,14 +70,14 @@ func (u *Updater) LastInput(ctx context.Context, p InputParams) (*LastInput, err
 		p.VersionScheme = version.SchemeGeneric
 	}
 	var (
-		l                        LastInput
-		files, counts            []byte
-		repoState, batchState    int64
-		repoSeed, batchSeed      int64
+		l                         LastInput
+		files, counts             []byte
+		repoState, batchState     int64
+		repoSeed, batchSeed       int64
 		repoVersion, batchVersion int
-		repoScheme, batchScheme  string
-		invalidated              bool
-		states                   []int64
+		repoScheme, batchScheme   string
+		invalidated               bool
+		states                    []int64
 	)
 	err := u.db.QueryRow(ctx, dlsql.Query("repo-last-input"), p.Repo).Scan(
 		&l.result.Counts.Packages, &l.result.Counts.Packagesets, &repoState, &repoSeed, &repoVersion, &repoScheme,

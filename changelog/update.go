@@ -81,6 +81,11 @@ type UpdateParams struct {
 	Skipped       int
 	Force         bool
 	StartedAt     time.Time
+	// Load, when set, fills in the Packages of the given packagesets of
+	// Snapshot, which holds only their checksums until then: a snapshot
+	// read without holding its packages (internal/ingest) has the records
+	// of just the packagesets that changed read back.
+	Load func(sets []*hashing.Packageset) error
 }
 
 // UpdateResult describes what an update did.
@@ -121,7 +126,8 @@ type delta struct {
 	setsUpdate []*hashing.Packageset
 	setsDelete []string
 
-	state hashing.State // the repository's state checksum after
+	state   hashing.State // the repository's state checksum after
+	buckets Buckets       // and its per-bucket states
 }
 
 // Update applies a snapshot: diff against the stored state and, if anything
@@ -208,20 +214,22 @@ type repoRow struct {
 	version                     int
 	scheme                      version.Scheme
 	hasInvalid                  bool // packagesets wait to be re-derived
+	buckets                     Buckets
 }
 
 func loadRepo(ctx context.Context, tx pgx.Tx, name string) (repoRow, error) {
 	var r repoRow
 	var state, seed int64
+	var buckets []int64
 	err := tx.QueryRow(ctx, dlsql.Query("repo-get"), name).
-		Scan(&r.id, &state, &r.numPackages, &r.numPackagesets, &seed, &r.version, &r.scheme, &r.hasInvalid)
+		Scan(&r.id, &state, &r.numPackages, &r.numPackagesets, &seed, &r.version, &r.scheme, &r.hasInvalid, &buckets)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return repoRow{}, nil
 	}
 	if err != nil {
 		return repoRow{}, fmt.Errorf("reading repository: %w", err)
 	}
-	r.state, r.seed = hashing.State(state), uint64(seed)
+	r.state, r.seed, r.buckets = hashing.State(state), uint64(seed), BucketsOf(buckets)
 	return r, nil
 }
 
@@ -264,21 +272,44 @@ func (u *Updater) diff(ctx context.Context, tx pgx.Tx, p UpdateParams, repo repo
 	// The snapshot's state checksum equal to the stored one means every
 	// packageset is as stored: nothing to read, nothing to write. Most
 	// repositories of a catalog are unchanged at any load.
-	if repo.id != 0 && !rederive && !repo.hasInvalid {
-		var st hashing.State
-		for i := range p.Snapshot.Packagesets {
-			ps := &p.Snapshot.Packagesets[i]
-			st = st.Add(h.Contribution(p.Repo, ps.Project, ps.Sum))
-		}
-		if st == repo.state {
-			d.counts.Unchanged = len(p.Snapshot.Packagesets)
-			return d, nil
-		}
+	contributions := make([]hashing.Sum, len(p.Snapshot.Packagesets))
+	var snapState hashing.State
+	for i := range p.Snapshot.Packagesets {
+		ps := &p.Snapshot.Packagesets[i]
+		contributions[i] = h.Contribution(p.Repo, ps.Project, ps.Sum)
+		snapState = snapState.Add(contributions[i])
+	}
+	if repo.id != 0 && !rederive && !repo.hasInvalid && snapState == repo.state {
+		d.counts.Unchanged = len(p.Snapshot.Packagesets)
+		return d, nil
 	}
 
+	// Otherwise only the buckets whose state differs (and those holding
+	// invalidated packagesets) can hold a change: their stored checksums
+	// are read, and the snapshot's packagesets of other buckets are as
+	// stored.
+	var invalid []uint16
+	if repo.hasInvalid && !rederive {
+		var err error
+		if invalid, err = invalidBuckets(ctx, tx, repo.id); err != nil {
+			return nil, err
+		}
+	}
+	sc := newScope(repo.buckets, p.Snapshot.Packagesets, contributions, repo.id == 0 || rederive, invalid)
+	d.buckets = sc.after
 	stored := map[string]storedSet{}
 	if repo.id != 0 {
-		rows, err := tx.Query(ctx, dlsql.Query("packagesets-of-repo"), repo.id)
+		var rows pgx.Rows
+		var err error
+		if sc.all {
+			rows, err = tx.Query(ctx, dlsql.Query("packagesets-of-repo"), repo.id)
+		} else {
+			lo, hi := make([]int32, len(sc.ranges)), make([]int32, len(sc.ranges))
+			for i, r := range sc.ranges {
+				lo[i], hi[i] = int32(r.Lo), int32(r.Hi)
+			}
+			rows, err = tx.Query(ctx, dlsql.Query("packagesets-of-buckets"), repo.id, lo, hi)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -305,6 +336,10 @@ func (u *Updater) diff(ctx context.Context, tx pgx.Tx, p UpdateParams, repo repo
 	var needOld []string
 	for i := range p.Snapshot.Packagesets {
 		ps := &p.Snapshot.Packagesets[i]
+		if !sc.covers(i) {
+			d.counts.Unchanged++
+			continue
+		}
 		old, ok := stored[ps.Project]
 		switch {
 		case !ok:
@@ -327,6 +362,17 @@ func (u *Updater) diff(ctx context.Context, tx pgx.Tx, p UpdateParams, repo repo
 		needOld = append(needOld, project)
 	}
 	slices.SortFunc(work, func(a, b touched) int { return strings.Compare(a.project, b.project) })
+	if p.Load != nil {
+		var sets []*hashing.Packageset
+		for _, w := range work {
+			if w.new != nil {
+				sets = append(sets, w.new)
+			}
+		}
+		if err := p.Load(sets); err != nil {
+			return nil, err
+		}
+	}
 
 	oldPackages, err := loadPackages(ctx, tx, repo.id, needOld)
 	if err != nil {
@@ -447,6 +493,23 @@ func (u *Updater) diff(ctx context.Context, tx pgx.Tx, p UpdateParams, repo repo
 	return d, nil
 }
 
+// invalidBuckets returns the buckets holding invalidated packagesets.
+func invalidBuckets(ctx context.Context, tx pgx.Tx, repoID int32) ([]uint16, error) {
+	rows, err := tx.Query(ctx, dlsql.Query("packagesets-invalid-buckets"), repoID)
+	if err != nil {
+		return nil, fmt.Errorf("reading invalidated packagesets: %w", err)
+	}
+	buckets, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (uint16, error) {
+		var b int32
+		err := r.Scan(&b)
+		return uint16(b), err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading invalidated packagesets: %w", err)
+	}
+	return buckets, nil
+}
+
 // contains reports whether sorted holds s.
 func contains(sorted []hashing.Sum, s hashing.Sum) bool {
 	_, ok := slices.BinarySearch(sorted, s)
@@ -544,7 +607,8 @@ func (u *Updater) write(ctx context.Context, tx pgx.Tx, p UpdateParams, repo rep
 	}
 
 	if _, err := tx.Exec(ctx, dlsql.Query("repo-set-state"), repo.id, int64(d.state),
-		d.counts.Packages, d.counts.Packagesets, int64(p.Seed), hashing.AlgorithmVersion, string(p.VersionScheme)); err != nil {
+		d.counts.Packages, d.counts.Packagesets, int64(p.Seed), hashing.AlgorithmVersion, string(p.VersionScheme),
+		d.buckets.Int64s()); err != nil {
 		return fmt.Errorf("updating repository state: %w", err)
 	}
 	global, err := globalState(ctx, tx)

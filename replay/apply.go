@@ -44,6 +44,7 @@ type openBatch struct {
 	rederive bool
 	h, oldH  *hashing.Hasher
 	state    hashing.State
+	buckets  changelog.Buckets // the state by bucket (see changelog.Buckets)
 	packages int
 	sets     int
 	next     int64 // the seq expected next
@@ -160,9 +161,10 @@ func (a *applier) begin(ctx context.Context, batch *Batch, ev *events.Event) err
 		hashVersion int
 		oldScheme   string
 		hasInvalid  bool // the leader's concern: re-derivation arrives as events
+		buckets     []int64
 	)
 	err = tx.QueryRow(ctx, dlsql.Query("repo-get"), batch.Repo).
-		Scan(&b.repoID, &state, &b.packages, &b.sets, &seed, &hashVersion, &oldScheme, &hasInvalid)
+		Scan(&b.repoID, &state, &b.packages, &b.sets, &seed, &hashVersion, &oldScheme, &hasInvalid, &buckets)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		if err := tx.QueryRow(ctx, dlsql.Query("repo-create"), batch.Repo, int64(batch.HashSeed), batch.HashVersion, batch.VersionScheme).
@@ -170,16 +172,19 @@ func (a *applier) begin(ctx context.Context, batch *Batch, ev *events.Event) err
 			return fmt.Errorf("follower: creating repository %s: %w", batch.Repo, err)
 		}
 		b.oldH = b.h
+		b.buckets = changelog.NewBuckets(batch.Counts.Packagesets)
 	case err != nil:
 		return fmt.Errorf("follower: reading repository %s: %w", batch.Repo, err)
 	default:
 		b.state = hashing.State(state)
+		b.buckets = changelog.BucketsOf(buckets)
 		b.oldH = hashing.New(uint64(seed))
 		// A change of seed, algorithm or version scheme re-derives the whole
 		// repository on the leader: every row is rewritten and the state
 		// rebuilt from the new contributions alone.
 		if uint64(seed) != batch.HashSeed || hashVersion != batch.HashVersion || oldScheme != batch.VersionScheme {
 			b.rederive, b.state = true, 0
+			b.buckets = changelog.NewBuckets(batch.Counts.Packagesets)
 		}
 	}
 	return nil
@@ -301,8 +306,14 @@ func (a *applier) applyEvents(ctx context.Context, b *openBatch, evs []events.Ev
 		}
 
 		// State, as the leader keeps it.
+		bucket := changelog.Bucket(ev.Project)
 		if hadOld && !b.rederive {
-			b.state = b.state.Remove(b.h.Contribution(ev.Repo, ev.Project, old))
+			c := b.h.Contribution(ev.Repo, ev.Project, old)
+			b.state = b.state.Remove(c)
+			b.buckets.Remove(bucket, c)
+		}
+		if len(newKeys) > 0 {
+			b.buckets.Add(bucket, b.h.Contribution(ev.Repo, ev.Project, newSum))
 		}
 		switch {
 		case ev.Kind == events.KindAdded:
@@ -409,7 +420,7 @@ func (a *applier) commit(ctx context.Context, b *openBatch, last *events.Event) 
 			What: "repository state checksum", Want: last.BatchEnd.RepoStateChecksum, Got: got}
 	}
 	if _, err := tx.Exec(ctx, dlsql.Query("repo-set-state"), b.repoID, int64(b.state), b.packages, b.sets,
-		int64(batch.HashSeed), batch.HashVersion, batch.VersionScheme); err != nil {
+		int64(batch.HashSeed), batch.HashVersion, batch.VersionScheme, b.buckets.Int64s()); err != nil {
 		return fmt.Errorf("follower: updating repository state: %w", err)
 	}
 	var states []int64

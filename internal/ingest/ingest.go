@@ -24,6 +24,10 @@ type Params struct {
 	// Reparse reads and diffs the files even when they are byte-identical
 	// to the input of the repository's last batch.
 	Reparse bool
+	// SpillDir is where the snapshot's full records wait while it is
+	// diffed (a file removed at once, gone with the process); "" means the
+	// system's temporary directory. Memory holds about 40 bytes a package.
+	SpillDir string
 	// Seed is the hash seed; zero means hashing.DefaultSeed.
 	Seed uint64
 	// VersionScheme orders versions; empty means DefaultScheme(Format).
@@ -102,17 +106,18 @@ func Run(ctx context.Context, u *changelog.Updater, p Params) (*Summary, error) 
 	if p.ProgressFunc != nil {
 		opts = append(opts, formats.WithProgress(p.ProgressFunc))
 	}
-	snap, err := formats.ReadSnapshot(ctx, p.Format, p.Files, opts...)
+	h := hashing.New(p.Seed)
+	snap, err := readSpilled(ctx, p, h, p.SpillDir, opts...)
 	if err != nil {
 		return nil, err
 	}
-	grouped := hashing.Group(hashing.New(p.Seed), snap.Packages)
+	defer snap.Close()
 	parsed := time.Now()
 
 	phase("diff")
 	res, err := u.Update(ctx, changelog.UpdateParams{
-		Repo: p.Repo, Snapshot: grouped, Seed: p.Seed, VersionScheme: p.VersionScheme, Files: snap.Files,
-		Skipped: snap.Skipped, Force: p.Force, StartedAt: start,
+		Repo: p.Repo, Snapshot: snap.grouped, Load: snap.load, Seed: p.Seed, VersionScheme: p.VersionScheme,
+		Files: snap.read.Files, Skipped: snap.read.Skipped, Force: p.Force, StartedAt: start,
 	})
 	if err != nil {
 		return nil, err
@@ -120,10 +125,10 @@ func Run(ctx context.Context, u *changelog.Updater, p Params) (*Summary, error) 
 
 	s := summarize(p, res)
 	s.ParseSeconds = parsed.Sub(start).Seconds()
-	for _, l := range snap.SkippedLines {
+	for _, l := range snap.read.SkippedLines {
 		s.SkippedLines = append(s.SkippedLines, fmt.Sprintf("%s:%d", l.File, l.Line))
 	}
-	for i, d := range grouped.Duplicates {
+	for i, d := range snap.grouped.Duplicates {
 		if i == 5 {
 			break
 		}

@@ -7,7 +7,7 @@ SELECT pg_advisory_xact_lock(1684368500, hashtext($1));
 
 -- name: repo-get
 SELECT r.id, r.state_checksum, r.num_packages, r.num_packagesets, r.hash_seed, r.hash_version, r.version_scheme,
-       EXISTS (SELECT 1 FROM packagesets p WHERE p.repo_id = r.id AND p.invalid) AS has_invalid
+       EXISTS (SELECT 1 FROM packagesets p WHERE p.repo_id = r.id AND p.invalid) AS has_invalid, r.bucket_states
 FROM repos r WHERE r.name = $1;
 
 -- name: repo-create
@@ -16,11 +16,22 @@ INSERT INTO repos (name, hash_seed, hash_version, version_scheme) VALUES ($1, $2
 -- name: repo-set-state
 UPDATE repos
 SET state_checksum = $2, num_packages = $3, num_packagesets = $4,
-    hash_seed = $5, hash_version = $6, version_scheme = $7, updated_at = now()
+    hash_seed = $5, hash_version = $6, version_scheme = $7, bucket_states = $8, updated_at = now()
 WHERE id = $1;
 
 -- name: packagesets-of-repo
 SELECT project, checksum, invalid FROM packagesets WHERE repo_id = $1;
+
+-- name: packagesets-of-buckets
+-- The stored packagesets of the bucket ranges [lo, hi) whose states differ
+-- from the snapshot's (index packagesets_bucket: one range scan each).
+SELECT p.project, p.checksum, p.invalid
+FROM unnest($2::integer[], $3::integer[]) AS r (lo, hi)
+JOIN packagesets p ON p.repo_id = $1 AND p.bucket >= r.lo AND p.bucket < r.hi;
+
+-- name: packagesets-invalid-buckets
+-- The buckets holding invalidated packagesets (index packagesets_invalid).
+SELECT DISTINCT bucket FROM packagesets WHERE repo_id = $1 AND invalid;
 
 -- name: packages-of-projects
 -- The stored packages of the touched packagesets, with full records for the
