@@ -367,7 +367,7 @@ func (a *stateAudit) checkPackages(ctx context.Context, tx pgx.Tx) ([]Check, err
 		k["repo"] = r.name
 		pkg := p
 		var sum hashing.Sum
-		decodeErr := decodeRecord(&pkg, maintainers, links, extra)
+		decodeErr := decodePackage(&pkg, maintainers, links, extra)
 		if decodeErr == nil {
 			sum = r.h.Package(&pkg)
 		}

@@ -5,7 +5,10 @@
 // writes, in one transaction, the edit batch, one event per changed
 // packageset, and the current-state tables (packagesets, packages). An
 // unchanged packageset costs nothing: a snapshot identical to the stored
-// state writes no row at all, not even a batch.
+// state writes no row at all, not even a batch. [Store] is the one writer
+// of the current state, batch records and events: the updater and a
+// follower (package replay) both write through it. [ReadPage] is the one
+// reader of the log: projections, tail and the feeds all consume a [Page].
 //
 // # Ordering
 //

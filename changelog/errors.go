@@ -11,4 +11,7 @@ var (
 	// ErrInvalidRepo is returned for an empty or otherwise unusable
 	// repository name.
 	ErrInvalidRepo = errors.New("invalid repository name")
+
+	// ErrNotFound is returned for a batch that does not exist.
+	ErrNotFound = errors.New("not found")
 )

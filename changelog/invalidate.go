@@ -193,10 +193,10 @@ func Actor() string {
 // scheme.
 type batchNote struct {
 	kind          string
-	reason, actor *string
+	reason, actor string // empty unless invalidations or a re-derivation are claimed
 }
 
-func noteBatch(ctx context.Context, tx pgx.Tx, repo repoRow, p UpdateParams, c events.Counts, batchID int64) (batchNote, error) {
+func noteBatch(ctx context.Context, tx pgx.Tx, repo StoredRepo, p UpdateParams, c events.Counts, batchID int64) (batchNote, error) {
 	n := batchNote{kind: "update"}
 	var reasons, actors []string
 	addActor := func(a string) {
@@ -207,23 +207,23 @@ func noteBatch(ctx context.Context, tx pgx.Tx, repo repoRow, p UpdateParams, c e
 		}
 		actors = append(actors, a)
 	}
-	if repo.version != 0 { // a repository that existed before this update (write sets only id when creating one)
+	if repo.HashVersion != 0 { // a repository that existed before this update (write sets only id when creating one)
 		var changed []string
-		if repo.seed != p.Seed {
-			changed = append(changed, fmt.Sprintf("hash seed %#x → %#x", repo.seed, p.Seed))
+		if repo.Seed != p.Seed {
+			changed = append(changed, fmt.Sprintf("hash seed %#x → %#x", repo.Seed, p.Seed))
 		}
-		if repo.version != hashing.AlgorithmVersion {
-			changed = append(changed, fmt.Sprintf("hash algorithm %d → %d", repo.version, hashing.AlgorithmVersion))
+		if repo.HashVersion != hashing.AlgorithmVersion {
+			changed = append(changed, fmt.Sprintf("hash algorithm %d → %d", repo.HashVersion, hashing.AlgorithmVersion))
 		}
-		if repo.scheme != p.VersionScheme {
-			changed = append(changed, fmt.Sprintf("version scheme %s → %s", repo.scheme, p.VersionScheme))
+		if repo.Scheme != p.VersionScheme {
+			changed = append(changed, fmt.Sprintf("version scheme %s → %s", repo.Scheme, p.VersionScheme))
 		}
 		if len(changed) > 0 {
 			reasons = append(reasons, "re-derived: "+strings.Join(changed, ", "))
 			addActor(Actor())
 		}
 	}
-	rows, err := tx.Query(ctx, dlsql.Query("invalidations-claim"), repo.id, batchID)
+	rows, err := tx.Query(ctx, dlsql.Query("invalidations-claim"), repo.ID, batchID)
 	if err != nil {
 		return n, fmt.Errorf("claiming invalidations: %w", err)
 	}
@@ -255,8 +255,7 @@ func noteBatch(ctx context.Context, tx pgx.Tx, repo repoRow, p UpdateParams, c e
 		return n, fmt.Errorf("claiming invalidations: %w", err)
 	}
 	if len(reasons) > 0 {
-		r, a := strings.Join(reasons, "; "), strings.Join(actors, ", ")
-		n.reason, n.actor = &r, &a
+		n.reason, n.actor = strings.Join(reasons, "; "), strings.Join(actors, ", ")
 		if c.Invalidated > 0 && c.Added+c.Changed+c.Removed == 0 {
 			n.kind = "invalidate"
 		}

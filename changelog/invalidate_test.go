@@ -32,8 +32,9 @@ func TestInvalidateRepoReStatesOnlyThatRepository(t *testing.T) {
 	require.Zero(t, apply(t, u, "r2", r2).Counts.Events)
 	got := apply(t, u, "r1", r1)
 	require.Equal(t, events.Counts{Packages: 4, Packagesets: 3, Invalidated: 3, Events: 3}, got.Counts)
-	evs, err := changelog.ReadPage(ctx, pool, 8, 100)
+	page, err := changelog.ReadPage(ctx, pool, changelog.PageParams{After: 8, Limit: 100})
 	require.NoError(t, err)
+	evs := page.Events
 	require.Len(t, evs, 3)
 	for _, ev := range evs {
 		require.Equal(t, "r1", ev.Repo)

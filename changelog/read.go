@@ -2,13 +2,11 @@ package changelog
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/hashing"
 	dlsql "github.com/deltalog/deltalog/sql"
 )
@@ -17,62 +15,6 @@ import (
 type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-// MaxPage bounds one page read, whatever the caller asks for.
-const MaxPage = 10000
-
-// ReadPage returns up to limit events with seq > after, in seq order. The
-// page is contiguous: appends are serialized (see the package doc), so the
-// events a reader sees never have a hole that fills in later.
-func ReadPage(ctx context.Context, q Querier, after int64, limit int) ([]events.Event, error) {
-	if limit <= 0 || limit > MaxPage {
-		limit = MaxPage
-	}
-	rows, err := q.Query(ctx, dlsql.Query("page"), after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("reading changelog after %d: %w", after, err)
-	}
-	var (
-		out            []events.Event
-		ev             events.Event
-		kind           string
-		oldSum, newSum *int64
-		removed, added []byte
-		repoSt, global *int64
-	)
-	_, err = pgx.ForEachRow(rows, []any{&ev.Seq, &ev.Batch, &ev.Repo, &ev.Project, &kind, &oldSum, &newSum,
-		&removed, &added, &repoSt, &global}, func() error {
-		e := ev
-		e.Kind = events.Kind(kind)
-		e.OldChecksum, e.NewChecksum = sumString(oldSum), sumString(newSum)
-		e.Removed, e.Added = nil, nil
-		if err := json.Unmarshal(removed, &e.Removed); err != nil {
-			return fmt.Errorf("event %d: removed: %w", e.Seq, err)
-		}
-		if err := json.Unmarshal(added, &e.Added); err != nil {
-			return fmt.Errorf("event %d: added: %w", e.Seq, err)
-		}
-		if repoSt != nil {
-			e.BatchEnd = &events.BatchEnd{
-				RepoStateChecksum:   hashing.Sum(*repoSt).String(),
-				GlobalStateChecksum: hashing.Sum(*global).String(),
-			}
-		}
-		out = append(out, e)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading changelog after %d: %w", after, err)
-	}
-	return out, nil
-}
-
-func sumString(v *int64) string {
-	if v == nil {
-		return ""
-	}
-	return hashing.Sum(*v).String()
 }
 
 // Head returns the seq of the last committed event (0 for an empty log).

@@ -48,9 +48,9 @@ func apply(t *testing.T, u *changelog.Updater, repo string, pkgs []events.Packag
 
 func readAll(t *testing.T, q changelog.Querier) []events.Event {
 	t.Helper()
-	evs, err := changelog.ReadPage(context.Background(), q, 0, changelog.MaxPage)
+	page, err := changelog.ReadPage(context.Background(), q, changelog.PageParams{})
 	require.NoError(t, err)
-	return evs
+	return page.Events
 }
 
 func TestUpdateEmitsPackageLevelDeltas(t *testing.T) {

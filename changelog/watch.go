@@ -19,10 +19,9 @@ const Channel = "deltalog_changelog"
 // one LISTEN connection shared by every waiter (a tail, SSE streams,
 // projection workers). Notifications are only a wake-up: the head is always
 // re-read from the table, so a lost notification delays a reader until the
-// safety re-read (SafetyInterval), it never misleads it.
+// safety re-read (WatcherConfig.SafetyInterval), it never misleads it.
 type Watcher struct {
-	pool   *pgxpool.Pool
-	logger *slog.Logger
+	cfg WatcherConfig
 
 	mu   sync.Mutex
 	head int64
@@ -33,22 +32,55 @@ type Watcher struct {
 	done   chan struct{}
 }
 
-// SafetyInterval is how often the watcher re-reads the head without a
-// notification: a backstop for notifications lost while reconnecting, not
-// a polling loop readers rely on.
-var SafetyInterval = 5 * time.Second
+// DefaultSafetyInterval is WatcherConfig.SafetyInterval's default.
+const DefaultSafetyInterval = 5 * time.Second
+
+// WatcherConfig configures a Watcher.
+type WatcherConfig struct {
+	// DB is the pool the watcher takes its LISTEN connection from
+	// (required; the connection leaves the pool for good).
+	DB *pgxpool.Pool
+	// SafetyInterval is how often the watcher re-reads the head without a
+	// notification: a backstop for notifications lost while reconnecting,
+	// not a polling loop readers rely on. Default DefaultSafetyInterval.
+	SafetyInterval time.Duration
+	Logger         *slog.Logger
+}
+
+// WithDefaults returns c with its unset fields set to their defaults.
+func (c WatcherConfig) WithDefaults() WatcherConfig {
+	if c.SafetyInterval == 0 {
+		c.SafetyInterval = DefaultSafetyInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+func (c WatcherConfig) validate() error {
+	var errs []error
+	if c.DB == nil {
+		errs = append(errs, errors.New("changelog: WatcherConfig.DB is required"))
+	}
+	if c.SafetyInterval < 0 {
+		errs = append(errs, errors.New("changelog: WatcherConfig.SafetyInterval must not be negative"))
+	}
+	return errors.Join(errs...)
+}
 
 // NewWatcher starts watching. Close it to release its connection.
-func NewWatcher(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) (*Watcher, error) {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+func NewWatcher(ctx context.Context, cfg WatcherConfig) (*Watcher, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	head, err := Head(ctx, pool)
+	head, err := Head(ctx, cfg.DB)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	w := &Watcher{pool: pool, logger: logger, head: head, ch: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
+	w := &Watcher{cfg: cfg, head: head, ch: make(chan struct{}), cancel: cancel, done: make(chan struct{})}
 	go w.loop(ctx)
 	return w, nil
 }
@@ -110,7 +142,7 @@ func (w *Watcher) loop(ctx context.Context) {
 		if ctx.Err() != nil {
 			break
 		}
-		w.logger.WarnContext(ctx, "changelog watcher: connection lost, reconnecting", "error", err, "in", backoff)
+		w.cfg.Logger.WarnContext(ctx, "changelog watcher: connection lost, reconnecting", "error", err, "in", backoff)
 		select {
 		case <-ctx.Done():
 		case <-time.After(backoff):
@@ -122,7 +154,7 @@ func (w *Watcher) loop(ctx context.Context) {
 
 // listen holds one connection in LISTEN until it fails or ctx ends.
 func (w *Watcher) listen(ctx context.Context) error {
-	conn, err := w.pool.Acquire(ctx)
+	conn, err := w.cfg.DB.Acquire(ctx)
 	if err != nil {
 		return err
 	}
@@ -141,7 +173,7 @@ func (w *Watcher) listen(ctx context.Context) error {
 		return err
 	}
 	for {
-		wctx, cancel := context.WithTimeout(ctx, SafetyInterval)
+		wctx, cancel := context.WithTimeout(ctx, w.cfg.SafetyInterval)
 		n, err := pc.WaitForNotification(wctx)
 		cancel()
 		switch {

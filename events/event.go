@@ -76,6 +76,9 @@ type Batch struct {
 	// after this batch committed.
 	RepoStateChecksum   string `json:"repo_state_checksum"`
 	GlobalStateChecksum string `json:"global_state_checksum"`
+	// VersionScheme is the scheme the batch's packages' version keys were
+	// computed with.
+	VersionScheme VersionScheme `json:"version_scheme"`
 }
 
 // InputFile records one file of a snapshot, so that a batch can be traced

@@ -4,11 +4,9 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -323,26 +321,6 @@ func tableCheck(projection string, d TableDiff) Check {
 	return c
 }
 
-func readCheckpoints(ctx context.Context, q changelog.Querier) (map[string]int64, error) {
-	out := map[string]int64{}
-	for _, name := range Names {
-		out[name] = 0
-	}
-	rows, err := q.Query(ctx, dlsql.Query("audit-checkpoints"))
-	if err != nil {
-		return nil, fmt.Errorf("reading checkpoints: %w", err)
-	}
-	var name string
-	var seq int64
-	if _, err := pgx.ForEachRow(rows, []any{&name, &seq}, func() error {
-		out[name] = seq
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("reading checkpoints: %w", err)
-	}
-	return out, nil
-}
-
 // identityFix is what a repair does to identity rows.
 type identityFix struct {
 	emails, urls     []string
@@ -373,9 +351,8 @@ var projectHistory = table{name: "project_history", keys: []string{"seq", "kind"
 	values: []string{"project", "repo_id", "batch_id", "old_version", "new_version", "at"}}
 
 // replayHistory rebuilds the history projection from seq 1 to head into
-// temporary tables of the same names (which shadow the live ones for the
-// projection's unqualified SQL), by running the projection itself over every
-// page, and compares project_history with it. The temporary
+// temporary tables of the same names, by running the projection itself,
+// writing pg_temp, over every page, and compares project_history with it. The temporary
 // history_versions is dropped again (Verify recomputes it from the current
 // state); the temporary project_history stays until tx ends.
 func replayHistory(ctx context.Context, tx pgx.Tx, head int64, pageSize int) (Check, error) {
@@ -388,13 +365,14 @@ func replayHistory(ctx context.Context, tx pgx.Tx, head int64, pageSize int) (Ch
 			return Check{}, fmt.Errorf("replaying history: %w", err)
 		}
 	}
+	replay := History{schema: tempSchema}
 	for at := int64(0); at < head; {
 		to := min(head, at+int64(pageSize))
 		page, err := readPage(ctx, tx, at, to)
 		if err != nil {
 			return Check{}, fmt.Errorf("replaying history: %w", err)
 		}
-		if _, err := (History{}).Apply(ctx, tx, page); err != nil {
+		if _, err := replay.Apply(ctx, tx, page); err != nil {
 			return Check{}, fmt.Errorf("replaying history: page (%d, %d]: %w", at, to, err)
 		}
 		at = to
@@ -418,372 +396,4 @@ func replayHistory(ctx context.Context, tx pgx.Tx, head int64, pageSize int) (Ch
 	}
 	c.Seconds = time.Since(start).Seconds()
 	return c, nil
-}
-
-// applyExpected makes schema.<table> hold exactly the rows of pg_temp.<table>
-// (the recomputation): rows not expected are deleted, differing rows
-// updated, missing rows inserted — any other row is not touched. Orphan
-// timestamps follow the derived "orphaned" flag as on the delta path.
-func (tb table) applyExpected(ctx context.Context, tx pgx.Tx, schema string) (changelog.Repaired, error) {
-	var rep changelog.Repaired
-	target := pgx.Identifier{schema, tb.name}.Sanitize()
-	set := make([]string, 0, len(tb.values)+1)
-	for _, v := range tb.values {
-		set = append(set, fmt.Sprintf("%s = e.%s", v, v))
-	}
-	oldVals, newVals := prefixed("a", tb.values), prefixed("e", tb.values)
-	cols := append(append([]string{}, tb.keys...), tb.values...)
-	insCols, insVals := strings.Join(cols, ", "), prefixed("e", cols)
-	if tb.orphans {
-		set = append(set, "orphaned_at = CASE WHEN e.orphaned THEN coalesce(a.orphaned_at, now()) END")
-		oldVals += ", a.orphaned"
-		newVals += ", e.orphaned"
-		insCols += ", orphaned_at"
-		insVals += ", CASE WHEN e.orphaned THEN now() END"
-	}
-	stmts := []struct {
-		sql string
-		n   *int64
-	}{
-		{fmt.Sprintf("DELETE FROM %s a WHERE NOT EXISTS (SELECT 1 FROM pg_temp.%s e WHERE %s)",
-			target, tb.name, tb.on("e", "a")), &rep.Deleted},
-		{fmt.Sprintf("UPDATE %s a SET %s FROM pg_temp.%s e WHERE %s AND (%s) IS DISTINCT FROM (%s)",
-			target, strings.Join(set, ", "), tb.name, tb.on("a", "e"), oldVals, newVals), &rep.Updated},
-		{fmt.Sprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM pg_temp.%s e WHERE NOT EXISTS (SELECT 1 FROM %s a WHERE %s)",
-			target, insCols, insVals, tb.name, target, tb.on("a", "e")), &rep.Inserted},
-	}
-	for _, s := range stmts {
-		tag, err := tx.Exec(ctx, s.sql)
-		if err != nil {
-			return rep, fmt.Errorf("%s: %w", tb.name, err)
-		}
-		*s.n = tag.RowsAffected()
-	}
-	return rep, nil
-}
-
-// repair runs the groups of the failed checks again under locks, in one
-// transaction, and rewrites what they find wrong.
-func repair(ctx context.Context, pool *pgxpool.Pool, opts AuditOpts, failed []Check) ([]Check, []string, error) {
-	var state bool
-	var catalog, history, historyReplay bool
-	for _, c := range failed {
-		switch {
-		case c.Name == changelog.CheckPackages || c.Name == changelog.CheckPackagesets || c.Name == changelog.CheckRepos:
-			state = true
-		case c.Name == CheckProjectHistory:
-			history, historyReplay = true, true
-		case strings.HasPrefix(c.Name, CatalogName+"."):
-			catalog = true
-		case strings.HasPrefix(c.Name, HistoryName+"."):
-			history = true
-		}
-	}
-	var out []Check
-	var notes []string
-	for _, c := range failed {
-		if strings.HasPrefix(c.Name, "changelog.") {
-			c.Note = joinNote(c.Note, "the changelog is append-only: nothing is rewritten for this check")
-			out = append(out, c)
-		}
-	}
-	if !state && !catalog && !history {
-		return out, notes, nil
-	}
-
-	tx, err := pool.Begin(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("repair: %w", err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
-	if _, err := tx.Exec(ctx, auditWorkMem); err != nil {
-		return nil, nil, fmt.Errorf("repair: %w", err)
-	}
-	if err := changelog.LockForRepair(ctx, tx); err != nil {
-		return nil, nil, fmt.Errorf("repair: %w", err)
-	}
-	head, err := changelog.Head(ctx, tx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("repair: %w", err)
-	}
-	// Lock the checkpoints (workers wait) and repair only what is caught up.
-	var names []string
-	for _, name := range Names { // in name order, like every other taker
-		if (name == CatalogName && !catalog) || (name == HistoryName && !history) {
-			continue
-		}
-		var cp int64
-		err := tx.QueryRow(ctx, dlsql.Query("repair-lock-checkpoint"), name).Scan(&cp)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return nil, nil, fmt.Errorf("repair: locking %s checkpoint: %w", name, err)
-		}
-		if cp < head {
-			notes = append(notes, fmt.Sprintf("%s not repaired: it lags %d events behind the head", name, head-cp))
-			continue
-		}
-		names = append(names, name)
-	}
-
-	if state {
-		checks, err := changelog.RepairState(ctx, tx, changelog.AuditParams{MaxSamples: MaxSamples})
-		if err != nil {
-			return nil, nil, fmt.Errorf("repair: %w", err)
-		}
-		for _, c := range checks {
-			if !c.Clean() && !strings.HasPrefix(c.Name, "changelog.") {
-				out = append(out, c)
-			}
-		}
-	}
-	if slices.Contains(names, CatalogName) {
-		c, fix, err := checkIdentities(ctx, tx, head)
-		if err != nil {
-			return nil, nil, fmt.Errorf("repair: %w", err)
-		}
-		if !c.Clean() {
-			c.Repaired = &changelog.Repaired{}
-			if err := tx.QueryRow(ctx, dlsql.Query("repair-identities"), fix.emails, fix.urls, fix.maintIDs, fix.urlIDs).
-				Scan(&c.Repaired.Deleted, &c.Repaired.Inserted); err != nil {
-				return nil, nil, fmt.Errorf("repair identities: %w", err)
-			}
-			if c.Repaired.Inserted > 0 {
-				notes = append(notes, fmt.Sprintf("re-created %d maintainer or link rows under new ids: restart running "+
-					"catalog workers, whose id caches may hold the old ones", c.Repaired.Inserted))
-			}
-			out = append(out, c)
-		}
-	}
-	if slices.Contains(names, HistoryName) && historyReplay {
-		c, err := replayHistory(ctx, tx, head, opts.PageSize)
-		if err != nil {
-			return nil, nil, fmt.Errorf("repair: %w", err)
-		}
-		if !c.Clean() {
-			tag, err := tx.Exec(ctx, dlsql.Query("project-history-duplicates"))
-			if err != nil {
-				return nil, nil, fmt.Errorf("repair project_history: %w", err)
-			}
-			rep, err := projectHistory.applyExpected(ctx, tx, "public")
-			if err != nil {
-				return nil, nil, fmt.Errorf("repair: %w", err)
-			}
-			rep.Deleted += tag.RowsAffected()
-			c.Repaired = &rep
-			out = append(out, c)
-		}
-	}
-	for _, name := range names {
-		tables, err := recompute(ctx, tx, name)
-		if err != nil {
-			return nil, nil, fmt.Errorf("repair %s: %w", name, err)
-		}
-		for _, tb := range tables {
-			d, err := tb.compare(ctx, tx)
-			if err != nil {
-				return nil, nil, fmt.Errorf("repair %s: %w", name, err)
-			}
-			if d.Clean() {
-				continue
-			}
-			c := tableCheck(name, d)
-			rep, err := tb.applyExpected(ctx, tx, "public")
-			if err != nil {
-				return nil, nil, fmt.Errorf("repair %s: %w", name, err)
-			}
-			c.Repaired = &rep
-			if after, err := tb.compare(ctx, tx); err != nil || !after.Clean() {
-				return nil, nil, fmt.Errorf("repair %s: %s still differs after the repair (%+v, %v)", name, tb.name, after, err)
-			}
-			out = append(out, c)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, nil, fmt.Errorf("repair: commit: %w", err)
-	}
-	opts.Logger.InfoContext(ctx, "repair committed", "checks", len(out))
-	return out, notes, nil
-}
-
-func joinNote(a, b string) string {
-	if a == "" {
-		return b
-	}
-	return a + "; " + b
-}
-
-func record(ctx context.Context, db *pgxpool.Pool, rep *AuditReport, opts AuditOpts) error {
-	body, err := json.Marshal(rep)
-	if err != nil {
-		return err
-	}
-	if err := db.QueryRow(ctx, dlsql.Query("audit-run-insert"), rep.StartedAt, rep.FinishedAt, rep.HeadSeq,
-		rep.Outcome, opts.Source, opts.Actor, body).Scan(&rep.ID); err != nil {
-		return fmt.Errorf("recording audit: %w", err)
-	}
-	if _, err := db.Exec(ctx, dlsql.Query("audit-runs-prune"), AuditRunsKept); err != nil {
-		return fmt.Errorf("pruning audit runs: %w", err)
-	}
-	return nil
-}
-
-// AuditRunsKept is how many clean audit runs audit_runs keeps (periodic
-// audits would grow it without end); runs that found something are kept.
-const AuditRunsKept = 1000
-
-// AuditRun is a recorded audit, as `deltalog status` shows the last one.
-type AuditRun struct {
-	ID         int64     `json:"id"`
-	StartedAt  time.Time `json:"started_at"`
-	FinishedAt time.Time `json:"finished_at"`
-	HeadSeq    int64     `json:"head_seq"`
-	Outcome    string    `json:"outcome"`
-	Source     string    `json:"source"`
-	Actor      string    `json:"actor"`
-	Checks     int       `json:"checks"`
-	// Failed names the checks that found something (Skipped the ones that
-	// could not run).
-	Failed  []string `json:"failed,omitempty"`
-	Skipped []string `json:"skipped,omitempty"`
-}
-
-// ReadLastAudit returns the last recorded audit, or nil when none ran.
-func ReadLastAudit(ctx context.Context, q changelog.Querier) (*AuditRun, error) {
-	var r AuditRun
-	var body []byte
-	err := q.QueryRow(ctx, dlsql.Query("audit-run-last")).
-		Scan(&r.ID, &r.StartedAt, &r.FinishedAt, &r.HeadSeq, &r.Outcome, &r.Source, &r.Actor, &body)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading the last audit: %w", err)
-	}
-	var rep AuditReport
-	if err := json.Unmarshal(body, &rep); err != nil {
-		return nil, fmt.Errorf("reading the last audit: %w", err)
-	}
-	r.Checks = len(rep.Checks)
-	for _, c := range rep.Checks {
-		if !c.Clean() {
-			r.Failed = append(r.Failed, c.Name)
-		}
-		if c.Skipped != "" {
-			r.Skipped = append(r.Skipped, c.Name)
-		}
-	}
-	return &r, nil
-}
-
-// CatchUp applies the pages the named projections have pending, up to the
-// head as it is when each starts. It works beside a running worker (each
-// page locks the checkpoint row first), with projections of its own.
-func CatchUp(ctx context.Context, pool *pgxpool.Pool, names []string, pageSize int, logger *slog.Logger) error {
-	all, err := Default(CatalogConfig{})
-	if err != nil {
-		return err
-	}
-	ps, err := Select(all, names)
-	if err != nil {
-		return err
-	}
-	r, err := NewRunner(Config{Pool: pool, Projections: ps, PageSize: pageSize, Logger: logger})
-	if err != nil {
-		return err
-	}
-	for _, p := range ps {
-		head, err := changelog.Head(ctx, pool)
-		if err != nil {
-			return err
-		}
-		for {
-			cp, err := checkpoint(ctx, pool, p.Name())
-			if err != nil {
-				return err
-			}
-			if cp >= head {
-				break
-			}
-			if err := r.ApplyPage(ctx, p, min(head, cp+int64(r.cfg.PageSize))); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// AuditLoopOpts configures AuditLoop.
-type AuditLoopOpts struct {
-	// Every is the time between audits.
-	Every time.Duration
-	// Audit configures each audit (Record is implied, Source defaults to
-	// "follow").
-	Audit AuditOpts
-	// ReportFunc, when set, receives each audit's report or error.
-	ReportFunc func(*AuditReport, error)
-}
-
-// AuditLoop audits every opts.Every until ctx is done, recording each run in
-// audit_runs, beside the workers that keep the projections: an audit reads
-// its own snapshot, in which every page is applied whole or not at all, so
-// it runs between pages without stopping them. Before each audit it waits
-// (up to half the interval) for the audited projections to catch up with
-// the head, so that they can be compared.
-func AuditLoop(ctx context.Context, pool *pgxpool.Pool, opts AuditLoopOpts) error {
-	if opts.Every <= 0 {
-		return errors.New("audit loop: Every must be positive")
-	}
-	opts.Audit.Record = true
-	opts.Audit.Source = cmp.Or(opts.Audit.Source, "follow")
-	if err := opts.Audit.defaults(); err != nil {
-		return err
-	}
-	tick := time.NewTicker(opts.Every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
-		waitCaughtUp(ctx, pool, opts.Audit.Projections, opts.Every/2)
-		if ctx.Err() != nil {
-			return nil
-		}
-		rep, err := Audit(ctx, pool, opts.Audit)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			opts.Audit.Logger.ErrorContext(ctx, "audit failed", "error", err)
-		}
-		if opts.ReportFunc != nil {
-			opts.ReportFunc(rep, err)
-		}
-	}
-}
-
-// waitCaughtUp waits until every named projection's checkpoint is at the
-// head, or until max has passed.
-func waitCaughtUp(ctx context.Context, pool *pgxpool.Pool, names []string, max time.Duration) {
-	deadline := time.Now().Add(max)
-	for {
-		sts, err := ReadStatus(ctx, pool)
-		if err != nil {
-			return
-		}
-		behind := false
-		for _, s := range sts {
-			if slices.Contains(names, s.Name) && s.Lag > 0 && s.State != "failed" {
-				behind = true
-			}
-		}
-		if !behind || time.Now().After(deadline) {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }

@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/golang-lru/v2"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/jackc/pgx/v5"
 
 	"github.com/deltalog/deltalog/events"
@@ -71,6 +71,9 @@ type CatalogConfig struct {
 type Catalog struct {
 	maintainers *idCache
 	links       *idCache
+	// schema holds the tables Apply writes (empty: the live ones); a
+	// rebuild's catalog writes its shadow schema.
+	schema string
 }
 
 // NewCatalog returns the catalog projection.
@@ -131,11 +134,12 @@ func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), err
 		}
 	}
 
-	mPending, err := c.maintainers.ensure(ctx, tx, "catalog-maintainer-ids", keys(emails))
+	sch := deltaSchemas(c.schema)
+	mPending, err := c.maintainers.ensure(ctx, tx, dlsql.Render("catalog-maintainer-ids", sch), keys(emails))
 	if err != nil {
 		return nil, fmt.Errorf("resolving maintainers: %w", err)
 	}
-	lPending, err := c.links.ensure(ctx, tx, "catalog-link-ids", keys(urls))
+	lPending, err := c.links.ensure(ctx, tx, dlsql.Render("catalog-link-ids", sch), keys(urls))
 	if err != nil {
 		return nil, fmt.Errorf("resolving links: %w", err)
 	}
@@ -150,14 +154,14 @@ func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), err
 		{"catalog-newest", nil},
 	}
 	for _, s := range steps {
-		if err := timedExec(ctx, tx, s.query, dlsql.Query(s.query), s.args...); err != nil {
+		if err := timedExec(ctx, tx, s.query, dlsql.Render(s.query, sch), s.args...); err != nil {
 			return nil, err
 		}
 	}
-	if err := syncAll(ctx, tx, catalogLevel1); err != nil {
+	if err := syncAll(ctx, tx, catalogLevel1, sch); err != nil {
 		return nil, err
 	}
-	if err := c.applyLevel2(ctx, tx); err != nil {
+	if err := applyLevel2(ctx, tx, sch); err != nil {
 		return nil, err
 	}
 
@@ -166,10 +170,10 @@ func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), err
 	for id, at := range seen {
 		repoIDs, times = append(repoIDs, id), append(times, at)
 	}
-	if err := timedExec(ctx, tx, "repositories", dlsql.Query("catalog-repositories-delta"), repoIDs, times); err != nil {
+	if err := timedExec(ctx, tx, "repositories", dlsql.Render("catalog-repositories-delta", sch), repoIDs, times); err != nil {
 		return nil, err
 	}
-	if err := timedExec(ctx, tx, "statistics", dlsql.Query("catalog-statistics-delta")); err != nil {
+	if err := timedExec(ctx, tx, "statistics", dlsql.Render("catalog-statistics-delta", sch)); err != nil {
 		return nil, err
 	}
 	return func() {
@@ -182,31 +186,31 @@ func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), err
 // projects recomputed per touched project; maintainer_repositories,
 // maintainers and links moved by the counter differences of level 1, so
 // that a maintainer or link of many projects costs no more than one of few.
-func (c *Catalog) applyLevel2(ctx context.Context, tx pgx.Tx) error {
+func applyLevel2(ctx context.Context, tx pgx.Tx, sch dlsql.Schemas) error {
 	byName := map[string]table{}
 	for _, tb := range catalogLevel2 {
 		byName[tb.name] = tb
 	}
-	if err := timedExec(ctx, tx, "maintainer_repositories", dlsql.Query("catalog-maintainer-repositories-delta")); err != nil {
+	if err := timedExec(ctx, tx, "maintainer_repositories", dlsql.Render("catalog-maintainer-repositories-delta", sch)); err != nil {
 		return err
 	}
-	if err := byName["projects"].sync(ctx, tx); err != nil {
+	if err := byName["projects"].sync(ctx, tx, sch); err != nil {
 		return err
 	}
 	for _, tb := range []string{"maintainers", "links"} {
-		if err := timedExec(ctx, tx, tb, dlsql.Query("catalog-"+tb+"-delta")); err != nil {
+		if err := timedExec(ctx, tx, tb, dlsql.Render("catalog-"+tb+"-delta", sch)); err != nil {
 			return err
 		}
-		if err := byName[tb].write(ctx, tx); err != nil {
+		if err := byName[tb].write(ctx, tx, sch.Schema); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func syncAll(ctx context.Context, tx pgx.Tx, tables []table) error {
+func syncAll(ctx context.Context, tx pgx.Tx, tables []table, sch dlsql.Schemas) error {
 	for _, tb := range tables {
-		if err := tb.sync(ctx, tx); err != nil {
+		if err := tb.sync(ctx, tx, sch); err != nil {
 			return err
 		}
 	}
@@ -236,8 +240,8 @@ func newIDCache(size int) (*idCache, error) {
 	return &idCache{lru: l}, nil
 }
 
-// ensure makes sure every name has its id (query: names in, (id, name) rows
-// out, creating missing ones), asking the database only for names not
+// ensure makes sure every name has its id (query: the SQL, names in, (id,
+// name) rows out, creating missing ones), asking the database only for names not
 // cached: the level-1 definitions join maintainers and links by their
 // natural keys. The ids learnt are returned as pending, to cache after the
 // transaction commits.
@@ -255,7 +259,7 @@ func (c *idCache) ensure(ctx context.Context, tx pgx.Tx, query string, names []s
 	if len(missing) == 0 {
 		return pending, nil
 	}
-	rows, err := tx.Query(ctx, dlsql.Query(query), missing)
+	rows, err := tx.Query(ctx, query, missing)
 	if err != nil {
 		return nil, err
 	}

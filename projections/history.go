@@ -26,7 +26,11 @@ const HistoryName = "history"
 // repository) is still checked by the audit against the current packages.
 // Invalidated events update that state (re-deriving version keys) but never
 // produce entries: they are not changes of content.
-type History struct{}
+type History struct {
+	// schema holds the tables Apply writes (empty: the live ones); a
+	// rebuild's or an audit's history writes its own.
+	schema string
+}
 
 // Name implements Projection.
 func (History) Name() string { return HistoryName }
@@ -46,13 +50,14 @@ type hvRow struct {
 }
 
 // Apply implements Projection.
-func (History) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), error) {
+func (h History) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), error) {
+	sch := deltaSchemas(h.schema)
 	touched := map[string]struct{}{}
 	for _, ev := range page.Events {
 		touched[ev.Project] = struct{}{}
 	}
 	before := map[hvKey]hvRow{}
-	rows, err := tx.Query(ctx, dlsql.Query("history-load"), keys(touched))
+	rows, err := tx.Query(ctx, dlsql.Render("history-load", sch), keys(touched))
 	if err != nil {
 		return nil, err
 	}
@@ -175,18 +180,18 @@ func (History) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), error)
 		up.keys, up.counts = append(up.keys, v.key), append(up.counts, v.count)
 	}
 	if len(del.projects) > 0 {
-		if _, err := tx.Exec(ctx, dlsql.Query("history-delete"), del.projects, del.repos, del.versions); err != nil {
+		if _, err := tx.Exec(ctx, dlsql.Render("history-delete", sch), del.projects, del.repos, del.versions); err != nil {
 			return nil, fmt.Errorf("history versions: %w", err)
 		}
 	}
 	if len(up.projects) > 0 {
-		if _, err := tx.Exec(ctx, dlsql.Query("history-upsert"), up.projects, up.repos, up.versions, up.keys, up.counts); err != nil {
+		if _, err := tx.Exec(ctx, dlsql.Render("history-upsert", sch), up.projects, up.repos, up.versions, up.keys, up.counts); err != nil {
 			return nil, fmt.Errorf("history versions: %w", err)
 		}
 	}
 	if len(entries) > 0 {
 		i := 0
-		_, err := tx.CopyFrom(ctx, pgx.Identifier{"project_history"},
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{sch.Schema, "project_history"},
 			[]string{"project", "repo_id", "seq", "batch_id", "kind", "old_version", "new_version", "at"},
 			pgx.CopyFromFunc(func() ([]any, error) {
 				if i == len(entries) {

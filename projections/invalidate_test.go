@@ -38,8 +38,9 @@ func TestInvalidateReDerivesWithoutHistory(t *testing.T) {
 	f.update(t, "s", version.SchemeGeneric, fixtureSnapshots()["s"])
 	got := f.update(t, "r", version.SchemeGeneric, fixtureSnapshots()["r"])
 	require.Equal(t, events.Counts{Packages: 2, Packagesets: 2, Invalidated: 2, Events: 2}, got.Counts)
-	evs, err := changelog.ReadPage(ctx, f.pool, head, 100)
+	page, err := changelog.ReadPage(ctx, f.pool, changelog.PageParams{After: head, Limit: 100})
 	require.NoError(t, err)
+	evs := page.Events
 	require.Len(t, evs, 2)
 	for _, ev := range evs {
 		require.Equal(t, "r", ev.Repo)

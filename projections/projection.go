@@ -9,7 +9,7 @@ import (
 
 	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/events"
-	"github.com/deltalog/deltalog/internal/input/version"
+	dlsql "github.com/deltalog/deltalog/sql"
 )
 
 // Projection keeps derived tables from changelog pages.
@@ -35,42 +35,48 @@ type CacheStats struct {
 // Repo is what projections need to know of a repository.
 type Repo struct {
 	ID     int32
-	Scheme version.Scheme
+	Scheme events.VersionScheme
 }
 
-// Page is a contiguous range of the changelog, (After, To], with what the
-// projections need to interpret it.
+// Page is a contiguous range of the changelog, (After, Next], read as
+// changelog pages, with what the projections need to interpret it.
 type Page struct {
-	After, To int64
-	Events    []events.Event
-	Repos     map[string]Repo
+	changelog.Page
+	Repos map[string]Repo
 	// BatchTimes maps the page's batches to the time they finished.
 	BatchTimes map[int64]time.Time
 }
 
 // readPage reads the events in (after, to] and their context inside tx.
 func readPage(ctx context.Context, tx pgx.Tx, after, to int64) (*Page, error) {
-	p := &Page{After: after, To: to, Repos: map[string]Repo{}, BatchTimes: map[int64]time.Time{}}
+	p := &Page{Page: changelog.Page{After: after, Next: to, Head: to}, Repos: map[string]Repo{}, BatchTimes: map[int64]time.Time{}}
 	for at := after; at < to; {
-		evs, err := changelog.ReadPage(ctx, tx, at, int(min(to-at, changelog.MaxPage)))
+		cp, err := changelog.ReadPage(ctx, tx, changelog.PageParams{After: at, Upto: to, Limit: int(min(to-at, changelog.MaxPage))})
 		if err != nil {
 			return nil, err
 		}
-		if len(evs) == 0 {
+		if len(cp.Events) == 0 {
 			return nil, fmt.Errorf("changelog ends at %d, before %d", at, to)
 		}
-		p.Events = append(p.Events, evs...)
-		at = evs[len(evs)-1].Seq
+		p.Events = append(p.Events, cp.Events...)
+		if n := len(p.Batches); n > 0 && cp.Batches[0].ID == p.Batches[n-1].ID {
+			cp.Batches = cp.Batches[1:] // a batch continued from the page before
+		}
+		p.Batches = append(p.Batches, cp.Batches...)
+		at = cp.Events[len(cp.Events)-1].Seq
 	}
 	for i, ev := range p.Events {
 		if want := after + int64(i) + 1; ev.Seq != want {
 			return nil, fmt.Errorf("changelog hole: seq %d where %d was expected", ev.Seq, want)
 		}
 	}
+	for _, b := range p.Batches {
+		p.BatchTimes[b.ID] = b.FinishedAt
+	}
 
-	rows, err := tx.Query(ctx, `SELECT id, name, version_scheme FROM repos`)
+	rows, err := tx.Query(ctx, dlsql.Query("projection-repos"))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading repositories: %w", err)
 	}
 	var r Repo
 	var name string
@@ -79,25 +85,6 @@ func readPage(ctx context.Context, tx pgx.Tx, after, to int64) (*Page, error) {
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("reading repositories: %w", err)
-	}
-
-	batchIDs := make([]int64, 0, 4)
-	for _, ev := range p.Events {
-		if len(batchIDs) == 0 || batchIDs[len(batchIDs)-1] != ev.Batch {
-			batchIDs = append(batchIDs, ev.Batch)
-		}
-	}
-	rows, err = tx.Query(ctx, `SELECT id, finished_at FROM batches WHERE id = ANY ($1)`, batchIDs)
-	if err != nil {
-		return nil, err
-	}
-	var id int64
-	var at time.Time
-	if _, err := pgx.ForEachRow(rows, []any{&id, &at}, func() error {
-		p.BatchTimes[id] = at
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("reading batches: %w", err)
 	}
 	return p, nil
 }

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -120,7 +118,7 @@ func (o *RebuildOpts) defaults() error {
 //     names). From state, the full-rebuild queries fill them from one
 //     REPEATABLE READ snapshot, at its head; from the changelog, the
 //     projection itself applies every event from seq 1 to that head, page
-//     by page, with its SQL redirected to the shadow tables.
+//     by page, writing the shadow tables (its schema is the shadow one).
 //  2. The new tables catch up with the live checkpoint, page by page, the
 //     same way.
 //  3. One short transaction locks the checkpoint row (the worker waits),
@@ -194,7 +192,8 @@ func (b *rebuilder) progress(phase string, done, total int64) {
 	}
 }
 
-func (b *rebuilder) q(name string) string { return fmt.Sprintf(dlsql.Query(name), b.schema) }
+// q renders a rebuild query for the shadow schema.
+func (b *rebuilder) q(name string) string { return dlsql.Render(name, dlsql.Schemas{Schema: b.raw}) }
 
 func rebuildOne(ctx context.Context, pool *pgxpool.Pool, name string, opts RebuildOpts) (RebuildResult, error) {
 	start := time.Now()
@@ -210,9 +209,10 @@ func rebuildOne(ctx context.Context, pool *pgxpool.Pool, name string, opts Rebui
 		if err != nil {
 			return b.res, err
 		}
+		cat.schema = b.raw
 		b.proj = cat
 	} else {
-		b.proj = History{}
+		b.proj = History{schema: b.raw}
 	}
 
 	// One rebuild of a projection at a time: a session lock on a connection
@@ -265,90 +265,6 @@ func rebuildOne(ctx context.Context, pool *pgxpool.Pool, name string, opts Rebui
 	opts.Logger.InfoContext(ctx, "rebuilt", "projection", name, "from", opts.From, "built_at", b.res.BuiltAt,
 		"caught_up", b.res.CaughtUp, "checkpoint", b.res.Checkpoint, "seconds", b.res.Seconds)
 	return b.res, nil
-}
-
-// createShadow creates the shadow schema afresh, with an empty copy of each
-// live table: same columns, defaults, identities, generated columns,
-// constraints and indexes, the indexes under the live names.
-func (b *rebuilder) createShadow(ctx context.Context) error {
-	tx, err := b.pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
-	for _, s := range []string{"DROP SCHEMA IF EXISTS " + b.schema + " CASCADE", "CREATE SCHEMA " + b.schema} {
-		if _, err := tx.Exec(ctx, s); err != nil {
-			return err
-		}
-	}
-	for _, tb := range b.tables {
-		if _, err := tx.Exec(ctx, fmt.Sprintf("CREATE TABLE %s.%s (LIKE public.%s INCLUDING ALL)", b.schema, tb.name, tb.name)); err != nil {
-			return err
-		}
-		// LIKE copies no storage parameters (fillfactor): copy them.
-		var opts []string
-		if err := tx.QueryRow(ctx, dlsql.Query("rebuild-reloptions"), "public."+tb.name).Scan(&opts); err != nil {
-			return err
-		}
-		if len(opts) > 0 {
-			if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER TABLE %s.%s SET (%s)", b.schema, tb.name, strings.Join(opts, ", "))); err != nil {
-				return err
-			}
-		}
-		if err := b.alignIndexNames(ctx, tx, tb.name); err != nil {
-			return err
-		}
-	}
-	return tx.Commit(ctx)
-}
-
-var indexDef = regexp.MustCompile(`^CREATE (UNIQUE )?INDEX \S+ ON \S+ (USING .*)$`)
-
-// alignIndexNames renames the shadow table's indexes (named by LIKE) to the
-// names of the live table's indexes with the same definition, so that the
-// swapped-in table keeps the names the migrations gave.
-func (b *rebuilder) alignIndexNames(ctx context.Context, tx pgx.Tx, table string) error {
-	read := func(rel string) (map[string]string, error) {
-		rows, err := tx.Query(ctx, dlsql.Query("rebuild-indexes"), rel)
-		if err != nil {
-			return nil, err
-		}
-		byDef := map[string]string{}
-		var name, def string
-		_, err = pgx.ForEachRow(rows, []any{&name, &def}, func() error {
-			m := indexDef.FindStringSubmatch(def)
-			if m == nil {
-				return fmt.Errorf("unexpected index definition %q", def)
-			}
-			byDef[m[1]+m[2]] = name
-			return nil
-		})
-		return byDef, err
-	}
-	live, err := read("public." + table)
-	if err != nil {
-		return err
-	}
-	shadow, err := read(b.raw + "." + table)
-	if err != nil {
-		return err
-	}
-	for def, name := range shadow {
-		want, ok := live[def]
-		if !ok {
-			return fmt.Errorf("%s: index %s has no live counterpart", table, name)
-		}
-		if want != name {
-			if _, err := tx.Exec(ctx, fmt.Sprintf("ALTER INDEX %s.%s RENAME TO %s", b.schema,
-				pgx.Identifier{name}.Sanitize(), pgx.Identifier{want}.Sanitize())); err != nil {
-				return err
-			}
-		}
-	}
-	if len(shadow) != len(live) {
-		return fmt.Errorf("%s: %d indexes, the live table has %d", table, len(shadow), len(live))
-	}
-	return nil
 }
 
 // buildFromState fills the shadow tables from one snapshot of the current
@@ -431,48 +347,6 @@ func (b *rebuilder) buildStateSnapshot(ctx context.Context) error {
 	return b.analyze(ctx)
 }
 
-// fill copies the recomputed rows (pg_temp.<table>) into the empty shadow
-// table, keeping first_seen and orphaned_at of the live rows.
-func (b *rebuilder) fill(ctx context.Context, tx pgx.Tx, tb table) error {
-	cols, err := b.columns(ctx, tx, tb.name)
-	if err != nil {
-		return err
-	}
-	names := append(append([]string{}, tb.keys...), tb.values...)
-	vals := prefixed("e", names)
-	from := "pg_temp." + tb.name + " e"
-	if tb.orphans {
-		names = append(names, "orphaned_at")
-		vals += ", CASE WHEN e.orphaned THEN coalesce(l.orphaned_at, now()) END"
-	}
-	if _, ok := cols["first_seen"]; ok {
-		names = append(names, "first_seen")
-		vals += ", coalesce(l.first_seen, now())"
-	}
-	if len(names) > len(tb.keys)+len(tb.values) {
-		from += fmt.Sprintf(" LEFT JOIN public.%s l ON %s", tb.name, tb.on("l", "e"))
-	}
-	q := fmt.Sprintf("INSERT INTO %s.%s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s",
-		b.schema, tb.name, strings.Join(names, ", "), vals, from)
-	return timedExec(ctx, tx, "rebuild "+tb.name, q)
-}
-
-// columns maps a live table's columns to whether each is an identity.
-func (b *rebuilder) columns(ctx context.Context, q changelog.Querier, table string) (map[string]bool, error) {
-	rows, err := q.Query(ctx, dlsql.Query("rebuild-columns"), "public."+table)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]bool{}
-	var name string
-	var identity bool
-	_, err = pgx.ForEachRow(rows, []any{&name, &identity}, func() error {
-		out[name] = identity
-		return nil
-	})
-	return out, err
-}
-
 // unapplyHistory moves the shadow history_versions from the versions at seq
 // to back to those at seq from, by the events in between.
 func (b *rebuilder) unapplyHistory(ctx context.Context, tx pgx.Tx, from, to int64) error {
@@ -501,7 +375,7 @@ func (b *rebuilder) unapplyHistory(ctx context.Context, tx pgx.Tx, from, to int6
 				keys[k] = version.SchemeKey(r.Scheme, p.Version)
 			}
 		}
-		at = page.To
+		at = page.Next
 	}
 	var projects, versions []string
 	var repos, counts []int32
@@ -569,8 +443,7 @@ func (b *rebuilder) applyPage(ctx context.Context, to int64) error {
 }
 
 // applyIn applies (b.seq, to] to the shadow tables in tx: the projection's
-// own code, its unqualified table names resolved in the shadow schema first
-// and its public-qualified ones redirected there.
+// own code, its tables in the shadow schema (b.proj's schema).
 func (b *rebuilder) applyIn(ctx context.Context, tx pgx.Tx, to int64) (int, func(), error) {
 	if b.catalog {
 		// Identity rows the live worker created since: the shadow must find
@@ -583,59 +456,17 @@ func (b *rebuilder) applyIn(ctx context.Context, tx pgx.Tx, to int64) (int, func
 	if err != nil {
 		return 0, nil, err
 	}
-	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL search_path = %s, public", b.schema)); err != nil {
-		return 0, nil, err
-	}
-	committed, err := b.proj.Apply(withLogger(ctx, b.opts.Logger), newShadowTx(tx, b.raw, b.tables), page)
+	committed, err := b.proj.Apply(withLogger(ctx, b.opts.Logger), tx, page)
 	if err != nil {
 		return 0, nil, fmt.Errorf("page (%d, %d]: %w", b.seq, to, err)
-	}
-	if _, err := tx.Exec(ctx, "SET LOCAL search_path TO DEFAULT"); err != nil {
-		return 0, nil, err
 	}
 	b.seq = to
 	return len(page.Events), committed, nil
 }
 
-// carryTimestamps gives the rows of a replay the first_seen (and, while
-// still orphaned, the orphaned_at) of their live counterparts: wall-clock
-// columns a replay cannot know.
-func (b *rebuilder) carryTimestamps(ctx context.Context) error {
-	for _, tb := range b.tables {
-		cols, err := b.columns(ctx, b.pool, tb.name)
-		if err != nil {
-			return err
-		}
-		if _, ok := cols["first_seen"]; !ok {
-			continue
-		}
-		set, cmpOld, cmpNew := "first_seen = l.first_seen", "x.first_seen", "l.first_seen"
-		if tb.orphans {
-			set += ", orphaned_at = CASE WHEN x.orphaned AND l.orphaned THEN l.orphaned_at ELSE x.orphaned_at END"
-			cmpOld += ", x.orphaned_at"
-			cmpNew += ", CASE WHEN x.orphaned AND l.orphaned THEN l.orphaned_at ELSE x.orphaned_at END"
-		}
-		q := fmt.Sprintf("UPDATE %s.%s x SET %s FROM public.%s l WHERE %s AND (%s) IS DISTINCT FROM (%s)",
-			b.schema, tb.name, set, tb.name, tb.on("x", "l"), cmpOld, cmpNew)
-		if _, err := b.pool.Exec(ctx, q); err != nil {
-			return fmt.Errorf("%s: %w", tb.name, err)
-		}
-	}
-	return b.analyze(ctx)
-}
-
 // rebuildAnalyzeEvents is the catch-up page size (in events) from which a
 // rebuild refreshes the statistics of the tables it builds.
 const rebuildAnalyzeEvents = 5000
-
-func (b *rebuilder) analyze(ctx context.Context) error {
-	names := make([]string, len(b.tables))
-	for i, tb := range b.tables {
-		names[i] = b.schema + "." + tb.name
-	}
-	_, err := b.pool.Exec(ctx, "ANALYZE "+strings.Join(names, ", "))
-	return err
-}
 
 // swap catches the shadow tables up with the live checkpoint and swaps them
 // in, retrying when its locks are not granted in time.
@@ -695,11 +526,8 @@ func (b *rebuilder) trySwap(ctx context.Context) error {
 		return err
 	}
 	// The checkpoint row: from here the worker waits.
-	if _, err := tx.Exec(ctx, dlsql.Query("checkpoint-ensure"), b.name); err != nil {
-		return err
-	}
-	var cp int64
-	if err := tx.QueryRow(ctx, dlsql.Query("checkpoint-lock"), b.name).Scan(&cp); err != nil {
+	cp, err := lockCheckpoint(ctx, tx, b.name)
+	if err != nil {
 		return err
 	}
 	if cp-b.seq > int64(b.opts.PageSize) {
@@ -734,7 +562,7 @@ func (b *rebuilder) trySwap(ctx context.Context) error {
 		return err
 	}
 	newCP := max(cp, b.seq)
-	if _, err := tx.Exec(ctx, dlsql.Query("rebuild-checkpoint-set"), b.name, newCP); err != nil {
+	if err := setCheckpoint(ctx, tx, b.name, newCP); err != nil {
 		restore()
 		return err
 	}
@@ -754,205 +582,4 @@ func (b *rebuilder) trySwap(ctx context.Context) error {
 	b.res.CaughtUp += b.seq - seqBefore
 	b.res.Checkpoint = newCP
 	return nil
-}
-
-// syncSequences sets the shadow tables' identity sequences past both their
-// own rows (copied with their ids) and the live sequences: new rows never
-// collide with copied ones, and ids continue after the swap.
-func (b *rebuilder) syncSequences(ctx context.Context, q interface {
-	changelog.Querier
-	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
-}) error {
-	lit := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-	for _, tb := range b.tables {
-		cols, err := b.columns(ctx, q, tb.name)
-		if err != nil {
-			return err
-		}
-		for col, identity := range cols {
-			if !identity {
-				continue
-			}
-			sql := fmt.Sprintf(`SELECT setval(pg_get_serial_sequence(%[1]s, %[3]s), greatest(
-				coalesce(pg_sequence_last_value(pg_get_serial_sequence(%[2]s, %[3]s)::regclass), 0),
-				(SELECT coalesce(max(%[4]s), 0) FROM %[5]s.%[6]s), 1))`,
-				lit(b.raw+"."+tb.name), lit("public."+tb.name), lit(col), pgx.Identifier{col}.Sanitize(), b.schema, tb.name)
-			if _, err := q.Exec(ctx, sql); err != nil {
-				return fmt.Errorf("identity of %s: %w", tb.name, err)
-			}
-		}
-	}
-	return nil
-}
-
-type view struct{ name, def string }
-
-// dependentViews returns the views reading the live tables, with their
-// definitions written with fully qualified names (read with an empty
-// search_path): re-created after the swap, they bind to the new tables of
-// those names, never to a temporary table of the same name.
-func (b *rebuilder) dependentViews(ctx context.Context, tx pgx.Tx) ([]view, error) {
-	if _, err := tx.Exec(ctx, "SET LOCAL search_path = pg_catalog"); err != nil {
-		return nil, err
-	}
-	rows, err := tx.Query(ctx, dlsql.Query("rebuild-dependent-views"), b.liveNames())
-	if err != nil {
-		return nil, err
-	}
-	var views []view
-	var v view
-	if _, err := pgx.ForEachRow(rows, []any{&v.name, &v.def}, func() error {
-		views = append(views, v)
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	_, err = tx.Exec(ctx, "SET LOCAL search_path TO DEFAULT")
-	return views, err
-}
-
-func (b *rebuilder) liveNames() []string {
-	live := make([]string, len(b.tables))
-	for i, tb := range b.tables {
-		live[i] = "public." + tb.name
-	}
-	return live
-}
-
-func (b *rebuilder) retired() string { return pgx.Identifier{"deltalog_retired_" + b.name}.Sanitize() }
-
-// dropRetired drops the tables a swap moved out, table by table without
-// CASCADE (a dependent left behind keeps them, and says so), then their
-// schema.
-func (b *rebuilder) dropRetired(ctx context.Context) error {
-	tx, err := b.pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
-	for _, tb := range b.tables {
-		if _, err := tx.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %s.%s", b.retired(), tb.name)); err != nil {
-			return err
-		}
-	}
-	if _, err := tx.Exec(ctx, "DROP SCHEMA IF EXISTS "+b.retired()); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
-}
-
-// swapIn moves the live tables out and the shadow ones in, in tx, and
-// re-creates the views reading them.
-func (b *rebuilder) swapIn(ctx context.Context, tx pgx.Tx, views []view) error {
-	start := time.Now()
-	live := b.liveNames()
-	if err := b.syncSequences(ctx, tx); err != nil {
-		return err
-	}
-	var n int64
-	for _, tb := range b.tables {
-		var c int64
-		if err := tx.QueryRow(ctx, fmt.Sprintf("SELECT count(*) FROM %s.%s", b.schema, tb.name)).Scan(&c); err != nil {
-			return err
-		}
-		n += c
-	}
-	b.res.Rows = n
-	sorted := slices.Sorted(slices.Values(live))
-	retired := b.retired()
-	// Locks are taken in the order readers take them: a view before the
-	// tables it reads (re-creating it as it is takes the view alone), then
-	// the tables. Each wait is kept shorter than the server's deadlock
-	// timeout, so that a reader locking tables in another order never
-	// deadlocks with the swap: the swap gives up first and retries.
-	lockWait := min(b.opts.LockTimeout, 500*time.Millisecond)
-	stmts := []string{fmt.Sprintf("SET LOCAL lock_timeout = %d", lockWait.Milliseconds())}
-	for _, v := range views {
-		stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS %s", v.name, v.def))
-	}
-	stmts = append(stmts,
-		// All the live tables at once: readers wait here for the few
-		// milliseconds the swap takes.
-		"LOCK TABLE "+strings.Join(sorted, ", ")+" IN ACCESS EXCLUSIVE MODE",
-		"CREATE SCHEMA "+retired,
-	)
-	lockStmt := len(views) + 1
-	for _, tb := range b.tables {
-		stmts = append(stmts,
-			fmt.Sprintf("ALTER TABLE public.%s SET SCHEMA %s", tb.name, retired),
-			fmt.Sprintf("ALTER TABLE %s.%s SET SCHEMA public", b.schema, tb.name))
-	}
-	for _, v := range views {
-		stmts = append(stmts, fmt.Sprintf("CREATE OR REPLACE VIEW %s AS %s", v.name, v.def))
-	}
-	// The old tables are dropped after the commit (dropWithheld), outside
-	// the lock window; the shadow schema is empty now.
-	stmts = append(stmts, "DROP SCHEMA "+b.schema)
-	for i, s := range stmts {
-		if _, err := tx.Exec(ctx, s); err != nil {
-			return err
-		}
-		if i == lockStmt {
-			b.lockedAt = time.Now()
-		}
-	}
-	b.opts.Logger.DebugContext(ctx, "swapped", "projection", b.name, "ms", time.Since(start).Milliseconds())
-	return nil
-}
-
-// shadowTx runs a projection's SQL against the shadow tables: references
-// public.<table> to one of them are redirected to the shadow schema (the
-// projection qualifies the tables its temporary tables of the same names
-// would otherwise hide); unqualified names find the shadow schema first on
-// the search_path.
-type shadowTx struct {
-	pgx.Tx
-	schema string // unquoted
-	tables []string
-	re     *regexp.Regexp
-	repl   string
-}
-
-func newShadowTx(tx pgx.Tx, schema string, tables []table) *shadowTx {
-	t := &shadowTx{Tx: tx, schema: schema}
-	quoted := make([]string, len(tables))
-	for i, tb := range tables {
-		t.tables = append(t.tables, tb.name)
-		quoted[i] = regexp.QuoteMeta(tb.name)
-	}
-	t.re = regexp.MustCompile(`\bpublic\.(` + strings.Join(quoted, "|") + `)\b`)
-	t.repl = pgx.Identifier{schema}.Sanitize() + ".$1"
-	return t
-}
-
-func (t *shadowTx) rewrite(sql string) string { return t.re.ReplaceAllString(sql, t.repl) }
-
-func (t *shadowTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	return t.Tx.Exec(ctx, t.rewrite(sql), args...)
-}
-
-func (t *shadowTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	return t.Tx.Query(ctx, t.rewrite(sql), args...)
-}
-
-func (t *shadowTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	return t.Tx.QueryRow(ctx, t.rewrite(sql), args...)
-}
-
-func (t *shadowTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
-	for _, q := range b.QueuedQueries {
-		q.SQL = t.rewrite(q.SQL)
-	}
-	return t.Tx.SendBatch(ctx, b)
-}
-
-func (t *shadowTx) Prepare(ctx context.Context, name, sql string) (*pgconn.StatementDescription, error) {
-	return t.Tx.Prepare(ctx, name, t.rewrite(sql))
-}
-
-func (t *shadowTx) CopyFrom(ctx context.Context, table pgx.Identifier, cols []string, src pgx.CopyFromSource) (int64, error) {
-	if len(table) == 2 && table[0] == "public" && slices.Contains(t.tables, table[1]) {
-		table = pgx.Identifier{t.schema, table[1]}
-	}
-	return t.Tx.CopyFrom(ctx, table, cols, src)
 }

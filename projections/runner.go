@@ -13,7 +13,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/deltalog/deltalog/changelog"
@@ -167,7 +166,7 @@ func (r *Runner) Run(ctx context.Context, follow bool) error {
 
 	var watcher *changelog.Watcher
 	if follow {
-		if watcher, err = changelog.NewWatcher(ctx, r.cfg.Pool, log); err != nil {
+		if watcher, err = changelog.NewWatcher(ctx, changelog.WatcherConfig{DB: r.cfg.Pool, Logger: log}); err != nil {
 			return err
 		}
 		defer watcher.Close()
@@ -358,8 +357,7 @@ func (r *Runner) deadLetter(p Projection, results *resultBox) message.HandlerMid
 			_ = json.Unmarshal(msg.Payload, &pm)
 			r.cfg.Logger.ErrorContext(ctx, "projection failed; stopped at this page",
 				"projection", p.Name(), "after", pm.After, "to", pm.To, "error", err)
-			if _, dberr := r.cfg.Pool.Exec(ctx, dlsql.Query("projection-dead-letter"),
-				p.Name(), pm.After, pm.To, err.Error(), r.cfg.MaxRetries+1); dberr != nil {
+			if dberr := failCheckpoint(ctx, r.cfg.Pool, p.Name(), pm.After, pm.To, err, r.cfg.MaxRetries+1); dberr != nil {
 				err = errors.Join(err, fmt.Errorf("recording dead letter: %w", dberr))
 			}
 			results.put(msg.UUID, fmt.Errorf("%w: %s stopped at seq %d: %w", ErrFailed, p.Name(), pm.After+1, err))
@@ -383,12 +381,9 @@ func (r *Runner) ApplyPage(ctx context.Context, p Projection, to int64) error {
 	if _, err := tx.Exec(ctx, dlsql.Query("tx-delta-settings")); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, dlsql.Query("checkpoint-ensure"), p.Name()); err != nil {
+	cp, err := lockCheckpoint(ctx, tx, p.Name())
+	if err != nil {
 		return err
-	}
-	var cp int64
-	if err := tx.QueryRow(ctx, dlsql.Query("checkpoint-lock"), p.Name()).Scan(&cp); err != nil {
-		return fmt.Errorf("locking checkpoint: %w", err)
 	}
 	if cp >= to {
 		return nil // applied already (a redelivery)
@@ -402,8 +397,8 @@ func (r *Runner) ApplyPage(ctx context.Context, p Projection, to int64) error {
 		return fmt.Errorf("%s: page (%d, %d]: %w", p.Name(), cp, to, err)
 	}
 	stats, _ := json.Marshal(p.CacheStats())
-	if _, err := tx.Exec(ctx, dlsql.Query("checkpoint-advance"), p.Name(), to, stats); err != nil {
-		return fmt.Errorf("advancing checkpoint: %w", err)
+	if err := advanceCheckpoint(ctx, tx, p.Name(), to, stats); err != nil {
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return err
@@ -419,18 +414,6 @@ func (r *Runner) ApplyPage(ctx context.Context, p Projection, to int64) error {
 	}
 	r.cfg.Logger.DebugContext(ctx, "page applied", "projection", p.Name(), "after", cp, "to", to, "events", len(page.Events))
 	return nil
-}
-
-func checkpoint(ctx context.Context, q changelog.Querier, name string) (int64, error) {
-	var cp int64
-	err := q.QueryRow(ctx, dlsql.Query("checkpoint-get"), name).Scan(&cp)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("reading checkpoint of %s: %w", name, err)
-	}
-	return cp, nil
 }
 
 // lock takes a session advisory lock per projection on one connection held

@@ -32,7 +32,7 @@ func (f *failing) Apply(_ context.Context, _ pgx.Tx, page *projections.Page) (fu
 			return nil, errors.New("cannot derive " + f.poison)
 		}
 	}
-	return func() { f.applied.Store(page.To) }, nil
+	return func() { f.applied.Store(page.Next) }, nil
 }
 
 func TestFailingProjectionStopsAtItsPageOthersGoOn(t *testing.T) {

@@ -59,29 +59,31 @@ func prefixed(alias string, cols []string) string {
 	return strings.Join(out, ", ")
 }
 
-// sync recomputes the keys in scope: n_<table> holds the expected rows,
-// o_<table> the rows before (both kept to the end of the transaction, for
+// sync recomputes the keys in scope of the table in sch.Schema: n_<table>
+// holds the expected rows (the definition rendered with sch), o_<table> the
+// rows before (both kept to the end of the transaction, for
 // the counter deltas of higher levels); then rows are deleted, updated and
 // inserted where they differ — an unchanged row is not touched.
-func (tb table) sync(ctx context.Context, tx pgx.Tx) error {
+func (tb table) sync(ctx context.Context, tx pgx.Tx, sch dlsql.Schemas) error {
 	n, o := "n_"+tb.name, "o_"+tb.name
 	for _, s := range []string{
-		fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS %s", n, dlsql.Query(tb.expected)),
-		fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS SELECT %s FROM public.%s t WHERE %s",
-			o, prefixed("t", tb.cols()), tb.name, tb.scope),
+		fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS %s", n, dlsql.Render(tb.expected, sch)),
+		fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS SELECT %s FROM %s t WHERE %s",
+			o, prefixed("t", tb.cols()), qualified(sch.Schema, tb.name), tb.scope),
 	} {
 		if err := timedExec(ctx, tx, tb.name, s); err != nil {
 			return err
 		}
 	}
-	return tb.write(ctx, tx)
+	return tb.write(ctx, tx, sch.Schema)
 }
 
-// write makes the table hold n_<table> where it held o_<table>: the second
+// write makes the table in schema hold n_<table> where it held o_<table>: the second
 // half of sync, for tables whose n_ and o_ rows come from elsewhere (the
 // counter differences of the delta path).
-func (tb table) write(ctx context.Context, tx pgx.Tx) error {
+func (tb table) write(ctx context.Context, tx pgx.Tx, schema string) error {
 	n, o := "n_"+tb.name, "o_"+tb.name
+	target := qualified(schema, tb.name)
 	stmts := []string{
 		// Autovacuum never analyzes temporary tables; without statistics
 		// the anti-join below gets a nested loop over them (seen: 80 s
@@ -94,8 +96,8 @@ func (tb table) write(ctx context.Context, tx pgx.Tx) error {
 	// for the rows that change — not for every row in scope.
 	if !tb.orphans {
 		stmts = append(stmts, fmt.Sprintf(
-			"DELETE FROM public.%s t USING (SELECT %s FROM %s o WHERE NOT EXISTS (SELECT 1 FROM %s n WHERE %s)) o WHERE %s",
-			tb.name, prefixed("o", tb.keys), o, n, tb.on("n", "o"), tb.on("t", "o")))
+			"DELETE FROM %s t USING (SELECT %s FROM %s o WHERE NOT EXISTS (SELECT 1 FROM %s n WHERE %s)) o WHERE %s",
+			target, prefixed("o", tb.keys), o, n, tb.on("n", "o"), tb.on("t", "o")))
 	}
 
 	set := make([]string, 0, len(tb.values)+1)
@@ -112,10 +114,10 @@ func (tb table) write(ctx context.Context, tx pgx.Tx) error {
 		insVals += ", CASE WHEN n.orphaned THEN now() END"
 	}
 	stmts = append(stmts,
-		fmt.Sprintf("UPDATE public.%s t SET %s FROM (SELECT n.* FROM %s n JOIN %s o ON %s WHERE (%s) IS DISTINCT FROM (%s)) n WHERE %s",
-			tb.name, strings.Join(set, ", "), n, o, tb.on("n", "o"), oldVals, newVals, tb.on("t", "n")),
-		fmt.Sprintf("INSERT INTO public.%s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s n WHERE NOT EXISTS (SELECT 1 FROM %s o WHERE %s)",
-			tb.name, strings.Join(insCols, ", "), insVals, n, o, tb.on("o", "n")),
+		fmt.Sprintf("UPDATE %s t SET %s FROM (SELECT n.* FROM %s n JOIN %s o ON %s WHERE (%s) IS DISTINCT FROM (%s)) n WHERE %s",
+			target, strings.Join(set, ", "), n, o, tb.on("n", "o"), oldVals, newVals, tb.on("t", "n")),
+		fmt.Sprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s n WHERE NOT EXISTS (SELECT 1 FROM %s o WHERE %s)",
+			target, strings.Join(insCols, ", "), insVals, n, o, tb.on("o", "n")),
 	)
 	for _, s := range stmts {
 		if err := timedExec(ctx, tx, tb.name, s); err != nil {

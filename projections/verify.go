@@ -69,8 +69,8 @@ const MaxSamples = 5
 //
 // The recomputation uses the very definitions the delta path uses, with
 // every key in scope. Each level is computed from the expected rows of the
-// levels below it (temporary tables of the same names shadow the real ones,
-// pg_temp being searched first), so a wrong row is reported at its own level
+// levels below it (temporary tables of the same names, which the
+// definitions read there: fullSchemas), so a wrong row is reported at its own level
 // only, not again in every total above it.
 func Verify(ctx context.Context, tx pgx.Tx, only ...string) ([]TableDiff, error) {
 	tables, err := recompute(ctx, tx, only...)
@@ -100,8 +100,9 @@ func Recompute(ctx context.Context, tx pgx.Tx, only ...string) error {
 func recompute(ctx context.Context, tx pgx.Tx, only ...string) ([]table, error) {
 	want := func(name string) bool { return len(only) == 0 || slices.Contains(only, name) }
 	var out []table
+	sch := fullSchemas()
 	build := func(tb table) error {
-		if err := timedExec(ctx, tx, tb.name, fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS %s", tb.name, dlsql.Query(tb.expected))); err != nil {
+		if err := timedExec(ctx, tx, tb.name, fmt.Sprintf("CREATE TEMP TABLE %s ON COMMIT DROP AS %s", tb.name, dlsql.Render(tb.expected, sch))); err != nil {
 			return fmt.Errorf("recomputing %w", err)
 		}
 		out = append(out, tb)
@@ -109,7 +110,7 @@ func recompute(ctx context.Context, tx pgx.Tx, only ...string) ([]table, error) 
 	}
 	if want(CatalogName) {
 		for _, q := range []string{"catalog-scope", "catalog-scope-all", "catalog-newest"} {
-			if err := timedExec(ctx, tx, q, dlsql.Query(q)); err != nil {
+			if err := timedExec(ctx, tx, q, dlsql.Render(q, sch)); err != nil {
 				return nil, err
 			}
 		}
@@ -151,7 +152,7 @@ func (tb table) compare(ctx context.Context, tx pgx.Tx) (TableDiff, error) {
 	}
 	// Count in one pass without building any JSON (the common case: a
 	// clean table); render the few sample rows only when something differs.
-	join := fmt.Sprintf("pg_temp.%[1]s e FULL JOIN public.%[1]s a ON %[2]s", tb.name, tb.on("e", "a"))
+	join := fmt.Sprintf("%s e FULL JOIN %s a ON %s", qualified(tempSchema, tb.name), qualified(liveSchema, tb.name), tb.on("e", "a"))
 	differing := fmt.Sprintf("(e.%[1]s IS NOT NULL AND a.%[1]s IS NOT NULL AND (%[2]s) IS DISTINCT FROM (%[3]s))",
 		k0, prefixed("e", vals), prefixed("a", vals))
 	q := fmt.Sprintf(`SELECT count(*), count(*) FILTER (WHERE a.%[1]s IS NULL), count(*) FILTER (WHERE e.%[1]s IS NULL),
@@ -217,8 +218,8 @@ func Digest(ctx context.Context, q interface {
 			cols = append(cols, "orphaned")
 		}
 		sel := expr(tb, cols)
-		q2 := fmt.Sprintf("SELECT count(*) || ' ' || coalesce(md5(string_agg(row(%s)::text, E'\\n' ORDER BY row(%s)::text)), '') FROM public.%s t",
-			strings.Join(sel, ", "), strings.Join(sel, ", "), tb.name)
+		q2 := fmt.Sprintf("SELECT count(*) || ' ' || coalesce(md5(string_agg(row(%s)::text, E'\\n' ORDER BY row(%s)::text)), '') FROM %s t",
+			strings.Join(sel, ", "), strings.Join(sel, ", "), qualified(liveSchema, tb.name))
 		var d string
 		if err := q.QueryRow(ctx, q2).Scan(&d); err != nil {
 			return nil, fmt.Errorf("digest of %s: %w", tb.name, err)

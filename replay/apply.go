@@ -2,11 +2,11 @@ package replay
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,7 +17,6 @@ import (
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/hashing"
 	"github.com/deltalog/deltalog/internal/input/version"
-	"github.com/deltalog/deltalog/internal/pg/autoanalyze"
 	dlsql "github.com/deltalog/deltalog/sql"
 )
 
@@ -32,29 +31,23 @@ type applier struct {
 	cur  *openBatch
 	// observe, when set, receives each committed batch's apply duration.
 	observe func(time.Duration)
-	stats   *autoanalyze.Analyzer
+	stats   *changelog.StateAnalyzer
 }
 
 // openBatch is a batch whose transaction is open.
 type openBatch struct {
 	tx       pgx.Tx
-	batch    Batch
-	scheme   version.Scheme
+	st       *changelog.Store
+	batch    events.Batch
 	repoID   int32
 	rederive bool
 	h, oldH  *hashing.Hasher
 	state    hashing.State
-	buckets  changelog.Buckets // the state by bucket (see changelog.Buckets)
+	buckets  changelog.Buckets // the state by bucket, kept with it
 	packages int
 	sets     int
 	next     int64 // the seq expected next
 	started  time.Time
-}
-
-// storedRow is one package row of the follower.
-type storedRow struct {
-	key hashing.Sum
-	pkg events.Package
 }
 
 // rollback abandons the open batch, if any.
@@ -68,7 +61,7 @@ func (a *applier) rollback(ctx context.Context) {
 // apply applies consecutive events of one batch. Events at or below the
 // committed head, or already applied in the open batch, are skipped: a feed
 // may repeat what the follower has (idempotence by seq).
-func (a *applier) apply(ctx context.Context, batch *Batch, evs []events.Event) (committed bool, err error) {
+func (a *applier) apply(ctx context.Context, batch *events.Batch, evs []events.Event) (committed bool, err error) {
 	skip := a.head
 	if a.cur != nil {
 		skip = a.cur.next - 1
@@ -117,7 +110,7 @@ func (a *applier) apply(ctx context.Context, batch *Batch, evs []events.Event) (
 }
 
 // begin opens the transaction of the batch that ev starts.
-func (a *applier) begin(ctx context.Context, batch *Batch, ev *events.Event) error {
+func (a *applier) begin(ctx context.Context, batch *events.Batch, ev *events.Event) error {
 	if ev.Seq != a.head+1 {
 		return fmt.Errorf("%w: the follower is at seq %d, the feed continues at %d", ErrGap, a.head, ev.Seq)
 	}
@@ -132,8 +125,7 @@ func (a *applier) begin(ctx context.Context, batch *Batch, ev *events.Event) err
 		return fmt.Errorf("batch %d: %w: %d (this build has %d)", batch.ID, ErrUnsupportedHashVersion,
 			batch.HashVersion, hashing.AlgorithmVersion)
 	}
-	scheme := version.Scheme(batch.VersionScheme)
-	if !scheme.Valid() {
+	if !version.Valid(batch.VersionScheme) {
 		return fmt.Errorf("%w: batch %d: unknown version scheme %q", ErrBadFeed, batch.ID, batch.VersionScheme)
 	}
 	tx, err := a.pool.Begin(ctx)
@@ -147,42 +139,36 @@ func (a *applier) begin(ctx context.Context, batch *Batch, ev *events.Event) err
 		_ = tx.Rollback(ctx)
 		return fmt.Errorf("follower: %w", err)
 	}
-	b := &openBatch{tx: tx, batch: *batch, scheme: scheme, next: ev.Seq, h: hashing.New(batch.HashSeed), started: time.Now()}
+	st := changelog.NewStore(tx)
+	b := &openBatch{tx: tx, st: st, batch: *batch, next: ev.Seq, h: hashing.New(batch.HashSeed), started: time.Now()}
 	a.cur = b
-	var head int64
-	if err := tx.QueryRow(ctx, dlsql.Query("replay-head-lock")).Scan(&head); err != nil {
-		return fmt.Errorf("follower: locking head: %w", err)
+	head, err := st.LockHead(ctx)
+	if err != nil {
+		return fmt.Errorf("follower: %w", err)
 	}
 	if head != a.head {
 		return fmt.Errorf("%w: the follower's head moved from %d to %d under it", ErrFollowerRunning, a.head, head)
 	}
-	var (
-		state, seed int64
-		hashVersion int
-		oldScheme   string
-		hasInvalid  bool // the leader's concern: re-derivation arrives as events
-		buckets     []int64
-	)
-	err = tx.QueryRow(ctx, dlsql.Query("repo-get"), batch.Repo).
-		Scan(&b.repoID, &state, &b.packages, &b.sets, &seed, &hashVersion, &oldScheme, &hasInvalid, &buckets)
+	// HasInvalid is the leader's concern: re-derivation arrives as events.
+	repo, err := st.Repo(ctx, batch.Repo)
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		if err := tx.QueryRow(ctx, dlsql.Query("repo-create"), batch.Repo, int64(batch.HashSeed), batch.HashVersion, batch.VersionScheme).
-			Scan(&b.repoID); err != nil {
-			return fmt.Errorf("follower: creating repository %s: %w", batch.Repo, err)
+	case err != nil:
+		return fmt.Errorf("follower: %w", err)
+	case repo.ID == 0:
+		if b.repoID, err = st.CreateRepo(ctx, changelog.CreateRepoParams{Name: batch.Repo, Seed: batch.HashSeed,
+			HashVersion: batch.HashVersion, Scheme: batch.VersionScheme}); err != nil {
+			return fmt.Errorf("follower: %w", err)
 		}
 		b.oldH = b.h
 		b.buckets = changelog.NewBuckets(batch.Counts.Packagesets)
-	case err != nil:
-		return fmt.Errorf("follower: reading repository %s: %w", batch.Repo, err)
 	default:
-		b.state = hashing.State(state)
-		b.buckets = changelog.BucketsOf(buckets)
-		b.oldH = hashing.New(uint64(seed))
+		b.repoID, b.state, b.packages, b.sets = repo.ID, repo.State, repo.Packages, repo.Packagesets
+		b.buckets = repo.Buckets // empty (not known) stays so, unless re-derived
+		b.oldH = hashing.New(repo.Seed)
 		// A change of seed, algorithm or version scheme re-derives the whole
 		// repository on the leader: every row is rewritten and the state
 		// rebuilt from the new contributions alone.
-		if uint64(seed) != batch.HashSeed || hashVersion != batch.HashVersion || oldScheme != batch.VersionScheme {
+		if repo.Seed != batch.HashSeed || repo.HashVersion != batch.HashVersion || repo.Scheme != batch.VersionScheme {
 			b.rederive, b.state = true, 0
 			b.buckets = changelog.NewBuckets(batch.Counts.Packagesets)
 		}
@@ -193,7 +179,6 @@ func (a *applier) begin(ctx context.Context, batch *Batch, ev *events.Event) err
 // applyEvents writes a chunk of the open batch: packages, packagesets and
 // the events themselves, checking each event against the follower's state.
 func (a *applier) applyEvents(ctx context.Context, b *openBatch, evs []events.Event) error {
-	tx := b.tx
 	// What the follower holds of the touched packagesets. An added one must
 	// be absent: the primary keys check that as the rows are inserted, so
 	// an initial load reads nothing.
@@ -203,47 +188,29 @@ func (a *applier) applyEvents(ctx context.Context, b *openBatch, evs []events.Ev
 			projects = append(projects, evs[i].Project)
 		}
 	}
-	oldSets := make(map[string]hashing.Sum, len(projects))
-	oldRows := map[string][]storedRow{}
+	oldSets := map[string]changelog.StoredSet{}
+	oldRows := map[string][]changelog.StoredPackage{}
 	if len(projects) > 0 {
-		rows, err := tx.Query(ctx, dlsql.Query("replay-old-packagesets"), b.repoID, projects)
-		if err != nil {
-			return fmt.Errorf("follower: reading packagesets: %w", err)
+		var err error
+		if oldSets, err = b.st.Packagesets(ctx, changelog.PackagesetsParams{RepoID: b.repoID, Projects: projects}); err != nil {
+			return fmt.Errorf("follower: %w", err)
 		}
-		var (
-			project string
-			sum     int64
-		)
-		if _, err := pgx.ForEachRow(rows, []any{&project, &sum}, func() error {
-			oldSets[project] = hashing.Sum(sum)
-			return nil
-		}); err != nil {
-			return fmt.Errorf("follower: reading packagesets: %w", err)
-		}
-		if oldRows, err = loadRows(ctx, tx, b.repoID, projects, b.rederive); err != nil {
-			return err
+		// Keys are enough unless the batch re-derives them.
+		if oldRows, err = b.st.Packages(ctx, changelog.PackagesParams{RepoID: b.repoID, Projects: projects,
+			KeysOnly: !b.rederive}); err != nil {
+			return fmt.Errorf("follower: %w", err)
 		}
 	}
 
-	var (
-		delProjects []string
-		delKeys     []int64
-		inserts     []storedRow
-		upProjects  []string
-		upSums      []int64
-		upCounts    []int32
-		addProjects []string
-		addSums     []int64
-		addCounts   []int32
-		goneSets    []string
-	)
+	rows := changelog.RowsParams{RepoID: b.repoID, Scheme: b.batch.VersionScheme}
 	diverged := func(ev *events.Event, what, want, got string) error {
 		return &DivergenceError{Repo: ev.Repo, Project: ev.Project, Seq: ev.Seq, Batch: ev.Batch,
 			What: what, Want: want, Got: got}
 	}
 	for i := range evs {
 		ev := &evs[i]
-		old, hadOld := oldSets[ev.Project]
+		oldSet, hadOld := oldSets[ev.Project]
+		old := oldSet.Sum
 		olds := oldRows[ev.Project]
 		if ev.Kind != events.KindAdded && (!hadOld || old.String() != ev.OldChecksum) {
 			got := "absent"
@@ -255,7 +222,7 @@ func (a *applier) applyEvents(ctx context.Context, b *openBatch, evs []events.Ev
 		// The stored packageset checksum must be that of the stored packages.
 		oldKeys := make([]hashing.Sum, len(olds))
 		for j := range olds {
-			oldKeys[j] = olds[j].key
+			oldKeys[j] = olds[j].Key
 		}
 		slices.Sort(oldKeys)
 		if hadOld {
@@ -267,11 +234,11 @@ func (a *applier) applyEvents(ctx context.Context, b *openBatch, evs []events.Ev
 		// The new content, keyed with the batch's seed.
 		cur := make(map[hashing.Sum]*events.Package, len(olds)+len(ev.Added))
 		for j := range olds {
-			k := olds[j].key
+			k := olds[j].Key
 			if b.rederive {
-				k = b.h.Package(&olds[j].pkg)
+				k = b.h.Package(&olds[j].Package)
 			}
-			cur[k] = &olds[j].pkg
+			cur[k] = &olds[j].Package
 		}
 		for j := range ev.Removed {
 			k := b.h.Package(&ev.Removed[j])
@@ -280,14 +247,14 @@ func (a *applier) applyEvents(ctx context.Context, b *openBatch, evs []events.Ev
 			}
 			delete(cur, k)
 		}
-		added := make([]storedRow, 0, len(ev.Added))
+		added := make([]changelog.PackageRow, 0, len(ev.Added))
 		for j := range ev.Added {
 			k := b.h.Package(&ev.Added[j])
 			if _, ok := cur[k]; ok {
 				return diverged(ev, "added package "+ev.Added[j].Name+" "+ev.Added[j].Version, "absent", "present")
 			}
 			cur[k] = &ev.Added[j]
-			added = append(added, storedRow{key: k, pkg: ev.Added[j]})
+			added = append(added, changelog.PackageRow{Key: k, Package: &ev.Added[j]})
 		}
 		newKeys := make([]hashing.Sum, 0, len(cur))
 		for k := range cur {
@@ -305,7 +272,7 @@ func (a *applier) applyEvents(ctx context.Context, b *openBatch, evs []events.Ev
 			return diverged(ev, "packageset checksum after the event", ev.NewChecksum, newSum.String())
 		}
 
-		// State, as the leader keeps it.
+		// State, as the leader keeps it, and by bucket.
 		bucket := changelog.Bucket(ev.Project)
 		if hadOld && !b.rederive {
 			c := b.h.Contribution(ev.Repo, ev.Project, old)
@@ -318,16 +285,12 @@ func (a *applier) applyEvents(ctx context.Context, b *openBatch, evs []events.Ev
 		switch {
 		case ev.Kind == events.KindAdded:
 			b.state = b.state.Add(b.h.Contribution(ev.Repo, ev.Project, newSum))
-			addProjects = append(addProjects, ev.Project)
-			addSums = append(addSums, newSum.Int64())
-			addCounts = append(addCounts, int32(len(newKeys)))
+			rows.InsertSets = append(rows.InsertSets, changelog.SetRow{Project: ev.Project, Sum: newSum, Packages: len(newKeys)})
 		case len(newKeys) > 0:
 			b.state = b.state.Add(b.h.Contribution(ev.Repo, ev.Project, newSum))
-			upProjects = append(upProjects, ev.Project)
-			upSums = append(upSums, newSum.Int64())
-			upCounts = append(upCounts, int32(len(newKeys)))
+			rows.UpdateSets = append(rows.UpdateSets, changelog.SetRow{Project: ev.Project, Sum: newSum, Packages: len(newKeys)})
 		default:
-			goneSets = append(goneSets, ev.Project)
+			rows.DeleteSets = append(rows.DeleteSets, ev.Project)
 		}
 		b.packages += len(newKeys) - len(olds)
 		if hadOld {
@@ -343,7 +306,7 @@ func (a *applier) applyEvents(ctx context.Context, b *openBatch, evs []events.Ev
 		// recomputed.
 		if b.rederive || ev.Kind == events.KindInvalidated {
 			for _, r := range olds {
-				delProjects, delKeys = append(delProjects, ev.Project), append(delKeys, r.key.Int64())
+				rows.DeletePackages = append(rows.DeletePackages, changelog.PackageKey{Project: ev.Project, Key: r.Key})
 			}
 			for _, k := range newKeys {
 				if !b.rederive && cur[k].Name == "" {
@@ -351,50 +314,26 @@ func (a *applier) applyEvents(ctx context.Context, b *openBatch, evs []events.Ev
 					// the whole packageset, so every row left is one it adds.
 					return diverged(ev, "re-stated packageset", "all packages re-stated", "a stored package not re-stated")
 				}
-				inserts = append(inserts, storedRow{key: k, pkg: *cur[k]})
+				rows.InsertPackages = append(rows.InsertPackages, changelog.PackageRow{Key: k, Package: cur[k]})
 			}
 			continue
 		}
 		for _, k := range oldKeys {
 			if _, ok := cur[k]; !ok {
-				delProjects, delKeys = append(delProjects, ev.Project), append(delKeys, k.Int64())
+				rows.DeletePackages = append(rows.DeletePackages, changelog.PackageKey{Project: ev.Project, Key: k})
 			}
 		}
 		for _, r := range added {
-			if _, ok := slices.BinarySearch(oldKeys, r.key); !ok {
-				inserts = append(inserts, r)
+			if _, ok := slices.BinarySearch(oldKeys, r.Key); !ok {
+				rows.InsertPackages = append(rows.InsertPackages, r)
 			}
 		}
 	}
 
-	if len(delKeys) > 0 {
-		if _, err := tx.Exec(ctx, dlsql.Query("packages-delete"), b.repoID, delProjects, delKeys); err != nil {
-			return fmt.Errorf("follower: deleting packages: %w", err)
-		}
+	if err := b.st.WriteRows(ctx, rows); err != nil {
+		return b.conflict(err)
 	}
-	if len(inserts) > 0 {
-		if err := changelog.CopyPackages(ctx, tx, b.repoID, b.scheme, len(inserts), func(i int) (hashing.Sum, *events.Package) {
-			return inserts[i].key, &inserts[i].pkg
-		}); err != nil {
-			return b.conflict(err, "package")
-		}
-	}
-	if len(goneSets) > 0 {
-		if _, err := tx.Exec(ctx, dlsql.Query("packagesets-delete"), b.repoID, goneSets); err != nil {
-			return fmt.Errorf("follower: deleting packagesets: %w", err)
-		}
-	}
-	if len(upProjects) > 0 {
-		if _, err := tx.Exec(ctx, dlsql.Query("replay-packagesets-upsert"), b.repoID, upProjects, upSums, upCounts); err != nil {
-			return fmt.Errorf("follower: writing packagesets: %w", err)
-		}
-	}
-	if len(addProjects) > 0 {
-		if _, err := tx.Exec(ctx, dlsql.Query("replay-packagesets-insert"), b.repoID, addProjects, addSums, addCounts); err != nil {
-			return b.conflict(err, "packageset")
-		}
-	}
-	return changelog.CopyEvents(ctx, tx, b.repoID, evs)
+	return b.st.AppendEvents(ctx, b.repoID, evs)
 }
 
 // uniqueViolation is PostgreSQL's SQLSTATE for a duplicate key.
@@ -402,46 +341,36 @@ const uniqueViolation = "23505"
 
 // conflict turns a unique violation — a row the leader added that the
 // follower already has — into a divergence.
-func (b *openBatch) conflict(err error, what string) error {
+func (b *openBatch) conflict(err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation {
+		what := strings.TrimSuffix(pgErr.TableName, "s") // packages, packagesets
 		return &DivergenceError{Repo: b.batch.Repo, Seq: b.next - 1, Batch: b.batch.ID,
 			What: what + " added by the leader (" + pgErr.Detail + ")", Want: "absent", Got: "present"}
 	}
-	return fmt.Errorf("follower: writing %ss: %w", what, err)
+	return fmt.Errorf("follower: %w", err)
 }
 
 // commit verifies the state checksums against the leader's batch end and
 // commits the batch with the follower's new head.
 func (a *applier) commit(ctx context.Context, b *openBatch, last *events.Event) error {
-	tx, batch := b.tx, &b.batch
+	st, batch := b.st, &b.batch
 	if got := b.state.Sum().String(); got != last.BatchEnd.RepoStateChecksum {
 		return &DivergenceError{Repo: batch.Repo, Seq: last.Seq, Batch: batch.ID,
 			What: "repository state checksum", Want: last.BatchEnd.RepoStateChecksum, Got: got}
 	}
-	if _, err := tx.Exec(ctx, dlsql.Query("repo-set-state"), b.repoID, int64(b.state), b.packages, b.sets,
-		int64(batch.HashSeed), batch.HashVersion, batch.VersionScheme, b.buckets.Int64s()); err != nil {
-		return fmt.Errorf("follower: updating repository state: %w", err)
+	if err := st.SetRepoState(ctx, changelog.SetRepoStateParams{RepoID: b.repoID, RepoState: changelog.RepoState{
+		State: b.state, Packages: b.packages, Packagesets: b.sets, Buckets: b.buckets,
+		Seed: batch.HashSeed, HashVersion: batch.HashVersion, Scheme: batch.VersionScheme}}); err != nil {
+		return fmt.Errorf("follower: %w", err)
 	}
-	var states []int64
-	if err := tx.QueryRow(ctx, dlsql.Query("global-state")).Scan(&states); err != nil {
-		return fmt.Errorf("follower: reading global state: %w", err)
+	global, err := st.GlobalState(ctx)
+	if err != nil {
+		return fmt.Errorf("follower: %w", err)
 	}
-	var global hashing.State
-	for _, s := range states {
-		global = global.Add(hashing.Sum(s))
-	}
-	if got := global.Sum().String(); got != last.BatchEnd.GlobalStateChecksum {
+	if got := global.String(); got != last.BatchEnd.GlobalStateChecksum {
 		return &DivergenceError{Repo: batch.Repo, Seq: last.Seq, Batch: batch.ID,
 			What: "global state checksum (another repository differs)", Want: last.BatchEnd.GlobalStateChecksum, Got: got}
-	}
-	files, err := json.Marshal(nonNil(batch.Files))
-	if err != nil {
-		return err
-	}
-	counts, err := json.Marshal(batch.Counts)
-	if err != nil {
-		return err
 	}
 	repoSt, err := hashing.ParseSum(batch.RepoStateChecksum)
 	if err != nil {
@@ -451,19 +380,16 @@ func (a *applier) commit(ctx context.Context, b *openBatch, last *events.Event) 
 	if err != nil {
 		return fmt.Errorf("%w: batch %d: %w", ErrBadFeed, batch.ID, err)
 	}
-	if _, err := tx.Exec(ctx, dlsql.Query("batch-insert"), batch.ID, b.repoID, batch.Kind, files,
-		batch.StartedAt, batch.FinishedAt, int64(batch.HashSeed), batch.HashVersion, batch.VersionScheme,
-		batch.FirstSeq, batch.LastSeq,
-		counts, nullable(batch.Reason), nullable(batch.Actor), repoSt.Int64(), globalSt.Int64()); err != nil {
-		return fmt.Errorf("follower: writing batch %d: %w", batch.ID, err)
+	if err := st.InsertBatch(ctx, changelog.InsertBatchParams{ID: batch.ID, RepoID: b.repoID, Kind: batch.Kind,
+		Files: batch.Files, StartedAt: batch.StartedAt, FinishedAt: batch.FinishedAt, Seed: batch.HashSeed,
+		HashVersion: batch.HashVersion, Scheme: batch.VersionScheme, FirstSeq: batch.FirstSeq, LastSeq: batch.LastSeq,
+		Counts: batch.Counts, Reason: batch.Reason, Actor: batch.Actor, RepoState: repoSt, GlobalState: globalSt}); err != nil {
+		return fmt.Errorf("follower: %w", err)
 	}
-	if _, err := tx.Exec(ctx, dlsql.Query("replay-head-set"), batch.LastSeq); err != nil {
-		return fmt.Errorf("follower: advancing head: %w", err)
+	if err := st.SetHead(ctx, batch.LastSeq); err != nil {
+		return fmt.Errorf("follower: %w", err)
 	}
-	if _, err := tx.Exec(ctx, dlsql.Query("notify"), batch.LastSeq); err != nil {
-		return fmt.Errorf("follower: notify: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := b.tx.Commit(ctx); err != nil {
 		return fmt.Errorf("follower: commit batch %d: %w", batch.ID, err)
 	}
 	a.cur, a.head = nil, batch.LastSeq
@@ -479,67 +405,4 @@ func (a *applier) commit(ctx context.Context, b *openBatch, last *events.Event) 
 	a.logger.DebugContext(ctx, "follower applied batch", "batch", batch.ID, "repo", batch.Repo,
 		"events", batch.LastSeq-batch.FirstSeq+1, "head", a.head, "rederive", b.rederive, "duration", d)
 	return nil
-}
-
-// loadRows reads the follower's packages of the given projects: keys only,
-// or with content when the batch re-derives keys.
-func loadRows(ctx context.Context, tx pgx.Tx, repoID int32, projects []string, full bool) (map[string][]storedRow, error) {
-	out := make(map[string][]storedRow, len(projects))
-	if !full {
-		rows, err := tx.Query(ctx, dlsql.Query("replay-old-keys"), repoID, projects)
-		if err != nil {
-			return nil, fmt.Errorf("follower: reading packages: %w", err)
-		}
-		var (
-			project string
-			key     int64
-		)
-		_, err = pgx.ForEachRow(rows, []any{&project, &key}, func() error {
-			out[project] = append(out[project], storedRow{key: hashing.Sum(key)})
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("follower: reading packages: %w", err)
-		}
-		return out, nil
-	}
-	rows, err := tx.Query(ctx, dlsql.Query("replay-old-packages"), repoID, projects)
-	if err != nil {
-		return nil, fmt.Errorf("follower: reading packages: %w", err)
-	}
-	var (
-		key                       int64
-		maintainers, links, extra []byte
-		p                         events.Package
-	)
-	_, err = pgx.ForEachRow(rows, []any{&p.Project, &key, &p.Name, &p.Version, &p.Summary, &p.Category,
-		&maintainers, &links, &extra}, func() error {
-		pkg := p
-		pkg.Maintainers, pkg.Links, pkg.Extra = nil, nil, nil
-		if err := errors.Join(json.Unmarshal(maintainers, &pkg.Maintainers), json.Unmarshal(links, &pkg.Links),
-			json.Unmarshal(extra, &pkg.Extra)); err != nil {
-			return fmt.Errorf("package %s/%s: %w", p.Project, p.Name, err)
-		}
-		pkg.Normalize()
-		out[pkg.Project] = append(out[pkg.Project], storedRow{key: hashing.Sum(key), pkg: pkg})
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("follower: reading packages: %w", err)
-	}
-	return out, nil
-}
-
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/deltalog/deltalog/changelog"
 )
 
 // pageCache keeps recently read pages. A page is final (its range ends at a
@@ -14,29 +16,29 @@ import (
 // the same page — many streams woken by one append — share one query.
 type pageCache struct {
 	max   int // events
-	read  func(ctx context.Context, p PageParams) (*Page, error)
+	read  func(ctx context.Context, p changelog.PageParams) (*changelog.Page, error)
 	group singleflight.Group
 
 	mu     sync.Mutex
 	size   int
 	lru    *list.List // of *cacheEntry, most recent first
-	byKey  map[PageParams]*list.Element
+	byKey  map[changelog.PageParams]*list.Element
 	hits   func()
 	misses func()
 }
 
 type cacheEntry struct {
-	key  PageParams
-	page *Page
+	key  changelog.PageParams
+	page *changelog.Page
 }
 
-func newPageCache(maxEvents int, read func(context.Context, PageParams) (*Page, error), hits, misses func()) *pageCache {
-	return &pageCache{max: maxEvents, read: read, lru: list.New(), byKey: map[PageParams]*list.Element{}, hits: hits, misses: misses}
+func newPageCache(maxEvents int, read func(context.Context, changelog.PageParams) (*changelog.Page, error), hits, misses func()) *pageCache {
+	return &pageCache{max: maxEvents, read: read, lru: list.New(), byKey: map[changelog.PageParams]*list.Element{}, hits: hits, misses: misses}
 }
 
 // get returns the page for p, which must have Upto set. The page is shared:
 // callers must not modify it.
-func (c *pageCache) get(ctx context.Context, p PageParams) (*Page, error) {
+func (c *pageCache) get(ctx context.Context, p changelog.PageParams) (*changelog.Page, error) {
 	if c.max <= 0 || p.Upto <= 0 {
 		return c.read(ctx, p)
 	}
@@ -61,10 +63,10 @@ func (c *pageCache) get(ctx context.Context, p PageParams) (*Page, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.(*Page), nil
+	return v.(*changelog.Page), nil
 }
 
-func (c *pageCache) add(p PageParams, page *Page) {
+func (c *pageCache) add(p changelog.PageParams, page *changelog.Page) {
 	n := len(page.Events) + 1
 	if n > c.max {
 		return

@@ -5,8 +5,8 @@
 //
 // # Reading
 //
-// Every path reads the changelog the same way: [ReadPage] returns the events
-// in a seq range (after, upto] whose upper bound is a head read before, so a
+// Every path reads the changelog the same way: [changelog.ReadPage] returns
+// a [changelog.Page], the events in a seq range (after, upto] whose upper bound is a head read before, so a
 // page is final — it never gains an event later — together with the batch
 // records of its events. [Stream] loops over pages, prefetching the next one
 // while the caller writes the current one, and with Follow waits for the
@@ -15,14 +15,13 @@
 //
 // # Wire formats
 //
-// Events are [events.Event] as JSON; batch records are [Batch] (an
-// [events.Batch] with the version scheme the follower needs to compute
-// version keys). Tail writes one event per line. The HTTP API serves [Page]
-// objects (GET /changelog?after=SEQ&limit=N, keyset paged) and an SSE stream
+// Events are [events.Event] as JSON; batch records are [events.Batch] (with
+// the version scheme the follower needs to compute version keys). Tail
+// writes one event per line. The HTTP API serves [changelog.Page] objects (GET /changelog?after=SEQ&limit=N, keyset paged) and an SSE stream
 // (GET /changelog/stream) whose "event" messages carry one event each, with
 // the seq as SSE id (so Last-Event-ID resumes), preceded by a "batch"
 // message holding the batch record whenever a new batch starts. NATS
-// messages carry a [Page] of consecutive events of one batch (one
+// messages carry a [changelog.Page] of consecutive events of one batch (one
 // repository): pages, not single events, so that a consumer applies them
 // with set-based SQL. They are published through watermill-nats on a
 // subject per repository ([Subject]) with the page's last seq as
@@ -56,5 +55,7 @@
 // packageset checksum it holds, the new one it computes from its packages),
 // keeps its state checksums incrementally like the leader, and at each batch
 // end compares them with the leader's. A mismatch stops it with a
-// [*DivergenceError] naming the repository.
+// [*DivergenceError] naming the repository. It writes its rows through
+// [changelog.Store], the updater's own writer, so the follower's rows are
+// the leader's by construction.
 package replay

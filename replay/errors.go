@@ -14,9 +14,6 @@ var (
 	// is not the one after the last applied, or a feed starts inside a batch.
 	ErrGap = errors.New("gap in the changelog feed")
 
-	// ErrNotFound is returned for a batch that does not exist.
-	ErrNotFound = errors.New("not found")
-
 	// ErrFollowerRunning is returned when another follower already applies
 	// into the same database.
 	ErrFollowerRunning = errors.New("another follower is running on this database")

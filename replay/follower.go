@@ -186,7 +186,7 @@ func (f *Follower) Run(ctx context.Context) error {
 type feed interface {
 	// next blocks until events are available and returns consecutive
 	// events of one batch (at least one) with the batch's record.
-	next(ctx context.Context) (*Batch, []events.Event, error)
+	next(ctx context.Context) (*events.Batch, []events.Event, error)
 	close()
 }
 
@@ -208,7 +208,7 @@ type httpFeed struct {
 }
 
 type feedItem struct {
-	batch *Batch
+	batch *events.Batch
 	ev    events.Event
 	err   error
 }
@@ -282,7 +282,7 @@ func (f *httpFeed) stream(ctx context.Context, client *http.Client, base string,
 		return after, &permanentError{fmt.Errorf("feed %s: %s", req.URL, resp.Status)}
 	}
 	r := newSSEReader(resp.Body)
-	var batch *Batch
+	var batch *events.Batch
 	for {
 		m, err := r.Next()
 		if err != nil {
@@ -318,7 +318,7 @@ func (f *httpFeed) stream(ctx context.Context, client *http.Client, base string,
 
 // next returns the first available item and whatever follows it at once,
 // up to the chunk size, within its batch.
-func (f *httpFeed) next(ctx context.Context) (*Batch, []events.Event, error) {
+func (f *httpFeed) next(ctx context.Context) (*events.Batch, []events.Event, error) {
 	var first feedItem
 	if f.pending != nil {
 		first, f.pending = *f.pending, nil

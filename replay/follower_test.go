@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/internal/ingest"
 	"github.com/deltalog/deltalog/internal/input/formats"
@@ -91,7 +92,7 @@ func TestFollowerResumesAndRederives(t *testing.T) {
 	f := dbtest.New(t)
 
 	// Up to the end of the third batch, then the rest.
-	bs, err := replay.ReadBatches(context.Background(), l.pool, []int64{3})
+	bs, err := changelog.ReadBatches(context.Background(), l.pool, []int64{3})
 	require.NoError(t, err)
 	require.Len(t, bs, 1)
 	require.NoError(t, follow(t, f, url, bs[0].LastSeq))
@@ -162,7 +163,7 @@ func TestFollowerDetectsDivergence(t *testing.T) {
 			require.Equal(t, tc.project, de.Project)
 			require.Contains(t, de.What, tc.what)
 			// The follower stopped right before the diverging batch.
-			bs, err := replay.ReadBatches(context.Background(), l.pool, []int64{de.Batch})
+			bs, err := changelog.ReadBatches(context.Background(), l.pool, []int64{de.Batch})
 			require.NoError(t, err)
 			require.Len(t, bs, 1)
 			require.Equal(t, bs[0].FirstSeq-1, status(t, f).HeadSeq, "the diverging batch is not committed")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/events"
 )
 
@@ -59,8 +60,8 @@ func FuzzSSEReader(f *testing.F) {
 // FuzzDecodePage: any input is either refused or a well-formed page that
 // survives a re-encoding unchanged.
 func FuzzDecodePage(f *testing.F) {
-	b := Batch{Batch: events.Batch{ID: 2, Repo: "debian", FirstSeq: 7, LastSeq: 7}, VersionScheme: "debian"}
-	good, _ := json.Marshal(Page{Events: []events.Event{fuzzEvent}, Batches: []Batch{b}, After: 6, Next: 7, Head: 9})
+	b := events.Batch{ID: 2, Repo: "debian", FirstSeq: 7, LastSeq: 7, VersionScheme: "debian"}
+	good, _ := json.Marshal(changelog.Page{Events: []events.Event{fuzzEvent}, Batches: []events.Batch{b}, After: 6, Next: 7, Head: 9})
 	f.Add(good)
 	f.Add([]byte(`{"events":[{"seq":1,"batch":1,"repo":"r","kind":"added"}],"batches":[]}`))
 	f.Add([]byte(`{"events":[],"batches":[{"id":1}]}`))

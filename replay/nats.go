@@ -168,13 +168,13 @@ func (r *Replicator) Run(ctx context.Context) error {
 			return nil
 		}
 		if watcher == nil {
-			if watcher, err = changelog.NewWatcher(ctx, cfg.DB, cfg.Logger); err != nil {
+			if watcher, err = changelog.NewWatcher(ctx, changelog.WatcherConfig{DB: cfg.DB, Logger: cfg.Logger}); err != nil {
 				return fmt.Errorf("replicate: %w", err)
 			}
 			defer watcher.Close()
 		}
 		err = Stream(ctx, cfg.DB, StreamParams{After: pos.seq, Until: cfg.Until, Follow: true, Watcher: watcher},
-			func(page *Page) error { return r.publishPage(page, pub, &pos) })
+			func(page *changelog.Page) error { return r.publishPage(page, pub, &pos) })
 		if errors.Is(err, errResync) {
 			cfg.Logger.WarnContext(ctx, "replicate: the stream moved under us; reading its position again", "error", err)
 			continue
@@ -215,7 +215,7 @@ func streamPosition(ctx context.Context, stream jetstream.Stream) (position, err
 
 // publishPage splits a page into messages of one batch each, within the
 // size bounds, and publishes them in order.
-func (r *Replicator) publishPage(page *Page, pub message.Publisher, pos *position) error {
+func (r *Replicator) publishPage(page *changelog.Page, pub message.Publisher, pos *position) error {
 	cfg := r.cfg
 	var (
 		start int
@@ -244,7 +244,7 @@ func (r *Replicator) publishPage(page *Page, pub message.Publisher, pos *positio
 	return nil
 }
 
-func (r *Replicator) publish(page *Page, evs []events.Event, enc [][]byte, pub message.Publisher, pos *position) error {
+func (r *Replicator) publish(page *changelog.Page, evs []events.Event, enc [][]byte, pub message.Publisher, pos *position) error {
 	first, last := &evs[0], &evs[len(evs)-1]
 	if first.Seq <= pos.seq {
 		return nil // already in the stream
@@ -420,7 +420,7 @@ func findStart(ctx context.Context, stream jetstream.Stream, after int64) (uint6
 	return lo, nil
 }
 
-func (f *natsFeed) next(ctx context.Context) (*Batch, []events.Event, error) {
+func (f *natsFeed) next(ctx context.Context) (*events.Batch, []events.Event, error) {
 	stop := context.AfterFunc(ctx, f.msgs.Stop)
 	defer stop()
 	msg, err := f.msgs.Next()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/replay"
 	"github.com/deltalog/deltalog/replay/internal/replaytest"
@@ -55,7 +56,7 @@ func TestReplicatorExactlyOnce(t *testing.T) {
 	wg.Wait()
 	evs := streamContents(t, url)
 	requireExactlyOnce(t, evs, head)
-	want, err := replay.ReadPage(context.Background(), l.pool, replay.PageParams{})
+	want, err := changelog.ReadPage(context.Background(), l.pool, changelog.PageParams{})
 	require.NoError(t, err)
 	require.Equal(t, want.Events, evs)
 }

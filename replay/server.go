@@ -131,14 +131,14 @@ func NewServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	w, err := changelog.NewWatcher(ctx, cfg.DB, cfg.Logger)
+	w, err := changelog.NewWatcher(ctx, changelog.WatcherConfig{DB: cfg.DB, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, watcher: w, streams: make(chan struct{}, cfg.MaxStreams), mux: http.NewServeMux()}
 	s.initMetrics()
-	s.cache = newPageCache(cfg.CacheEvents, func(ctx context.Context, p PageParams) (*Page, error) {
-		return ReadPage(ctx, cfg.DB, p)
+	s.cache = newPageCache(cfg.CacheEvents, func(ctx context.Context, p changelog.PageParams) (*changelog.Page, error) {
+		return changelog.ReadPage(ctx, cfg.DB, p)
 	}, s.m.hits.Inc, s.m.misses.Inc)
 
 	s.handle("GET /changelog", s.getChangelog)
@@ -222,7 +222,7 @@ func (s *Server) getChangelog(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	page, err := s.cache.get(r.Context(), PageParams{After: after, Upto: head, Limit: int(limit), Repo: r.URL.Query().Get("repo")})
+	page, err := s.cache.get(r.Context(), changelog.PageParams{After: after, Upto: head, Limit: int(limit), Repo: r.URL.Query().Get("repo")})
 	if err != nil {
 		return err
 	}
@@ -286,7 +286,7 @@ func (s *Server) getStream(w http.ResponseWriter, r *http.Request) error {
 		ReadPageFunc:      s.cache.get,
 		HeartbeatInterval: s.cfg.KeepAlive,
 		HeartbeatFunc:     func(context.Context) error { return write([]byte(": keep-alive\n\n")) },
-	}, func(page *Page) error {
+	}, func(page *changelog.Page) error {
 		buf = buf[:0]
 		for i := range page.Events {
 			ev := &page.Events[i]
@@ -338,8 +338,8 @@ func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || id <= 0 {
 		return badRequest("batch id: want a positive integer, got %q", r.PathValue("id"))
 	}
-	b, err := ReadBatch(r.Context(), s.cfg.DB, id)
-	if errors.Is(err, ErrNotFound) {
+	b, err := changelog.ReadBatch(r.Context(), s.cfg.DB, id)
+	if errors.Is(err, changelog.ErrNotFound) {
 		return &httpError{http.StatusNotFound, err.Error()}
 	}
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/replay"
 )
@@ -54,7 +55,7 @@ func TestHTTPAPI(t *testing.T) {
 	var all []events.Event
 	after := int64(0)
 	for {
-		var page replay.Page
+		var page changelog.Page
 		getJSON(t, fmt.Sprintf("%s/changelog?after=%d&limit=37", base, after), &page)
 		require.Equal(t, head, page.Head)
 		for _, ev := range page.Events {
@@ -67,22 +68,22 @@ func TestHTTPAPI(t *testing.T) {
 		after = page.Next
 	}
 	require.Len(t, all, int(head))
-	want, err := replay.ReadPage(context.Background(), l.pool, replay.PageParams{})
+	want, err := changelog.ReadPage(context.Background(), l.pool, changelog.PageParams{})
 	require.NoError(t, err)
 	require.Equal(t, want.Events, all)
 
-	var page replay.Page
+	var page changelog.Page
 	getJSON(t, base+"/changelog", &page)
 	require.Len(t, page.Events, 50, "default limit")
 	for _, q := range []string{"limit=501", "limit=0", "limit=-1", "after=x", "after=-3"} {
 		require.Equal(t, http.StatusBadRequest, get(t, base+"/changelog?"+q).StatusCode, q)
 	}
 
-	var b replay.Batch
+	var b events.Batch
 	getJSON(t, base+"/batches/2", &b)
 	require.Equal(t, int64(2), b.ID)
 	require.Equal(t, "beta", b.Repo)
-	require.Equal(t, "generic", b.VersionScheme)
+	require.Equal(t, events.VersionScheme("generic"), b.VersionScheme)
 	require.Equal(t, http.StatusNotFound, get(t, base+"/batches/999").StatusCode)
 	require.Equal(t, http.StatusBadRequest, get(t, base+"/batches/x").StatusCode)
 
@@ -111,17 +112,17 @@ func TestHTTPAPI(t *testing.T) {
 
 // sseEvents reads an SSE stream until n events arrived, returning the
 // events and the batch records seen before each batch's events.
-func sseEvents(t *testing.T, body io.Reader, n int) ([]events.Event, []replay.Batch) {
+func sseEvents(t *testing.T, body io.Reader, n int) ([]events.Event, []events.Batch) {
 	t.Helper()
 	r := replay.NewSSEReader(body)
 	var evs []events.Event
-	var bs []replay.Batch
+	var bs []events.Batch
 	for len(evs) < n {
 		m, err := r.Next()
 		require.NoError(t, err)
 		switch m.Type {
 		case "batch":
-			var b replay.Batch
+			var b events.Batch
 			require.NoError(t, json.Unmarshal(m.Data, &b))
 			bs = append(bs, b)
 		case "event":
@@ -144,7 +145,7 @@ func TestSSEResumes(t *testing.T) {
 	history(t, l, 100)
 	head := l.head(t)
 	_, base := httpServer(t, l.pool, replay.ServerConfig{StreamPageSize: 9})
-	want, err := replay.ReadPage(context.Background(), l.pool, replay.PageParams{})
+	want, err := changelog.ReadPage(context.Background(), l.pool, changelog.PageParams{})
 	require.NoError(t, err)
 
 	resp := get(t, base+"/changelog/stream", "Last-Event-ID", "40")

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/events"
 )
 
@@ -146,8 +147,8 @@ func decodeEvent(data []byte) (events.Event, error) {
 }
 
 // decodeBatch decodes and checks a batch record from a feed.
-func decodeBatch(data []byte) (*Batch, error) {
-	var b Batch
+func decodeBatch(data []byte) (*events.Batch, error) {
+	var b events.Batch
 	if err := json.Unmarshal(data, &b); err != nil {
 		return nil, fmt.Errorf("%w: batch: %w", ErrBadFeed, err)
 	}
@@ -159,8 +160,8 @@ func decodeBatch(data []byte) (*Batch, error) {
 
 // decodePage decodes and checks a page (a NATS message or a GET /changelog
 // response): events in increasing seq order, each with its batch record.
-func decodePage(data []byte) (*Page, error) {
-	var p Page
+func decodePage(data []byte) (*changelog.Page, error) {
+	var p changelog.Page
 	if err := json.Unmarshal(data, &p); err != nil {
 		return nil, fmt.Errorf("%w: page: %w", ErrBadFeed, err)
 	}

@@ -13,6 +13,9 @@ import (
 	"github.com/deltalog/deltalog/changelog"
 )
 
+// Querier is the read side a pool, a connection and a transaction share.
+type Querier = changelog.Querier
+
 // StreamParams says what Stream reads.
 type StreamParams struct {
 	// After is the seq to start after (exclusive): streams resume from any seq.
@@ -32,7 +35,7 @@ type StreamParams struct {
 	PageSize int
 	// ReadPageFunc reads one page; default ReadPage on the Querier given to
 	// Stream. The HTTP server passes its cache here.
-	ReadPageFunc func(ctx context.Context, p PageParams) (*Page, error)
+	ReadPageFunc func(ctx context.Context, p changelog.PageParams) (*changelog.Page, error)
 	// HeartbeatFunc is called, in the caller's goroutine, every
 	// HeartbeatInterval while a following stream waits for the head.
 	HeartbeatFunc     func(ctx context.Context) error
@@ -58,7 +61,7 @@ func (p *StreamParams) validate() error {
 // reached; with p.Follow it then waits for the head to move and goes on
 // until ctx ends. The next page is read while fn handles the current one.
 // fn must not keep the page after it returns.
-func Stream(ctx context.Context, q Querier, p StreamParams, fn func(*Page) error) error {
+func Stream(ctx context.Context, q Querier, p StreamParams, fn func(*changelog.Page) error) error {
 	if err := p.validate(); err != nil {
 		return err
 	}
@@ -67,12 +70,14 @@ func Stream(ctx context.Context, q Querier, p StreamParams, fn func(*Page) error
 	}
 	read := p.ReadPageFunc
 	if read == nil {
-		read = func(ctx context.Context, pp PageParams) (*Page, error) { return ReadPage(ctx, q, pp) }
+		read = func(ctx context.Context, pp changelog.PageParams) (*changelog.Page, error) {
+			return changelog.ReadPage(ctx, q, pp)
+		}
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	// A nil page is a heartbeat.
-	pages := make(chan *Page, 1)
+	pages := make(chan *changelog.Page, 1)
 	g.Go(func() error {
 		defer close(pages)
 		head, err := changelog.Head(gctx, q)
@@ -93,7 +98,7 @@ func Stream(ctx context.Context, q Querier, p StreamParams, fn func(*Page) error
 				if p.Limit > 0 {
 					n = int(min(int64(n), p.Limit-sent))
 				}
-				page, err := read(gctx, PageParams{After: after, Upto: upto, Limit: n, Repo: p.Repo})
+				page, err := read(gctx, changelog.PageParams{After: after, Upto: upto, Limit: n, Repo: p.Repo})
 				if err != nil {
 					return err
 				}
@@ -137,7 +142,7 @@ func Stream(ctx context.Context, q Querier, p StreamParams, fn func(*Page) error
 }
 
 // wait blocks until the head moves beyond after, sending heartbeats.
-func wait(ctx context.Context, p StreamParams, after int64, pages chan<- *Page) (int64, error) {
+func wait(ctx context.Context, p StreamParams, after int64, pages chan<- *changelog.Page) (int64, error) {
 	for {
 		wctx, cancel := ctx, context.CancelFunc(func() {})
 		if p.HeartbeatFunc != nil {
@@ -165,7 +170,7 @@ func wait(ctx context.Context, p StreamParams, after int64, pages chan<- *Page) 
 func Tail(ctx context.Context, q Querier, w io.Writer, p StreamParams) error {
 	enc := json.NewEncoder(w)
 	flusher, _ := w.(interface{ Flush() error })
-	return Stream(ctx, q, p, func(page *Page) error {
+	return Stream(ctx, q, p, func(page *changelog.Page) error {
 		for i := range page.Events {
 			if err := enc.Encode(&page.Events[i]); err != nil {
 				return fmt.Errorf("tail: %w", err)

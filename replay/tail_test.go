@@ -40,17 +40,10 @@ func TestTail(t *testing.T) {
 	l := newLeader(t)
 	history(t, l, 200)
 	head := l.head(t)
-	all, err := changelog.ReadPage(context.Background(), l.pool, 0, changelog.MaxPage)
+	page, err := changelog.ReadPage(context.Background(), l.pool, changelog.PageParams{})
 	require.NoError(t, err)
+	all := page.Events
 	require.Len(t, all, int(head))
-	for i := range all { // as decoded from JSON: omitted when empty
-		if len(all[i].Removed) == 0 {
-			all[i].Removed = nil
-		}
-		if len(all[i].Added) == 0 {
-			all[i].Added = nil
-		}
-	}
 
 	// Small pages, to cross page boundaries.
 	got := tailAll(t, l, replay.StreamParams{PageSize: 7})
@@ -69,7 +62,7 @@ func TestTail(t *testing.T) {
 	for id := range batches {
 		ids = append(ids, id)
 	}
-	bs, err := replay.ReadBatches(context.Background(), l.pool, ids)
+	bs, err := changelog.ReadBatches(context.Background(), l.pool, ids)
 	require.NoError(t, err)
 	require.Len(t, bs, len(ids))
 	ends := 0
@@ -110,7 +103,7 @@ func TestTailFollow(t *testing.T) {
 	t.Parallel()
 	l := newLeader(t)
 	l.update(t, "alpha", synth(20, 0), 0)
-	w, err := changelog.NewWatcher(context.Background(), l.pool, nil)
+	w, err := changelog.NewWatcher(context.Background(), changelog.WatcherConfig{DB: l.pool})
 	require.NoError(t, err)
 	defer w.Close()
 

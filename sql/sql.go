@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -64,13 +65,87 @@ var (
 	queries     map[string]string
 )
 
-// Query returns the SQL text of the named query from queries/*.sql.
+// Query returns the SQL text of the named query from queries/*.sql. A
+// query with template markers must be rendered (Render): Query panics on
+// one, so that no marked table is ever left to the search_path.
 func Query(name string) string {
+	q := raw(name)
+	if marker.MatchString(q) {
+		panic("sql: query " + name + " has template markers: use Render")
+	}
+	return q
+}
+
+func raw(name string) string {
 	queriesOnce.Do(loadQueries)
 	q, ok := queries[name]
 	if !ok {
 		panic("sql: no query named " + name)
 	}
+	return q
+}
+
+// Schemas says which schema each template marker of a query stands for.
+// A query marks every table whose schema depends on who runs it — a
+// projection's own tables, which a rebuild builds in a schema of its own,
+// the delta path's temporary copies — as /* TEMPLATE: schema */projects,
+// and Render puts the schema-qualified name in its place: no query's
+// target is left to the search_path. Tables of the current state (repos,
+// batches, packages as stored) are always the live ones and carry no
+// marker.
+type Schemas struct {
+	// Schema holds the projection's own tables (marker "schema"): "public"
+	// for the live tables, a rebuild's shadow schema.
+	Schema string
+	// Levels holds the lower-level derived tables a definition reads
+	// (marker "levels"): the projection's schema on the delta path,
+	// "pg_temp" in a recomputation from scratch, where each level reads the
+	// levels recomputed below it.
+	Levels string
+	// Input holds the packages and the maintainer and link id lookups the
+	// catalog's definitions read (marker "input"): "pg_temp" on the delta
+	// path (copies holding the touched projects' rows only), "public" on
+	// the full path.
+	Input string
+}
+
+var (
+	marker   = regexp.MustCompile(`/\* TEMPLATE: (\w+) \*/`)
+	rendered sync.Map // renderKey -> string
+)
+
+type renderKey struct {
+	name string
+	s    Schemas
+}
+
+// Render returns the named query with each template marker replaced by its
+// schema, quoted, and a dot. It panics on a marker the query uses and s
+// leaves empty, or one it does not know: a programming error any test of
+// the code path finds. Rendered texts are cached.
+func Render(name string, s Schemas) string {
+	k := renderKey{name, s}
+	if q, ok := rendered.Load(k); ok {
+		return q.(string)
+	}
+	q := marker.ReplaceAllStringFunc(raw(name), func(m string) string {
+		var schema string
+		switch which := marker.FindStringSubmatch(m)[1]; which {
+		case "schema":
+			schema = s.Schema
+		case "levels":
+			schema = s.Levels
+		case "input":
+			schema = s.Input
+		default:
+			panic(fmt.Sprintf("sql: query %s: unknown template marker %q", name, which))
+		}
+		if schema == "" {
+			panic(fmt.Sprintf("sql: query %s: no schema for %s", name, m))
+		}
+		return pgx.Identifier{schema}.Sanitize() + "."
+	})
+	rendered.Store(k, q)
 	return q
 }
 

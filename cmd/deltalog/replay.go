@@ -33,7 +33,7 @@ func cmdTail(ctx context.Context, e *env, args []string) error {
 	defer pool.Close()
 	p := replay.StreamParams{After: *from, Limit: *limit, Repo: *repo, Follow: *follow}
 	if *follow {
-		w, err := changelog.NewWatcher(ctx, pool, e.logger())
+		w, err := changelog.NewWatcher(ctx, changelog.WatcherConfig{DB: pool, Logger: e.logger()})
 		if err != nil {
 			return err
 		}

@@ -524,15 +524,15 @@ func (h *harness) tail(ctx context.Context) (time.Duration, int, error) {
 	start := time.Now()
 	n := 0
 	for after := int64(0); ; {
-		evs, err := changelog.ReadPage(ctx, h.pool, after, changelog.MaxPage)
+		page, err := changelog.ReadPage(ctx, h.pool, changelog.PageParams{After: after})
 		if err != nil {
 			return 0, 0, err
 		}
-		if len(evs) == 0 {
+		if len(page.Events) == 0 {
 			break
 		}
-		n += len(evs)
-		after = evs[len(evs)-1].Seq
+		n += len(page.Events)
+		after = page.Next
 	}
 	return time.Since(start), n, nil
 }

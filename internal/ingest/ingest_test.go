@@ -102,8 +102,9 @@ func TestDebianOverlayEmitsOnlyChanges(t *testing.T) {
 	require.NotEmpty(t, want)
 	require.Less(t, len(want), first.Packagesets/20, "an overlay is a small delta")
 
-	evs, err := changelog.ReadPage(context.Background(), pool, first.HeadSeq, changelog.MaxPage)
+	page, err := changelog.ReadPage(context.Background(), pool, changelog.PageParams{After: first.HeadSeq})
 	require.NoError(t, err)
+	evs := page.Events
 	var got []string
 	for _, ev := range evs {
 		got = append(got, ev.Project)

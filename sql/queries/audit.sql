@@ -262,9 +262,6 @@ WITH ins_m AS (
 SELECT (SELECT count(*) FROM del_m) + (SELECT count(*) FROM del_l),
        (SELECT count(*) FROM ins_m) + (SELECT count(*) FROM ins_l);
 
--- name: repair-lock-checkpoint
-SELECT seq FROM projection_checkpoints WHERE name = $1 FOR UPDATE;
-
 -- name: audit-run-insert
 INSERT INTO audit_runs (started_at, finished_at, head_seq, outcome, source, actor, report)
 VALUES ($1, $2, $3, $4, $5, $6, $7)

@@ -5,9 +5,12 @@
 -- moves the levels above by counter differences (catalog-*-delta); the
 -- audit and rebuilds run every definition with every key, and so check the
 -- counters.
--- Queries read lower-level derived tables unqualified, so that an audit can
--- shadow them with expected rows in pg_temp (searched first) and check every
--- level against a computation from scratch.
+-- Tables are named through template markers (see sql.Schemas): the
+-- projection's own tables as /* TEMPLATE: schema */, the lower levels a
+-- definition reads as /* TEMPLATE: levels */ (pg_temp in an audit, which
+-- checks every level against the expected rows of the levels below it), the
+-- packages and id lookups as /* TEMPLATE: input */ (the delta path's
+-- temporary copies, or the live ones).
 
 -- name: catalog-scope
 CREATE TEMP TABLE t_projects (project text PRIMARY KEY) ON COMMIT DROP;
@@ -21,8 +24,8 @@ INSERT INTO t_projects SELECT DISTINCT unnest($1::text[]) ON CONFLICT DO NOTHING
 
 -- name: catalog-scope-packages
 -- On the delta path, the packages of the touched projects (in every
--- repository) are read once into a temporary table that shadows packages
--- (pg_temp is searched first), so the definitions below, which read
+-- repository) are read once into a temporary table (the definitions' input
+-- there: pg_temp.packages), so the definitions below, which read
 -- packages several times, read this small copy instead of making random
 -- lookups in the whole table each time. The full path does not shadow.
 -- Only the columns the definitions read are copied (a definition reading
@@ -30,30 +33,30 @@ INSERT INTO t_projects SELECT DISTINCT unnest($1::text[]) ON CONFLICT DO NOTHING
 CREATE TEMP TABLE packages ON COMMIT DROP AS
 SELECT p.project, p.repo_id, p.version, p.version_key, p.maintainers, p.links
 FROM public.packages p JOIN t_projects t ON t.project = p.project;
-CREATE INDEX ON packages (project);
-ANALYZE packages (project, repo_id, version, version_key); -- not the jsonb: slow, and unused
+CREATE INDEX ON pg_temp.packages (project);
+ANALYZE pg_temp.packages (project, repo_id, version, version_key); -- not the jsonb: slow, and unused
 -- Likewise the ids of the emails and URLs these packages carry (see
 -- migration 005: the lists are analyzed first, so that the ids are found by
 -- index, not by hashing the whole tables).
 CREATE TEMP TABLE t_emails ON COMMIT DROP AS
-SELECT DISTINCT e ->> 'email' AS email FROM packages p, jsonb_array_elements(p.maintainers) e;
+SELECT DISTINCT e ->> 'email' AS email FROM pg_temp.packages p, jsonb_array_elements(p.maintainers) e;
 CREATE TEMP TABLE t_urls ON COMMIT DROP AS
-SELECT DISTINCT e ->> 'url' AS url FROM packages p, jsonb_array_elements(p.links) e;
+SELECT DISTINCT e ->> 'url' AS url FROM pg_temp.packages p, jsonb_array_elements(p.links) e;
 ANALYZE t_emails, t_urls;
 CREATE TEMP TABLE maintainer_ids ON COMMIT DROP AS
-SELECT m.email, m.id FROM public.maintainers m JOIN t_emails e ON e.email = m.email;
+SELECT m.email, m.id FROM /* TEMPLATE: schema */maintainers m JOIN t_emails e ON e.email = m.email;
 CREATE TEMP TABLE link_ids ON COMMIT DROP AS
-SELECT l.url, l.id FROM public.links l JOIN t_urls u ON u.url = l.url;
-CREATE INDEX ON maintainer_ids (email);
-CREATE INDEX ON link_ids (url);
-ANALYZE maintainer_ids, link_ids;
+SELECT l.url, l.id FROM /* TEMPLATE: schema */links l JOIN t_urls u ON u.url = l.url;
+CREATE INDEX ON pg_temp.maintainer_ids (email);
+CREATE INDEX ON pg_temp.link_ids (url);
+ANALYZE pg_temp.maintainer_ids, pg_temp.link_ids;
 
 -- name: catalog-scope-all
 -- Every key there is: the full path.
 INSERT INTO t_projects
-SELECT project FROM packages UNION SELECT name FROM public.projects ON CONFLICT DO NOTHING;
-INSERT INTO t_maintainers SELECT id FROM public.maintainers ON CONFLICT DO NOTHING;
-INSERT INTO t_links SELECT id FROM public.links ON CONFLICT DO NOTHING;
+SELECT project FROM /* TEMPLATE: input */packages UNION SELECT name FROM /* TEMPLATE: schema */projects ON CONFLICT DO NOTHING;
+INSERT INTO t_maintainers SELECT id FROM /* TEMPLATE: schema */maintainers ON CONFLICT DO NOTHING;
+INSERT INTO t_links SELECT id FROM /* TEMPLATE: schema */links ON CONFLICT DO NOTHING;
 
 -- name: catalog-newest
 -- The newest version key of every project in scope, across repositories,
@@ -62,7 +65,7 @@ INSERT INTO t_links SELECT id FROM public.links ON CONFLICT DO NOTHING;
 -- would call a function per row.
 INSERT INTO t_newest
 SELECT DISTINCT ON (p.project) p.project, p.version_key, p.version
-FROM packages p JOIN t_projects t ON t.project = p.project
+FROM /* TEMPLATE: input */packages p JOIN t_projects t ON t.project = p.project
 ORDER BY p.project, p.version_key DESC, p.version DESC;
 ANALYZE t_projects;
 ANALYZE t_newest;
@@ -71,25 +74,25 @@ ANALYZE t_newest;
 -- Resolves emails to maintainer ids, creating missing maintainers (born
 -- orphaned: the sync that binds them brings them to life, and counts them).
 WITH ins AS (
-    INSERT INTO public.maintainers (email, orphaned_at)
+    INSERT INTO /* TEMPLATE: schema */maintainers (email, orphaned_at)
     SELECT DISTINCT unnest($1::text[]), now()
     ON CONFLICT (email) DO NOTHING
     RETURNING id, email
 )
 SELECT id, email FROM ins
 UNION ALL
-SELECT id, email FROM public.maintainers WHERE email = ANY ($1::text[]);
+SELECT id, email FROM /* TEMPLATE: schema */maintainers WHERE email = ANY ($1::text[]);
 
 -- name: catalog-link-ids
 WITH ins AS (
-    INSERT INTO public.links (url, orphaned_at)
+    INSERT INTO /* TEMPLATE: schema */links (url, orphaned_at)
     SELECT DISTINCT unnest($1::text[]), now()
     ON CONFLICT (url) DO NOTHING
     RETURNING id, url
 )
 SELECT id, url FROM ins
 UNION ALL
-SELECT id, url FROM public.links WHERE url = ANY ($1::text[]);
+SELECT id, url FROM /* TEMPLATE: schema */links WHERE url = ANY ($1::text[]);
 
 -- name: expect-project-repositories
 SELECT p.project, p.repo_id,
@@ -97,7 +100,7 @@ SELECT p.project, p.repo_id,
        count(*) FILTER (WHERE p.version_key = n.newest_key)::integer AS num_newest,
        count(*) FILTER (WHERE p.version_key < n.newest_key)::integer AS num_outdated,
        (array_agg(p.version ORDER BY p.version_key DESC, p.version DESC))[1] AS best_version
-FROM packages p
+FROM /* TEMPLATE: input */packages p
 JOIN t_newest n ON n.project = p.project
 GROUP BY p.project, p.repo_id
 
@@ -107,21 +110,21 @@ SELECT p.project, m.id AS maintainer_id, p.repo_id,
        count(*)::integer AS num_packages,
        count(*) FILTER (WHERE p.version_key = n.newest_key)::integer AS num_newest,
        count(*) FILTER (WHERE p.version_key < n.newest_key)::integer AS num_outdated
-FROM packages p
+FROM /* TEMPLATE: input */packages p
 JOIN t_newest n ON n.project = p.project
 CROSS JOIN LATERAL (
     SELECT e ->> 'email' AS email, coalesce(min(e ->> 'name'), '') AS name
     FROM jsonb_array_elements(p.maintainers) e GROUP BY 1
 ) pm
-JOIN maintainer_ids m ON m.email = pm.email
+JOIN /* TEMPLATE: input */maintainer_ids m ON m.email = pm.email
 GROUP BY p.project, m.id, p.repo_id
 
 -- name: expect-project-links
 SELECT p.project, l.id AS link_id, count(*)::integer AS refcount
-FROM packages p
+FROM /* TEMPLATE: input */packages p
 JOIN t_projects t ON t.project = p.project
 CROSS JOIN LATERAL (SELECT DISTINCT e ->> 'url' AS url FROM jsonb_array_elements(p.links) e) pl
-JOIN link_ids l ON l.url = pl.url
+JOIN /* TEMPLATE: input */link_ids l ON l.url = pl.url
 GROUP BY p.project, l.id
 
 -- name: expect-maintainer-repositories
@@ -130,7 +133,7 @@ SELECT pm.maintainer_id, pm.repo_id,
        count(*)::integer AS num_projects,
        sum(pm.num_newest)::integer AS num_newest,
        sum(pm.num_outdated)::integer AS num_outdated
-FROM project_maintainers pm
+FROM /* TEMPLATE: levels */project_maintainers pm
 JOIN t_maintainers t ON t.id = pm.maintainer_id
 GROUP BY pm.maintainer_id, pm.repo_id
 
@@ -144,7 +147,7 @@ SELECT t.project AS name,
        count(pr.repo_id) = 0 AS orphaned
 FROM t_projects t
 LEFT JOIN t_newest n ON n.project = t.project
-LEFT JOIN project_repositories pr ON pr.project = t.project
+LEFT JOIN /* TEMPLATE: levels */project_repositories pr ON pr.project = t.project
 GROUP BY t.project, n.newest_version, n.newest_key
 
 -- name: expect-maintainers
@@ -158,19 +161,19 @@ SELECT m.id, m.email,
        coalesce(mr.repo_counts, '{}'::jsonb) AS repo_counts,
        mr.num_repos IS NULL AS orphaned
 FROM t_maintainers t
-JOIN public.maintainers m ON m.id = t.id
+JOIN /* TEMPLATE: schema */maintainers m ON m.id = t.id
 LEFT JOIN (
     SELECT x.maintainer_id, sum(x.num_packages) AS num_packages, count(*) AS num_repos,
            sum(x.num_newest) AS num_newest, sum(x.num_outdated) AS num_outdated,
            jsonb_object_agg(r.name, x.num_packages) AS repo_counts
-    FROM maintainer_repositories x
+    FROM /* TEMPLATE: levels */maintainer_repositories x
     JOIN t_maintainers tt ON tt.id = x.maintainer_id
     JOIN repos r ON r.id = x.repo_id
     GROUP BY x.maintainer_id
 ) mr ON mr.maintainer_id = t.id
 LEFT JOIN (
     SELECT pm.maintainer_id, min(pm.name) AS name, count(DISTINCT pm.project) AS num_projects
-    FROM project_maintainers pm
+    FROM /* TEMPLATE: levels */project_maintainers pm
     JOIN t_maintainers tt ON tt.id = pm.maintainer_id
     GROUP BY pm.maintainer_id
 ) pmx ON pmx.maintainer_id = t.id
@@ -180,8 +183,8 @@ SELECT l.id, l.url,
        coalesce(sum(pl.refcount), 0)::integer AS refcount,
        sum(pl.refcount) IS NULL AS orphaned
 FROM t_links t
-JOIN public.links l ON l.id = t.id
-LEFT JOIN project_links pl ON pl.link_id = t.id
+JOIN /* TEMPLATE: schema */links l ON l.id = t.id
+LEFT JOIN /* TEMPLATE: levels */project_links pl ON pl.link_id = t.id
 GROUP BY l.id, l.url
 
 -- name: catalog-maintainer-repositories-delta
@@ -211,9 +214,9 @@ HAVING (sum(coalesce(n.num_packages, 0) - coalesce(o.num_packages, 0)),
 ANALYZE d_maintainer_repositories;
 CREATE TEMP TABLE o_maintainer_repositories ON COMMIT DROP AS
 SELECT t.maintainer_id, t.repo_id, t.num_packages, t.num_projects, t.num_newest, t.num_outdated
-FROM public.maintainer_repositories t
+FROM /* TEMPLATE: schema */maintainer_repositories t
 JOIN d_maintainer_repositories d ON d.maintainer_id = t.maintainer_id AND d.repo_id = t.repo_id;
-INSERT INTO public.maintainer_repositories AS t
+INSERT INTO /* TEMPLATE: schema */maintainer_repositories AS t
     (maintainer_id, repo_id, num_packages, num_projects, num_newest, num_outdated)
 SELECT maintainer_id, repo_id, d_packages, d_projects, d_newest, d_outdated FROM d_maintainer_repositories
 ON CONFLICT (maintainer_id, repo_id) DO UPDATE SET
@@ -222,12 +225,12 @@ ON CONFLICT (maintainer_id, repo_id) DO UPDATE SET
     num_newest = t.num_newest + excluded.num_newest,
     num_outdated = t.num_outdated + excluded.num_outdated;
 -- A row exists while the maintainer has a project in the repository.
-DELETE FROM public.maintainer_repositories t
+DELETE FROM /* TEMPLATE: schema */maintainer_repositories t
 USING d_maintainer_repositories d
 WHERE d.maintainer_id = t.maintainer_id AND d.repo_id = t.repo_id AND t.num_projects = 0;
 CREATE TEMP TABLE n_maintainer_repositories ON COMMIT DROP AS
 SELECT t.maintainer_id, t.repo_id, t.num_packages, t.num_projects, t.num_newest, t.num_outdated
-FROM public.maintainer_repositories t
+FROM /* TEMPLATE: schema */maintainer_repositories t
 JOIN d_maintainer_repositories d ON d.maintainer_id = t.maintainer_id AND d.repo_id = t.repo_id;
 
 -- name: catalog-maintainers-delta
@@ -251,7 +254,7 @@ WHERE n.name IS DISTINCT FROM o.name;
 CREATE TEMP TABLE o_maintainers ON COMMIT DROP AS
 SELECT t.id, t.email, t.name, t.num_packages, t.num_projects, t.num_repos, t.num_newest,
        t.num_outdated, t.repo_counts, t.orphaned
-FROM public.maintainers t JOIN t_maintainers_changed c ON c.id = t.id;
+FROM /* TEMPLATE: schema */maintainers t JOIN t_maintainers_changed c ON c.id = t.id;
 ANALYZE o_maintainers;
 CREATE TEMP TABLE n_maintainers ON COMMIT DROP AS
 WITH mr AS (
@@ -297,13 +300,13 @@ SELECT x.id, x.email,
        CASE WHEN x.o_orphaned THEN coalesce(x.n_min, x.o_name) -- no rows before
             WHEN x.n_min <= x.o_name THEN x.n_min
             WHEN NOT x.carried THEN x.o_name
-            ELSE coalesce((SELECT min(pm.name) FROM public.project_maintainers pm WHERE pm.maintainer_id = x.id), x.o_name)
+            ELSE coalesce((SELECT min(pm.name) FROM /* TEMPLATE: schema */project_maintainers pm WHERE pm.maintainer_id = x.id), x.o_name)
        END AS name,
        x.num_packages::integer, x.num_projects::integer, x.num_repos::integer,
        x.num_newest::integer, x.num_outdated::integer,
        CASE WHEN x.recount THEN coalesce(
            (SELECT jsonb_object_agg(r.name, mr.num_packages)
-            FROM public.maintainer_repositories mr JOIN public.repos r ON r.id = mr.repo_id
+            FROM /* TEMPLATE: schema */maintainer_repositories mr JOIN public.repos r ON r.id = mr.repo_id
             WHERE mr.maintainer_id = x.id), '{}'::jsonb)
        ELSE x.repo_counts END AS repo_counts,
        x.num_repos = 0 AS orphaned
@@ -321,7 +324,7 @@ FULL JOIN o_project_links o ON o.project = n.project AND o.link_id = n.link_id
 GROUP BY 1
 HAVING sum(coalesce(n.refcount, 0) - coalesce(o.refcount, 0)) <> 0;
 CREATE TEMP TABLE o_links ON COMMIT DROP AS
-SELECT t.id, t.url, t.refcount, t.orphaned FROM public.links t JOIN d_links d ON d.id = t.id;
+SELECT t.id, t.url, t.refcount, t.orphaned FROM /* TEMPLATE: schema */links t JOIN d_links d ON d.id = t.id;
 CREATE TEMP TABLE n_links ON COMMIT DROP AS
 SELECT o.id, o.url, o.refcount + d.d_refcount AS refcount, o.refcount + d.d_refcount = 0 AS orphaned
 FROM o_links o JOIN d_links d ON d.id = o.id;
@@ -348,7 +351,7 @@ WITH pr AS (
 ), seen AS (
     SELECT * FROM unnest($1::integer[], $2::timestamptz[]) AS s (repo_id, at)
 )
-INSERT INTO public.repositories AS t (id, name, num_packages, num_projects, num_maintainers, num_newest, num_outdated, last_updated)
+INSERT INTO /* TEMPLATE: schema */repositories AS t (id, name, num_packages, num_projects, num_maintainers, num_newest, num_outdated, last_updated)
 SELECT r.id, r.name, coalesce(pr.d_packages, 0), coalesce(pr.d_projects, 0), coalesce(mr.d_maintainers, 0),
        coalesce(pr.d_newest, 0), coalesce(pr.d_outdated, 0), coalesce(seen.at, '-infinity')
 FROM repos r
@@ -382,14 +385,14 @@ JOIN (SELECT repo_id, max(finished_at) AS last_updated FROM batches GROUP BY rep
 LEFT JOIN (
     SELECT repo_id, sum(num_packages) AS num_packages, count(*) AS num_projects,
            sum(num_newest) AS num_newest, sum(num_outdated) AS num_outdated
-    FROM project_repositories GROUP BY repo_id
+    FROM /* TEMPLATE: levels */project_repositories GROUP BY repo_id
 ) pr ON pr.repo_id = r.id
-LEFT JOIN (SELECT repo_id, count(*) AS num_maintainers FROM maintainer_repositories GROUP BY repo_id) mr ON mr.repo_id = r.id
+LEFT JOIN (SELECT repo_id, count(*) AS num_maintainers FROM /* TEMPLATE: levels */maintainer_repositories GROUP BY repo_id) mr ON mr.repo_id = r.id
 
 -- name: catalog-statistics-delta
 WITH v AS (
-    SELECT (SELECT coalesce(sum(num_packages), 0) FROM public.repositories) AS num_packages,
-           (SELECT count(*) FROM public.repositories WHERE num_packages > 0) AS num_repos,
+    SELECT (SELECT coalesce(sum(num_packages), 0) FROM /* TEMPLATE: schema */repositories) AS num_packages,
+           (SELECT count(*) FROM /* TEMPLATE: schema */repositories WHERE num_packages > 0) AS num_repos,
            (SELECT count(*) FILTER (WHERE NOT orphaned) FROM n_projects)
          - (SELECT count(*) FILTER (WHERE NOT orphaned) FROM o_projects) AS d_projects,
            (SELECT count(*) FILTER (WHERE NOT orphaned) FROM n_maintainers)
@@ -397,7 +400,7 @@ WITH v AS (
            (SELECT count(*) FILTER (WHERE NOT orphaned) FROM n_links)
          - (SELECT count(*) FILTER (WHERE NOT orphaned) FROM o_links) AS d_links
 )
-UPDATE public.statistics s
+UPDATE /* TEMPLATE: schema */statistics s
 SET num_packages = v.num_packages, num_repos = v.num_repos,
     num_projects = s.num_projects + v.d_projects,
     num_maintainers = s.num_maintainers + v.d_maintainers,
@@ -408,24 +411,24 @@ WHERE (s.num_packages, s.num_repos) IS DISTINCT FROM (v.num_packages, v.num_repo
 
 -- name: expect-statistics
 SELECT true AS singleton,
-       (SELECT coalesce(sum(num_packages), 0) FROM repositories)::bigint AS num_packages,
-       (SELECT count(*) FROM projects WHERE NOT orphaned)::bigint AS num_projects,
-       (SELECT count(*) FROM maintainers WHERE NOT orphaned)::bigint AS num_maintainers,
-       (SELECT count(*) FROM repositories WHERE num_packages > 0)::integer AS num_repos,
-       (SELECT count(*) FROM links WHERE NOT orphaned)::bigint AS num_links
+       (SELECT coalesce(sum(num_packages), 0) FROM /* TEMPLATE: levels */repositories)::bigint AS num_packages,
+       (SELECT count(*) FROM /* TEMPLATE: levels */projects WHERE NOT orphaned)::bigint AS num_projects,
+       (SELECT count(*) FROM /* TEMPLATE: levels */maintainers WHERE NOT orphaned)::bigint AS num_maintainers,
+       (SELECT count(*) FROM /* TEMPLATE: levels */repositories WHERE num_packages > 0)::integer AS num_repos,
+       (SELECT count(*) FROM /* TEMPLATE: levels */links WHERE NOT orphaned)::bigint AS num_links
 
 -- ---- history projection ----
 
 -- name: history-load
-SELECT project, repo_id, version, version_key, count FROM history_versions WHERE project = ANY ($1::text[]);
+SELECT project, repo_id, version, version_key, count FROM /* TEMPLATE: schema */history_versions WHERE project = ANY ($1::text[]);
 
 -- name: history-delete
-DELETE FROM history_versions h
+DELETE FROM /* TEMPLATE: schema */history_versions h
 USING unnest($1::text[], $2::integer[], $3::text[]) AS d (project, repo_id, version)
 WHERE h.project = d.project AND h.repo_id = d.repo_id AND h.version = d.version;
 
 -- name: history-upsert
-INSERT INTO history_versions AS h (project, repo_id, version, version_key, count)
+INSERT INTO /* TEMPLATE: schema */history_versions AS h (project, repo_id, version, version_key, count)
 SELECT * FROM unnest($1::text[], $2::integer[], $3::text[], $4::bytea[], $5::integer[])
 ON CONFLICT (project, repo_id, version) DO UPDATE
 SET version_key = excluded.version_key, count = excluded.count
@@ -433,4 +436,4 @@ WHERE (h.version_key, h.count) IS DISTINCT FROM (excluded.version_key, excluded.
 
 -- name: expect-history-versions
 SELECT project, repo_id, version, version_key, count(*)::integer AS count
-FROM packages GROUP BY project, repo_id, version, version_key
+FROM /* TEMPLATE: input */packages GROUP BY project, repo_id, version, version_key

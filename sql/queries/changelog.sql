@@ -33,12 +33,30 @@ JOIN packagesets p ON p.repo_id = $1 AND p.bucket >= r.lo AND p.bucket < r.hi;
 -- The buckets holding invalidated packagesets (index packagesets_invalid).
 SELECT DISTINCT bucket FROM packagesets WHERE repo_id = $1 AND invalid;
 
+-- name: packagesets-of-projects
+-- The packagesets of the given projects. Probed one by one through the
+-- primary key (OFFSET 0 keeps the subquery from being flattened into a
+-- join the planner could turn into a scan of a table it has no statistics
+-- for yet: a follower's tables grow inside its batch's transaction).
+SELECT p.project, p.checksum, p.invalid
+FROM unnest($2::text[]) AS u (project)
+CROSS JOIN LATERAL (SELECT project, checksum, invalid FROM packagesets s
+                    WHERE s.repo_id = $1 AND s.project = u.project OFFSET 0) p;
+
+-- name: package-keys-of-projects
+-- The package keys of the given projects, probed like
+-- packagesets-of-projects.
+SELECT p.project, p.checksum
+FROM unnest($2::text[]) AS u (project)
+CROSS JOIN LATERAL (SELECT project, checksum FROM packages k
+                    WHERE k.repo_id = $1 AND k.project = u.project OFFSET 0) p;
+
 -- name: packages-of-projects
--- The stored packages of the touched packagesets, with full records for the
--- removed side of the events.
-SELECT project, checksum, name, version, summary, category, maintainers, links, extra
-FROM packages
-WHERE repo_id = $1 AND project = ANY ($2::text[]);
+-- Full records of the given projects' packages (the removed side of
+-- events, a re-derivation), probed like packagesets-of-projects.
+SELECT p.project, p.checksum, p.name, p.version, p.summary, p.category, p.maintainers, p.links, p.extra
+FROM unnest($2::text[]) AS u (project)
+CROSS JOIN LATERAL (SELECT * FROM packages k WHERE k.repo_id = $1 AND k.project = u.project OFFSET 0) p;
 
 -- name: packages-delete
 DELETE FROM packages p
@@ -65,6 +83,14 @@ UPDATE changelog_head SET seq = seq + $1 RETURNING seq;
 -- name: head
 SELECT seq FROM changelog_head;
 
+-- name: head-lock
+-- The append lock without allocating: a follower's head is its leader's,
+-- set with head-set before commit.
+SELECT seq FROM changelog_head FOR UPDATE;
+
+-- name: head-set
+UPDATE changelog_head SET seq = $1;
+
 -- name: batch-next-id
 SELECT nextval(pg_get_serial_sequence('batches', 'id'));
 
@@ -81,16 +107,42 @@ SELECT coalesce(array_agg(state_checksum), '{}') FROM repos;
 SELECT pg_notify('deltalog_changelog', $1::bigint::text);
 
 -- name: page
--- One page of the changelog after a seq. batch_end is set on the last event
--- of each batch, with the state checksums after it.
+-- Events with after < seq <= upto, in seq order. upto is a head read before:
+-- everything at or below it has committed, so the page is final (it never
+-- gains an event later) and can be cached. batch_end is set on the last
+-- event of each batch.
 SELECT c.seq, c.batch_id, r.name, c.project, c.kind, c.old_checksum, c.new_checksum,
        c.removed, c.added, b.repo_state_checksum, b.global_state_checksum
 FROM changelog c
 JOIN repos r ON r.id = c.repo_id
 LEFT JOIN batches b ON b.id = c.batch_id AND b.last_seq = c.seq
-WHERE c.seq > $1
+WHERE c.seq > $1 AND c.seq <= $2
 ORDER BY c.seq
-LIMIT $2;
+LIMIT $3;
+
+-- name: page-repo
+-- page limited to one repository. A batch is one repository's
+-- contiguous seq range, so the batches of the repository select the ranges
+-- to read through the changelog's primary key.
+SELECT c.seq, c.batch_id, r.name, c.project, c.kind, c.old_checksum, c.new_checksum,
+       c.removed, c.added, b.repo_state_checksum, b.global_state_checksum
+FROM repos r
+JOIN batches rb ON rb.repo_id = r.id AND rb.last_seq > $1 AND rb.first_seq <= $2
+JOIN changelog c ON c.seq BETWEEN rb.first_seq AND rb.last_seq
+LEFT JOIN batches b ON b.id = c.batch_id AND b.last_seq = c.seq
+WHERE r.name = $4 AND c.seq > $1 AND c.seq <= $2
+ORDER BY c.seq
+LIMIT $3;
+
+-- name: batches
+-- Batch records by id.
+SELECT b.id, r.name, b.kind, b.files, b.started_at, b.finished_at, b.hash_seed, b.hash_version,
+       b.version_scheme, b.first_seq, b.last_seq, b.counts, coalesce(b.reason, ''), coalesce(b.actor, ''),
+       b.repo_state_checksum, b.global_state_checksum
+FROM batches b
+JOIN repos r ON r.id = b.repo_id
+WHERE b.id = ANY ($1::bigint[])
+ORDER BY b.id;
 
 -- name: repos-status
 SELECT name, num_packages, num_packagesets, state_checksum, updated_at FROM repos ORDER BY name;

@@ -45,3 +45,7 @@ WHERE oid = ANY ($1::text[]::regclass[]);
 -- name: catalog-size
 -- Packagesets in the catalog: what a runner weighs a lag against.
 SELECT coalesce(sum(num_packagesets), 0)::bigint FROM repos;
+
+-- name: projection-repos
+-- What projections need to know of every repository to interpret a page.
+SELECT id, name, version_scheme FROM repos;

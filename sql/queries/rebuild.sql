@@ -1,7 +1,7 @@
 -- Queries of projection rebuilds (projections/rebuild.go). A rebuild builds
 -- a projection's tables into a shadow schema of their own and swaps them
--- into public. Queries marked "template" are formatted with the shadow
--- schema's quoted name as %[1]s.
+-- into public. The shadow tables are named /* TEMPLATE: schema */ (see
+-- sql.Render), the live ones public.
 
 -- name: rebuild-try-lock
 -- One rebuild per projection at a time (a session lock, held by the rebuild's
@@ -61,43 +61,43 @@ WITH seen AS (
 SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM l);
 
 -- name: rebuild-seed-identities
--- (template) Copies the live identity rows the shadow does not have yet,
+-- Copies the live identity rows the shadow does not have yet,
 -- with their ids, born orphaned with zero counts: the changelog replay (or
 -- catch-up) brings them to life, and finds them instead of creating others.
-INSERT INTO %[1]s.maintainers (id, email, name, first_seen, orphaned_at) OVERRIDING SYSTEM VALUE
+INSERT INTO /* TEMPLATE: schema */maintainers (id, email, name, first_seen, orphaned_at) OVERRIDING SYSTEM VALUE
 SELECT l.id, l.email, l.name, l.first_seen, coalesce(l.orphaned_at, now()) FROM public.maintainers l
-WHERE NOT EXISTS (SELECT 1 FROM %[1]s.maintainers x WHERE x.id = l.id);
-INSERT INTO %[1]s.links (id, url, first_seen, orphaned_at) OVERRIDING SYSTEM VALUE
+WHERE NOT EXISTS (SELECT 1 FROM /* TEMPLATE: schema */maintainers x WHERE x.id = l.id);
+INSERT INTO /* TEMPLATE: schema */links (id, url, first_seen, orphaned_at) OVERRIDING SYSTEM VALUE
 SELECT l.id, l.url, l.first_seen, coalesce(l.orphaned_at, now()) FROM public.links l
-WHERE NOT EXISTS (SELECT 1 FROM %[1]s.links x WHERE x.id = l.id);
+WHERE NOT EXISTS (SELECT 1 FROM /* TEMPLATE: schema */links x WHERE x.id = l.id);
 
 -- name: rebuild-identity-conflicts
--- (template) Identity rows the shadow and the live tables disagree on: the
+-- Identity rows the shadow and the live tables disagree on: the
 -- same email or URL under another id, or a live id the shadow lacks. Must
 -- be none, or a running worker's id cache would go wrong after the swap.
-SELECT (SELECT count(*) FROM %[1]s.maintainers x JOIN public.maintainers l ON l.email = x.email WHERE l.id <> x.id)
-     + (SELECT count(*) FROM %[1]s.links x JOIN public.links l ON l.url = x.url WHERE l.id <> x.id)
-     + (SELECT count(*) FROM public.maintainers l WHERE NOT EXISTS (SELECT 1 FROM %[1]s.maintainers x WHERE x.id = l.id))
-     + (SELECT count(*) FROM public.links l WHERE NOT EXISTS (SELECT 1 FROM %[1]s.links x WHERE x.id = l.id));
+SELECT (SELECT count(*) FROM /* TEMPLATE: schema */maintainers x JOIN public.maintainers l ON l.email = x.email WHERE l.id <> x.id)
+     + (SELECT count(*) FROM /* TEMPLATE: schema */links x JOIN public.links l ON l.url = x.url WHERE l.id <> x.id)
+     + (SELECT count(*) FROM public.maintainers l WHERE NOT EXISTS (SELECT 1 FROM /* TEMPLATE: schema */maintainers x WHERE x.id = l.id))
+     + (SELECT count(*) FROM public.links l WHERE NOT EXISTS (SELECT 1 FROM /* TEMPLATE: schema */links x WHERE x.id = l.id));
 
 -- name: rebuild-statistics-row
--- (template) The statistics row the migration creates and the delta path
+-- The statistics row the migration creates and the delta path
 -- only updates.
-INSERT INTO %[1]s.statistics DEFAULT VALUES;
+INSERT INTO /* TEMPLATE: schema */statistics DEFAULT VALUES;
 
 -- name: rebuild-copy-history
--- (template) project_history is not derivable from the current state: a
+-- project_history is not derivable from the current state: a
 -- rebuild from state keeps the live entries, with their ids.
-INSERT INTO %[1]s.project_history OVERRIDING SYSTEM VALUE SELECT * FROM public.project_history;
+INSERT INTO /* TEMPLATE: schema */project_history OVERRIDING SYSTEM VALUE SELECT * FROM public.project_history;
 
 -- name: rebuild-history-unapply
--- (template) Moves history_versions back by count differences (negative:
+-- Moves history_versions back by count differences (negative:
 -- versions added after the seq being rebuilt to), deleting rows left empty.
 WITH d AS (
     SELECT * FROM unnest($1::text[], $2::integer[], $3::text[], $4::bytea[], $5::integer[])
         AS d (project, repo_id, version, version_key, delta)
 ), up AS (
-    INSERT INTO %[1]s.history_versions AS h (project, repo_id, version, version_key, count)
+    INSERT INTO /* TEMPLATE: schema */history_versions AS h (project, repo_id, version, version_key, count)
     SELECT project, repo_id, version, version_key, delta FROM d
     ON CONFLICT (project, repo_id, version) DO UPDATE SET count = h.count + excluded.count
     RETURNING 1
@@ -105,8 +105,7 @@ WITH d AS (
 SELECT count(*) FROM up;
 
 -- name: rebuild-history-prune
--- (template)
-DELETE FROM %[1]s.history_versions WHERE count <= 0;
+DELETE FROM /* TEMPLATE: schema */history_versions WHERE count <= 0;
 
 -- name: rebuild-dependent-views
 -- Views that read the tables being swapped: they follow a table by its oid,

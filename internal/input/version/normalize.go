@@ -4,10 +4,14 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+
+	"github.com/deltalog/deltalog/events"
 )
 
-// Scheme names the versioning rules of a repository format.
-type Scheme string
+// Scheme names the versioning rules of a repository format. It is the
+// public events.VersionScheme, so that batches and update parameters carry
+// it without exposing this package.
+type Scheme = events.VersionScheme
 
 // The schemes Normalize knows. Any other scheme is treated as SchemeGeneric.
 const (

@@ -1,7 +1,7 @@
 package version
 
 // Valid reports whether s is a known scheme.
-func (s Scheme) Valid() bool {
+func Valid(s Scheme) bool {
 	switch s {
 	case SchemeGeneric, SchemeDebian, SchemePyPI, SchemeNPM:
 		return true

@@ -140,7 +140,7 @@ func StreamEvents(tb testing.TB, url, name string) []events.Event {
 	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
 		msg, err := stream.GetMsg(ctx, seq)
 		require.NoError(tb, err)
-		var page replay.Page
+		var page changelog.Page
 		require.NoError(tb, json.Unmarshal(msg.Data, &page))
 		require.NotEmpty(tb, page.Events)
 		require.Len(tb, page.Batches, 1)

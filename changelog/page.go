@@ -1,4 +1,4 @@
-package replay
+package changelog
 
 import (
 	"context"
@@ -8,28 +8,23 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/hashing"
 	dlsql "github.com/deltalog/deltalog/sql"
 )
 
-// Querier is the read side a pool, a connection and a transaction share.
-type Querier = changelog.Querier
-
-// Batch is a batch record as the feeds carry it: the batch with the
-// version scheme its packages' version keys were computed with.
-type Batch struct {
-	events.Batch
-	VersionScheme string `json:"version_scheme"`
-}
+// MaxPage bounds one page read, whatever the caller asks for.
+const MaxPage = 10000
 
 // Page is a contiguous run of the changelog: the events with After < seq <=
 // Next (all of them, or with a repository filter those of the repository),
-// and the records of the batches they belong to.
+// and the records of the batches they belong to. The last event of each
+// batch carries its BatchEnd. Every reader of the changelog — projections,
+// tail, the HTTP and NATS feeds — reads it as pages; the JSON encoding is
+// the HTTP API's.
 type Page struct {
 	Events  []events.Event `json:"events"`
-	Batches []Batch        `json:"batches"`
+	Batches []events.Batch `json:"batches"`
 	// After is where the page starts (exclusive).
 	After int64 `json:"after"`
 	// Next is the seq to continue after: the last seq the page covers. With
@@ -40,8 +35,8 @@ type Page struct {
 }
 
 // Batch returns the record of batch id from the page, or nil.
-func (p *Page) Batch(id int64) *Batch {
-	i, ok := slices.BinarySearchFunc(p.Batches, id, func(b Batch, id int64) int {
+func (p *Page) Batch(id int64) *events.Batch {
+	i, ok := slices.BinarySearchFunc(p.Batches, id, func(b events.Batch, id int64) int {
 		switch {
 		case b.ID < id:
 			return -1
@@ -63,37 +58,39 @@ type PageParams struct {
 	// Upto bounds the page (inclusive); it must not exceed a head read
 	// before (see Head). Zero means the head now.
 	Upto int64
-	// Limit is the largest number of events; 0 or more than
-	// changelog.MaxPage means changelog.MaxPage.
+	// Limit is the largest number of events; 0 or more than MaxPage means
+	// MaxPage.
 	Limit int
 	// Repo, when set, keeps only that repository's events.
 	Repo string
 }
 
 // ReadPage reads one page. The page covers (After, Next]: Next is Upto when
-// fewer than Limit events were found, else the last event's seq.
+// fewer than Limit events were found, else the last event's seq. The page
+// is final: appends are serialized (see the package doc), so the events at
+// or below a head read before never gain a hole that fills in later.
 func ReadPage(ctx context.Context, q Querier, p PageParams) (*Page, error) {
-	if p.Limit <= 0 || p.Limit > changelog.MaxPage {
-		p.Limit = changelog.MaxPage
+	if p.Limit <= 0 || p.Limit > MaxPage {
+		p.Limit = MaxPage
 	}
 	head := p.Upto
 	if head == 0 {
-		h, err := changelog.Head(ctx, q)
+		h, err := Head(ctx, q)
 		if err != nil {
 			return nil, err
 		}
 		head = h
 	}
-	page := &Page{After: p.After, Next: max(p.After, head), Head: head, Events: []events.Event{}, Batches: []Batch{}}
+	page := &Page{After: p.After, Next: max(p.After, head), Head: head, Events: []events.Event{}, Batches: []events.Batch{}}
 	if head <= p.After {
 		return page, nil
 	}
 	var rows pgx.Rows
 	var err error
 	if p.Repo == "" {
-		rows, err = q.Query(ctx, dlsql.Query("replay-page"), p.After, head, p.Limit)
+		rows, err = q.Query(ctx, dlsql.Query("page"), p.After, head, p.Limit)
 	} else {
-		rows, err = q.Query(ctx, dlsql.Query("replay-page-repo"), p.After, head, p.Limit, p.Repo)
+		rows, err = q.Query(ctx, dlsql.Query("page-repo"), p.After, head, p.Limit, p.Repo)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading changelog after %d: %w", p.After, err)
@@ -117,6 +114,7 @@ func ReadPage(ctx context.Context, q Querier, p PageParams) (*Page, error) {
 	return page, nil
 }
 
+// scanEvents is the one decoder of changelog rows.
 func scanEvents(rows pgx.Rows, capacity int) ([]events.Event, error) {
 	out := make([]events.Event, 0, min(capacity, 1024))
 	var (
@@ -165,17 +163,17 @@ func sumString(v *int64) string {
 
 // ReadBatches returns the records of the given batches, sorted by id.
 // Missing ids are left out.
-func ReadBatches(ctx context.Context, q Querier, ids []int64) ([]Batch, error) {
-	out := []Batch{}
+func ReadBatches(ctx context.Context, q Querier, ids []int64) ([]events.Batch, error) {
+	out := []events.Batch{}
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := q.Query(ctx, dlsql.Query("replay-batches"), ids)
+	rows, err := q.Query(ctx, dlsql.Query("batches"), ids)
 	if err != nil {
 		return nil, fmt.Errorf("reading batches: %w", err)
 	}
 	var (
-		b              Batch
+		b              events.Batch
 		files, counts  []byte
 		seed           int64
 		repoSt, global int64
@@ -206,7 +204,7 @@ func ReadBatches(ctx context.Context, q Querier, ids []int64) ([]Batch, error) {
 }
 
 // ReadBatch returns one batch record, or ErrNotFound.
-func ReadBatch(ctx context.Context, q Querier, id int64) (*Batch, error) {
+func ReadBatch(ctx context.Context, q Querier, id int64) (*events.Batch, error) {
 	bs, err := ReadBatches(ctx, q, []int64{id})
 	if err != nil {
 		return nil, err
