@@ -28,7 +28,7 @@ func auditState(t *testing.T, pool *pgxpool.Pool, checkpoints map[string]int64) 
 	for _, c := range checks {
 		out[c.Name] = c
 	}
-	require.Len(t, out, 6, "every check reported once")
+	require.Len(t, out, 7, "every check reported once")
 	return out
 }
 

@@ -15,8 +15,9 @@ type delta struct {
 	events []events.Event
 	counts events.Counts
 
-	rows  RowsParams    // the current-state rows to write
-	state hashing.State // the repository's state checksum after
+	rows    RowsParams    // the current-state rows to write
+	state   hashing.State // the repository's state checksum after
+	buckets Buckets       // and its per-bucket states
 }
 
 // differ holds what the diff of every packageset of one update needs.
@@ -58,19 +59,48 @@ func (u *Updater) diff(ctx context.Context, st *Store, p UpdateParams, repo Stor
 	// The snapshot's state checksum equal to the stored one means every
 	// packageset is as stored: nothing to read, nothing to write. Most
 	// repositories of a catalog are unchanged at any load.
-	if repo.ID != 0 && !df.rederive && !repo.HasInvalid && df.snapshotState(p.Snapshot) == repo.State {
+	contributions, state := df.contributions(p.Snapshot)
+	if repo.ID != 0 && !df.rederive && !repo.HasInvalid && state == repo.State {
 		d.counts.Unchanged = len(p.Snapshot.Packagesets)
 		return d, nil
 	}
 
-	stored := map[string]StoredSet{}
-	if repo.ID != 0 {
+	// Otherwise only the buckets whose state differs (and those holding
+	// invalidated packagesets) can hold a change: their stored checksums
+	// are read, and the snapshot's packagesets of other buckets are as
+	// stored.
+	var invalid []uint16
+	if repo.HasInvalid && !df.rederive {
 		var err error
-		if stored, err = st.Packagesets(ctx, PackagesetsParams{RepoID: repo.ID}); err != nil {
+		if invalid, err = st.InvalidBuckets(ctx, repo.ID); err != nil {
 			return nil, err
 		}
 	}
-	work, needOld := df.classify(p.Snapshot, stored, &d.counts)
+	sc := newScope(repo.Buckets, p.Snapshot.Packagesets, contributions, repo.ID == 0 || df.rederive, invalid)
+	d.buckets = sc.after
+	stored := map[string]StoredSet{}
+	if repo.ID != 0 {
+		read := PackagesetsParams{RepoID: repo.ID}
+		if !sc.all {
+			read.Buckets = sc.ranges
+		}
+		var err error
+		if stored, err = st.Packagesets(ctx, read); err != nil {
+			return nil, err
+		}
+	}
+	work, needOld := df.classify(p.Snapshot, sc, stored, &d.counts)
+	if p.Load != nil {
+		var sets []*hashing.Packageset
+		for _, w := range work {
+			if w.new != nil {
+				sets = append(sets, w.new)
+			}
+		}
+		if err := p.Load(sets); err != nil {
+			return nil, err
+		}
+	}
 	oldPackages, err := st.Packages(ctx, PackagesParams{RepoID: repo.ID, Projects: needOld})
 	if err != nil {
 		return nil, err
@@ -106,14 +136,17 @@ func (u *Updater) diff(ctx context.Context, st *Store, p UpdateParams, repo Stor
 	return d, nil
 }
 
-// snapshotState is the state checksum of the snapshot.
-func (df *differ) snapshotState(snap hashing.Grouped) hashing.State {
+// contributions returns what each packageset of the snapshot contributes
+// to the repository's state checksum, and that state.
+func (df *differ) contributions(snap hashing.Grouped) ([]hashing.Sum, hashing.State) {
+	out := make([]hashing.Sum, len(snap.Packagesets))
 	var state hashing.State
 	for i := range snap.Packagesets {
 		ps := &snap.Packagesets[i]
-		state = state.Add(df.h.Contribution(df.repo, ps.Project, ps.Sum))
+		out[i] = df.h.Contribution(df.repo, ps.Project, ps.Sum)
+		state = state.Add(out[i])
 	}
-	return state
+	return out, state
 }
 
 // advanceState moves the repository's state checksum past w: the old
@@ -129,12 +162,17 @@ func (df *differ) advanceState(state hashing.State, w *touched) hashing.State {
 	return state
 }
 
-// classify sorts the snapshot's packagesets against the stored ones into
-// the touched ones, in project order, and counts the unchanged; needOld
-// are the projects whose stored packages the diff reads.
-func (df *differ) classify(snap hashing.Grouped, stored map[string]StoredSet, counts *events.Counts) (work []touched, needOld []string) {
+// classify sorts the snapshot's packagesets against the stored ones (those
+// of the buckets sc reads) into the touched ones, in project order, and
+// counts the unchanged; needOld are the projects whose stored packages the
+// diff reads.
+func (df *differ) classify(snap hashing.Grouped, sc *scope, stored map[string]StoredSet, counts *events.Counts) (work []touched, needOld []string) {
 	for i := range snap.Packagesets {
 		ps := &snap.Packagesets[i]
+		if !sc.covers(i) {
+			counts.Unchanged++
+			continue
+		}
 		old, ok := stored[ps.Project]
 		switch {
 		case !ok:

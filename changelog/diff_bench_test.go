@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/hashing"
@@ -32,6 +34,12 @@ func synthetic(b *testing.B, packages, n int, rate float64) hashing.Grouped {
 // preloaded returns an updater on a database holding snapshot s as
 // repository "r", vacuumed and analyzed.
 func preloaded(b *testing.B, s hashing.Grouped) *changelog.Updater {
+	_, u := preloadedPool(b, s)
+	return u
+}
+
+// preloadedPool is preloaded with the database's pool.
+func preloadedPool(b *testing.B, s hashing.Grouped) (*pgxpool.Pool, *changelog.Updater) {
 	b.Helper()
 	pool := dbtest.New(b)
 	u, err := changelog.NewUpdater(pool, changelog.Config{})
@@ -45,7 +53,7 @@ func preloaded(b *testing.B, s hashing.Grouped) *changelog.Updater {
 	if _, err := pool.Exec(ctx, "VACUUM ANALYZE"); err != nil {
 		b.Fatal(err)
 	}
-	return u
+	return pool, u
 }
 
 // BenchmarkDiffNoChange is the diff of a no-change update of a 100k-package
@@ -85,4 +93,42 @@ func BenchmarkUpdateDelta1pct(b *testing.B) {
 		events = res.Counts.Events
 	}
 	b.ReportMetric(float64(events), "events/op")
+}
+
+// BenchmarkDiffBuckets is an update of a 100k-package repository where
+// 0.1 % of the packagesets changed: "buckets" reads the stored checksums of
+// the buckets whose state differs only; "all" clears the repository's
+// bucket states before each run, so that the diff reads every stored
+// checksum as it did before buckets (and writes the states back). Runs
+// alternate between the two generations.
+//
+//	go test ./changelog -run '^$' -bench DiffBuckets
+func BenchmarkDiffBuckets(b *testing.B) {
+	s0, s1 := synthetic(b, 100_000, 0, 0.001), synthetic(b, 100_000, 1, 0.001)
+	pool, u := preloadedPool(b, s0)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name  string
+		clear bool
+	}{{"buckets", false}, {"all", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			snaps := [2]hashing.Grouped{s1, s0}
+			events := 0
+			for i := 0; b.Loop(); i++ {
+				if c.clear {
+					b.StopTimer()
+					if _, err := pool.Exec(ctx, "UPDATE repos SET bucket_states = '{}'"); err != nil {
+						b.Fatal(err)
+					}
+					b.StartTimer()
+				}
+				res, err := u.Update(ctx, changelog.UpdateParams{Repo: "r", Seed: hashing.DefaultSeed, Snapshot: snaps[i%2]})
+				if err != nil {
+					b.Fatal(err)
+				}
+				events = res.Counts.Events
+			}
+			b.ReportMetric(float64(events), "events/op")
+		})
+	}
 }

@@ -47,6 +47,8 @@ type RepoState struct {
 	Seed        uint64
 	HashVersion int
 	Scheme      events.VersionScheme
+	// Buckets is the state checksum by bucket (empty: not known).
+	Buckets Buckets
 }
 
 // StoredRepo is a repository as stored. ID 0 means it does not exist.
@@ -73,15 +75,16 @@ func (s *Store) LockRepo(ctx context.Context, name string) error {
 func (s *Store) Repo(ctx context.Context, name string) (StoredRepo, error) {
 	var r StoredRepo
 	var state, seed int64
+	var buckets []int64
 	err := s.tx.QueryRow(ctx, dlsql.Query("repo-get"), name).
-		Scan(&r.ID, &state, &r.Packages, &r.Packagesets, &seed, &r.HashVersion, &r.Scheme, &r.VersionOrder, &r.HasInvalid)
+		Scan(&r.ID, &state, &r.Packages, &r.Packagesets, &seed, &r.HashVersion, &r.Scheme, &r.VersionOrder, &r.HasInvalid, &buckets)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return StoredRepo{}, nil
 	}
 	if err != nil {
 		return StoredRepo{}, fmt.Errorf("reading repository %s: %w", name, err)
 	}
-	r.State, r.Seed = hashing.State(state), uint64(seed)
+	r.State, r.Seed, r.Buckets = hashing.State(state), uint64(seed), BucketsOf(buckets)
 	return r, nil
 }
 
@@ -114,7 +117,7 @@ type SetRepoStateParams struct {
 // it writes with this code.
 func (s *Store) SetRepoState(ctx context.Context, p SetRepoStateParams) error {
 	if _, err := s.tx.Exec(ctx, dlsql.Query("repo-set-state"), p.RepoID, int64(p.State), p.Packages, p.Packagesets,
-		int64(p.Seed), p.HashVersion, string(p.Scheme), version.OrderVersion); err != nil {
+		int64(p.Seed), p.HashVersion, string(p.Scheme), version.OrderVersion, p.Buckets.Int64s()); err != nil {
 		return fmt.Errorf("updating repository state: %w", err)
 	}
 	return nil
@@ -147,18 +150,27 @@ type StoredSet struct {
 // PackagesetsParams selects stored packagesets of one repository.
 type PackagesetsParams struct {
 	RepoID int32
-	// Projects limits the read to these packagesets; nil reads them all.
+	// Projects limits the read to these packagesets, Buckets to those of
+	// these bucket ranges; with neither, all are read.
 	Projects []string
+	Buckets  []BucketRange
 }
 
 // Packagesets reads stored packagesets by project.
 func (s *Store) Packagesets(ctx context.Context, p PackagesetsParams) (map[string]StoredSet, error) {
 	var rows pgx.Rows
 	var err error
-	if p.Projects == nil {
-		rows, err = s.tx.Query(ctx, dlsql.Query("packagesets-of-repo"), p.RepoID)
-	} else {
+	switch {
+	case p.Projects != nil:
 		rows, err = s.tx.Query(ctx, dlsql.Query("packagesets-of-projects"), p.RepoID, p.Projects)
+	case p.Buckets != nil:
+		lo, hi := make([]int32, len(p.Buckets)), make([]int32, len(p.Buckets))
+		for i, r := range p.Buckets {
+			lo[i], hi[i] = int32(r.Lo), int32(r.Hi)
+		}
+		rows, err = s.tx.Query(ctx, dlsql.Query("packagesets-of-buckets"), p.RepoID, lo, hi)
+	default:
+		rows, err = s.tx.Query(ctx, dlsql.Query("packagesets-of-repo"), p.RepoID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading packagesets: %w", err)
@@ -176,6 +188,24 @@ func (s *Store) Packagesets(ctx context.Context, p PackagesetsParams) (map[strin
 		return nil, fmt.Errorf("reading packagesets: %w", err)
 	}
 	return out, nil
+}
+
+// InvalidBuckets returns the buckets of a repository that hold
+// invalidated packagesets.
+func (s *Store) InvalidBuckets(ctx context.Context, repoID int32) ([]uint16, error) {
+	rows, err := s.tx.Query(ctx, dlsql.Query("packagesets-invalid-buckets"), repoID)
+	if err != nil {
+		return nil, fmt.Errorf("reading invalidated packagesets: %w", err)
+	}
+	buckets, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (uint16, error) {
+		var b int32
+		err := r.Scan(&b)
+		return uint16(b), err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading invalidated packagesets: %w", err)
+	}
+	return buckets, nil
 }
 
 // StoredPackage is a row of the packages table.

@@ -95,6 +95,11 @@ type UpdateParams struct {
 	Skipped       int
 	Force         bool
 	StartedAt     time.Time
+	// Load, when set, fills in the Packages of the given packagesets of
+	// Snapshot, which holds only their checksums until then: a snapshot
+	// read without holding its packages (internal/ingest) has the records
+	// of just the packagesets that changed read back.
+	Load func(sets []*hashing.Packageset) error
 }
 
 // UpdateResult describes what an update did.
@@ -239,7 +244,7 @@ func (u *Updater) write(ctx context.Context, tx pgx.Tx, st *Store, p UpdateParam
 
 	if err := st.SetRepoState(ctx, SetRepoStateParams{RepoID: repo.ID, RepoState: RepoState{State: d.state,
 		Packages: d.counts.Packages, Packagesets: d.counts.Packagesets,
-		Seed: p.Seed, HashVersion: hashing.AlgorithmVersion, Scheme: p.VersionScheme}}); err != nil {
+		Seed: p.Seed, HashVersion: hashing.AlgorithmVersion, Scheme: p.VersionScheme, Buckets: d.buckets}}); err != nil {
 		return err
 	}
 	global, err := st.GlobalState(ctx)

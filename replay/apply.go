@@ -43,6 +43,7 @@ type openBatch struct {
 	rederive bool
 	h, oldH  *hashing.Hasher
 	state    hashing.State
+	buckets  changelog.Buckets // the state by bucket, kept with it
 	packages int
 	sets     int
 	next     int64 // the seq expected next
@@ -159,14 +160,17 @@ func (a *applier) begin(ctx context.Context, batch *events.Batch, ev *events.Eve
 			return fmt.Errorf("follower: %w", err)
 		}
 		b.oldH = b.h
+		b.buckets = changelog.NewBuckets(batch.Counts.Packagesets)
 	default:
 		b.repoID, b.state, b.packages, b.sets = repo.ID, repo.State, repo.Packages, repo.Packagesets
+		b.buckets = repo.Buckets // empty (not known) stays so, unless re-derived
 		b.oldH = hashing.New(repo.Seed)
 		// A change of seed, algorithm or version scheme re-derives the whole
 		// repository on the leader: every row is rewritten and the state
 		// rebuilt from the new contributions alone.
 		if repo.Seed != batch.HashSeed || repo.HashVersion != batch.HashVersion || repo.Scheme != batch.VersionScheme {
 			b.rederive, b.state = true, 0
+			b.buckets = changelog.NewBuckets(batch.Counts.Packagesets)
 		}
 	}
 	return nil
@@ -268,9 +272,15 @@ func (a *applier) applyEvents(ctx context.Context, b *openBatch, evs []events.Ev
 			return diverged(ev, "packageset checksum after the event", ev.NewChecksum, newSum.String())
 		}
 
-		// State, as the leader keeps it.
+		// State, as the leader keeps it, and by bucket.
+		bucket := changelog.Bucket(ev.Project)
 		if hadOld && !b.rederive {
-			b.state = b.state.Remove(b.h.Contribution(ev.Repo, ev.Project, old))
+			c := b.h.Contribution(ev.Repo, ev.Project, old)
+			b.state = b.state.Remove(c)
+			b.buckets.Remove(bucket, c)
+		}
+		if len(newKeys) > 0 {
+			b.buckets.Add(bucket, b.h.Contribution(ev.Repo, ev.Project, newSum))
 		}
 		switch {
 		case ev.Kind == events.KindAdded:
@@ -350,7 +360,7 @@ func (a *applier) commit(ctx context.Context, b *openBatch, last *events.Event) 
 			What: "repository state checksum", Want: last.BatchEnd.RepoStateChecksum, Got: got}
 	}
 	if err := st.SetRepoState(ctx, changelog.SetRepoStateParams{RepoID: b.repoID, RepoState: changelog.RepoState{
-		State: b.state, Packages: b.packages, Packagesets: b.sets,
+		State: b.state, Packages: b.packages, Packagesets: b.sets, Buckets: b.buckets,
 		Seed: batch.HashSeed, HashVersion: batch.HashVersion, Scheme: batch.VersionScheme}}); err != nil {
 		return fmt.Errorf("follower: %w", err)
 	}

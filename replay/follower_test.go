@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/deltalog/deltalog/changelog"
@@ -112,6 +114,30 @@ func TestFollowerResumesAndRederives(t *testing.T) {
 	replicate(t, l.pool, natsURL, l.head(t))
 	require.NoError(t, follow(t, f, natsURL, l.head(t)))
 	requireSame(t, l.pool, f)
+	requireBucketsKept(t, f)
+}
+
+// requireBucketsKept: the follower kept every repository's bucket states
+// with its packagesets (the audit's repos.buckets check is clean and
+// compared them all).
+func requireBucketsKept(t *testing.T, pool *pgxpool.Pool) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck
+	checks, err := changelog.AuditState(ctx, tx, changelog.AuditParams{})
+	require.NoError(t, err)
+	var repos int64
+	require.NoError(t, tx.QueryRow(ctx, "SELECT count(*) FROM repos").Scan(&repos))
+	for _, c := range checks {
+		if c.Name == changelog.CheckBuckets {
+			require.True(t, c.Clean(), "%+v", c)
+			require.Equal(t, repos, c.Compared)
+			return
+		}
+	}
+	t.Fatal("no repos.buckets check")
 }
 
 // TestFollowerDetectsDivergence: a follower whose state was changed behind

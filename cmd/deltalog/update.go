@@ -33,6 +33,7 @@ current packages, is refused unless --force.`,
 	repo := fs.String("repo", "", "repository name (required), e.g. debian_12")
 	format := fs.String("format", "", "input format: debian-sources, debian-packages, tsv, jsonl (required)")
 	force := fs.Bool("force", false, "apply an empty snapshot or one under half the repository's size")
+	reparse := fs.Bool("reparse", false, "read the files even when they are byte-identical to the last batch's input")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	project := fs.Bool("project", false, "apply the projections right after the update")
 	var pf projectFlags
@@ -67,7 +68,7 @@ current packages, is refused unless --force.`,
 
 		prog := newProgress(e.stderr, *repo)
 		sum, err := ingest.Run(ctx, u, ingest.Params{
-			Repo: *repo, Format: f, Files: args, Force: *force, PhaseFunc: prog.phase, ProgressFunc: prog.bytes,
+			Repo: *repo, Format: f, Files: args, Force: *force, Reparse: *reparse, PhaseFunc: prog.phase, ProgressFunc: prog.bytes,
 			VersionScheme: version.Scheme(*scheme), Seed: seed,
 		})
 		if err == nil && *project {
@@ -97,10 +98,14 @@ current packages, is refused unless --force.`,
 
 func printSummary(e *env, s *ingest.Summary) {
 	w := e.stdout
-	if s.Batch == 0 {
+	switch {
+	case s.ParseSkipped:
+		fmt.Fprintf(w, "%s: unchanged — the input of batch %d byte for byte, not parsed; %d packages in %d packagesets, nothing written (%.2fs)\n",
+			s.Repo, s.BatchOfInput, s.Packages, s.Packagesets, s.Seconds)
+	case s.Batch == 0:
 		fmt.Fprintf(w, "%s: unchanged — %d packages in %d packagesets, nothing written (%.2fs)\n",
 			s.Repo, s.Packages, s.Packagesets, s.Seconds)
-	} else {
+	default:
 		fmt.Fprintf(w, "%s: batch %d — %d packages in %d packagesets\n", s.Repo, s.Batch, s.Packages, s.Packagesets)
 		fmt.Fprintf(w, "  packagesets: %d added, %d changed, %d removed, %d invalidated, %d unchanged\n",
 			s.Added, s.Changed, s.Removed, s.Invalidated, s.Unchanged)

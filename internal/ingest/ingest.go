@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/deltalog/deltalog/changelog"
@@ -25,6 +26,13 @@ type Params struct {
 	Format formats.Format
 	Files  []string
 	Force  bool
+	// Reparse reads and diffs the files even when they are byte-identical
+	// to the input of the repository's last batch.
+	Reparse bool
+	// SpillDir is where the snapshot's full records wait while it is
+	// diffed (a file removed at once, gone with the process); "" means the
+	// system's temporary directory. Memory holds about 40 bytes a package.
+	SpillDir string
 	// Seed is the hash seed; zero means hashing.DefaultSeed.
 	Seed uint64
 	// VersionScheme orders versions; empty means formats.DefaultScheme
@@ -40,16 +48,21 @@ type Params struct {
 
 // Summary is the outcome of an update, as printed by `deltalog update`.
 type Summary struct {
-	Repo              string   `json:"repo"`
-	Batch             int64    `json:"batch"`
-	Files             []string `json:"files"`
-	Packages          int      `json:"packages"`
-	Packagesets       int      `json:"packagesets"`
-	Added             int      `json:"added"`
-	Changed           int      `json:"changed"`
-	Removed           int      `json:"removed"`
-	Unchanged         int      `json:"unchanged"`
-	Invalidated       int      `json:"invalidated"`
+	Repo        string   `json:"repo"`
+	Batch       int64    `json:"batch"`
+	Files       []string `json:"files"`
+	Packages    int      `json:"packages"`
+	Packagesets int      `json:"packagesets"`
+	Added       int      `json:"added"`
+	Changed     int      `json:"changed"`
+	Removed     int      `json:"removed"`
+	Unchanged   int      `json:"unchanged"`
+	Invalidated int      `json:"invalidated"`
+	// ParseSkipped says the files were byte-identical to the input of
+	// the last batch (BatchOfInput) and nothing since could make them read
+	// differently: they were hashed, not parsed, and nothing was diffed.
+	ParseSkipped      bool     `json:"parse_skipped"`
+	BatchOfInput      int64    `json:"batch_of_input,omitempty"`
 	Skipped           int      `json:"skipped"`
 	SkippedLines      []string `json:"skipped_lines,omitempty"`
 	Duplicates        int      `json:"duplicates"`
@@ -94,27 +107,77 @@ func Run(ctx context.Context, u *changelog.Updater, p Params) (*Summary, error) 
 	}
 
 	phase("read")
+	if !p.Reparse {
+		s, err := sameInput(ctx, u, p, start)
+		if s != nil || err != nil {
+			return s, err
+		}
+	}
 	opts := []formats.Option{formats.WithVersionScheme(p.VersionScheme)}
 	if p.ProgressFunc != nil {
 		opts = append(opts, formats.WithProgress(p.ProgressFunc))
 	}
-	snap, err := formats.ReadSnapshot(ctx, p.Format, p.Files, opts...)
+	h := hashing.New(p.Seed)
+	snap, err := readSpilled(ctx, p, h, p.SpillDir, opts...)
 	if err != nil {
 		return nil, err
 	}
-	grouped := hashing.Group(hashing.New(p.Seed), snap.Packages)
+	defer snap.Close()
 	parsed := time.Now()
 
 	phase("diff")
 	res, err := u.Update(ctx, changelog.UpdateParams{
-		Repo: p.Repo, Snapshot: grouped, Seed: p.Seed, VersionScheme: p.VersionScheme, Files: snap.Files,
-		Skipped: snap.Skipped, Force: p.Force, StartedAt: start,
+		Repo: p.Repo, Snapshot: snap.grouped, Load: snap.load, Seed: p.Seed, VersionScheme: p.VersionScheme,
+		Files: snap.read.Files, Skipped: snap.read.Skipped, Force: p.Force, StartedAt: start,
 	})
 	if err != nil {
 		return nil, err
 	}
 
-	s := &Summary{
+	s := summarize(p, res)
+	s.ParseSeconds = parsed.Sub(start).Seconds()
+	for _, l := range snap.read.SkippedLines {
+		s.SkippedLines = append(s.SkippedLines, fmt.Sprintf("%s:%d", l.File, l.Line))
+	}
+	for i, d := range snap.grouped.Duplicates {
+		if i == 5 {
+			break
+		}
+		s.DuplicateSamples = append(s.DuplicateSamples, fmt.Sprintf("%s %s (%d copies)", d.Name, d.Version, d.Copies))
+	}
+	s.Seconds = time.Since(start).Seconds()
+	return s, nil
+}
+
+// sameInput returns the summary of an update whose files are byte-identical
+// to the input of the repository's last batch, when nothing since can make
+// them read differently (see changelog.Updater.LastInput); nil when they
+// must be read. The files' sizes are compared before their content is
+// hashed, so a changed file usually costs a stat.
+func sameInput(ctx context.Context, u *changelog.Updater, p Params, start time.Time) (*Summary, error) {
+	last, err := u.LastInput(ctx, changelog.InputParams{Repo: p.Repo, Seed: p.Seed, VersionScheme: p.VersionScheme, Force: p.Force})
+	if err != nil || last == nil || len(last.Files) != len(p.Files) {
+		return nil, err
+	}
+	for i, path := range p.Files {
+		if st, err := os.Stat(path); err != nil || st.Size() != last.Files[i].Bytes {
+			return nil, nil
+		}
+	}
+	files, err := formats.HashFiles(ctx, p.Files)
+	if err != nil || !last.Same(files) {
+		return nil, err
+	}
+	s := summarize(p, last.Result())
+	s.ParseSkipped, s.BatchOfInput = true, last.Batch
+	s.ParseSeconds = time.Since(start).Seconds()
+	s.Seconds = s.ParseSeconds
+	return s, nil
+}
+
+// summarize is the part of a Summary the changelog's result tells.
+func summarize(p Params, res *changelog.UpdateResult) *Summary {
+	return &Summary{
 		Repo: p.Repo, Batch: res.Batch, Files: p.Files,
 		Packages: res.Counts.Packages, Packagesets: res.Counts.Packagesets,
 		Added: res.Counts.Added, Changed: res.Counts.Changed, Removed: res.Counts.Removed,
@@ -123,20 +186,8 @@ func Run(ctx context.Context, u *changelog.Updater, p Params) (*Summary, error) 
 		FirstSeq: res.FirstSeq, HeadSeq: res.HeadSeq,
 		StateChecksum:     res.GlobalStateChecksum.String(),
 		RepoStateChecksum: res.RepoStateChecksum.String(),
-		ParseSeconds:      parsed.Sub(start).Seconds(),
 		DiffSeconds:       res.DiffTime.Seconds(),
 		WriteSeconds:      res.WriteTime.Seconds(),
 		result:            res,
 	}
-	for _, l := range snap.SkippedLines {
-		s.SkippedLines = append(s.SkippedLines, fmt.Sprintf("%s:%d", l.File, l.Line))
-	}
-	for i, d := range grouped.Duplicates {
-		if i == 5 {
-			break
-		}
-		s.DuplicateSamples = append(s.DuplicateSamples, fmt.Sprintf("%s %s (%d copies)", d.Name, d.Version, d.Copies))
-	}
-	s.Seconds = time.Since(start).Seconds()
-	return s, nil
 }

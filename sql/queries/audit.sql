@@ -42,7 +42,7 @@ GROUP BY r.name ORDER BY r.name;
 -- ---- current state ----
 
 -- name: audit-repos
-SELECT id, name, state_checksum, num_packages, num_packagesets, hash_seed, hash_version, version_scheme
+SELECT id, name, state_checksum, num_packages, num_packagesets, hash_seed, hash_version, version_scheme, bucket_states
 FROM repos ORDER BY id;
 
 -- name: audit-invalid
@@ -56,7 +56,7 @@ FROM packages;
 -- name: audit-packagesets
 -- Every packageset as stored, next to the package checksums it holds.
 SELECT coalesce(s.repo_id, g.repo_id), coalesce(s.project, g.project),
-       s.checksum, s.num_packages, g.sums
+       s.checksum, s.num_packages, s.bucket, g.sums
 FROM packagesets s
 FULL JOIN (SELECT repo_id, project, array_agg(checksum) AS sums FROM packages GROUP BY repo_id, project) g
        ON g.repo_id = s.repo_id AND g.project = s.project;
@@ -192,6 +192,9 @@ UPDATE repos r SET state_checksum = f.state_checksum, num_packages = f.num_packa
 FROM unnest($1::integer[], $2::bigint[], $3::integer[], $4::integer[]) AS f (id, state_checksum, num_packages, num_packagesets)
 WHERE r.id = f.id
   AND (r.state_checksum, r.num_packages, r.num_packagesets) IS DISTINCT FROM (f.state_checksum, f.num_packages, f.num_packagesets);
+
+-- name: repair-buckets
+UPDATE repos SET bucket_states = $2 WHERE id = $1 AND bucket_states IS DISTINCT FROM $2;
 
 -- name: repair-head-batch
 UPDATE batches SET global_state_checksum = $2 WHERE id = $1 AND global_state_checksum IS DISTINCT FROM $2;

@@ -7,7 +7,7 @@ SELECT pg_advisory_xact_lock(1684368500, hashtext($1));
 
 -- name: repo-get
 SELECT r.id, r.state_checksum, r.num_packages, r.num_packagesets, r.hash_seed, r.hash_version, r.version_scheme,
-       r.version_order, EXISTS (SELECT 1 FROM packagesets p WHERE p.repo_id = r.id AND p.invalid) AS has_invalid
+       r.version_order, EXISTS (SELECT 1 FROM packagesets p WHERE p.repo_id = r.id AND p.invalid) AS has_invalid, r.bucket_states
 FROM repos r WHERE r.name = $1;
 
 -- name: repo-create
@@ -16,11 +16,22 @@ INSERT INTO repos (name, hash_seed, hash_version, version_scheme) VALUES ($1, $2
 -- name: repo-set-state
 UPDATE repos
 SET state_checksum = $2, num_packages = $3, num_packagesets = $4,
-    hash_seed = $5, hash_version = $6, version_scheme = $7, version_order = $8, updated_at = now()
+    hash_seed = $5, hash_version = $6, version_scheme = $7, version_order = $8, bucket_states = $9, updated_at = now()
 WHERE id = $1;
 
 -- name: packagesets-of-repo
 SELECT project, checksum, invalid FROM packagesets WHERE repo_id = $1;
+
+-- name: packagesets-of-buckets
+-- The stored packagesets of the bucket ranges [lo, hi) whose states differ
+-- from the snapshot's (index packagesets_bucket: one range scan each).
+SELECT p.project, p.checksum, p.invalid
+FROM unnest($2::integer[], $3::integer[]) AS r (lo, hi)
+JOIN packagesets p ON p.repo_id = $1 AND p.bucket >= r.lo AND p.bucket < r.hi;
+
+-- name: packagesets-invalid-buckets
+-- The buckets holding invalidated packagesets (index packagesets_invalid).
+SELECT DISTINCT bucket FROM packagesets WHERE repo_id = $1 AND invalid;
 
 -- name: packagesets-of-projects
 -- The packagesets of the given projects. Probed one by one through the
@@ -144,3 +155,18 @@ SELECT name, num_packages, num_packagesets, state_checksum, updated_at FROM repo
 -- sample: with a tenth of it, a 60k-row anti-join was planned as a nested
 -- loop and took two minutes instead of 0.1 s.)
 SET LOCAL jit = off;
+
+-- name: repo-last-input
+-- The repository, its last batch (what it was read from, and the state it
+-- left), whether anything of it is invalidated or waits for an invalidation
+-- to be claimed, and the head and state checksums: one snapshot, so that an
+-- update from the same bytes can be answered without reading them.
+SELECT r.num_packages, r.num_packagesets, r.state_checksum, r.hash_seed, r.hash_version, r.version_scheme,
+       r.version_order, b.id, b.files, b.counts, b.repo_state_checksum, b.hash_seed, b.hash_version, b.version_scheme,
+       EXISTS (SELECT 1 FROM packagesets p WHERE p.repo_id = r.id AND p.invalid)
+           OR EXISTS (SELECT 1 FROM invalidations i WHERE i.repo_id = r.id AND i.batch_id IS NULL),
+       (SELECT seq FROM changelog_head),
+       (SELECT coalesce(array_agg(state_checksum), '{}') FROM repos)
+FROM repos r
+CROSS JOIN LATERAL (SELECT * FROM batches b WHERE b.repo_id = r.id ORDER BY b.id DESC LIMIT 1) b
+WHERE r.name = $1;

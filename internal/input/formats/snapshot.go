@@ -59,43 +59,105 @@ type SkippedLine struct {
 // bytes that are decompressed and parsed. Cancelling ctx stops the read and
 // returns ctx.Err().
 func ReadSnapshot(ctx context.Context, f Format, paths []string, opts ...Option) (*Snapshot, error) {
+	keep := func(p *events.Package) (events.Package, error) { return *p, nil }
+	name := func(p *events.Package) (string, string) { return p.Name, p.Version }
+	read, err := ReadSnapshotFunc(ctx, f, paths, keep, name, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Snapshot{Packages: read.Kept, Files: read.Files, Skipped: read.Skipped,
+		SkippedLines: read.SkippedLines, Stale: read.Stale}, nil
+}
+
+// Read is a snapshot as ReadSnapshotFunc reads it: what its keep function
+// made of each package, after the overlays, in Snapshot.Packages' order.
+type Read[T any] struct {
+	Kept []T
+	// Files, Skipped, SkippedLines and Stale are Snapshot's.
+	Files        []events.InputFile
+	Skipped      int
+	SkippedLines []SkippedLine
+	Stale        int
+}
+
+// ReadSnapshotFunc is ReadSnapshot for a caller that does not hold the
+// packages whole (a snapshot can be larger than the memory it may take):
+// keep is called with each package as it is parsed and returns what is
+// kept of it — a compact reference to a record spilled to disk, say — and
+// name returns a kept value's package name and version, which is all the
+// overlays compare. A package keep returned an error for stops the read
+// with that error. name is only called for snapshots of several files.
+func ReadSnapshotFunc[T any](ctx context.Context, f Format, paths []string,
+	keep func(*events.Package) (T, error), name func(*T) (string, string), opts ...Option) (*Read[T], error) {
 	if !slices.Contains(Formats(), f) {
 		return nil, fmt.Errorf("%w %q (valid: %s)", ErrUnknownFormat, string(f), validNames())
 	}
-	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if o.progress != nil {
-		var total int64
-		for _, path := range paths {
-			if st, err := os.Stat(path); err == nil {
-				total += st.Size()
-			}
-		}
-		o.total = total
-	}
-	scheme := cmp.Or(o.scheme, DefaultScheme(f), version.SchemeGeneric)
-	order := version.OrderOf(scheme)
-	snap := &Snapshot{}
-	for _, path := range paths {
+	o := newOptions(paths, opts)
+	order := version.OrderOf(cmp.Or(o.scheme, DefaultScheme(f), version.SchemeGeneric))
+	read := &Read[T]{}
+	for i, path := range paths {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		pkgs, file, stats, err := readFile(ctx, f, path, &o)
+		kept, file, stats, err := readFile(ctx, f, path, o, keep)
 		if err != nil {
 			return nil, err
 		}
-		snap.Files = append(snap.Files, file)
-		snap.Skipped += stats.Skipped
+		read.Files = append(read.Files, file)
+		read.Skipped += stats.Skipped
 		for _, line := range stats.SkippedLines {
-			if len(snap.SkippedLines) < maxSkippedLines {
-				snap.SkippedLines = append(snap.SkippedLines, SkippedLine{File: path, Line: line})
+			if len(read.SkippedLines) < maxSkippedLines {
+				read.SkippedLines = append(read.SkippedLines, SkippedLine{File: path, Line: line})
 			}
 		}
-		snap.overlay(pkgs, order)
+		if i == 0 {
+			read.Kept = kept
+			continue
+		}
+		var stale int
+		read.Kept, stale = overlay(read.Kept, kept, name, order)
+		read.Stale += stale
 	}
-	return snap, nil
+	return read, nil
+}
+
+// HashFiles records each file at paths as ReadSnapshot does (size and
+// sha256 of the raw bytes) without decompressing or parsing it: what an
+// update pays to learn that its input is byte-identical to the last one.
+// WithProgress reports the bytes hashed.
+func HashFiles(ctx context.Context, paths []string, opts ...Option) ([]events.InputFile, error) {
+	o := newOptions(paths, opts)
+	files := make([]events.InputFile, 0, len(paths))
+	for _, path := range paths {
+		fh, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		hr := &hashingReader{o: o, r: fh, h: sha256.New()}
+		_, err = io.Copy(io.Discard, &ctxReader{ctx: ctx, r: hr})
+		fh.Close()
+		if err != nil {
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return nil, ctxErr
+			}
+			return nil, &ParseError{File: path, Err: err}
+		}
+		files = append(files, hr.file(path))
+	}
+	return files, nil
+}
+
+// ctxReader stops reading once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (r *ctxReader) Read(p []byte) (int, error) {
+	if err := r.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return r.r.Read(p)
 }
 
 // DefaultScheme is the version scheme of a format's repositories when none
@@ -112,44 +174,42 @@ func DefaultScheme(f Format) version.Scheme {
 	return ""
 }
 
-// overlay replaces every package whose Name occurs in pkgs by the packages
-// of that name in pkgs, unless the ones it has are newer by the
-// repository's own order (dpkg's for Debian, as apt picks a version from
-// several sources).
-func (s *Snapshot) overlay(pkgs []events.Package, order version.Order) {
-	if len(s.Packages) == 0 {
-		s.Packages = pkgs
-		return
-	}
-	newest := func(list []events.Package) map[string]string {
+// overlay replaces every package of base whose name occurs in pkgs by the
+// packages of that name in pkgs, unless the ones base has are newer; it
+// returns the packages kept and how many of pkgs were stale.
+func overlay[T any](base, pkgs []T, name func(*T) (string, string), order version.Order) ([]T, int) {
+	newest := func(list []T) map[string]string {
 		out := map[string]string{}
 		for i := range list {
-			v := list[i].Version
-			if cur, ok := out[list[i].Name]; !ok || order.Compare(cur, v) < 0 {
-				out[list[i].Name] = v
+			n, v := name(&list[i])
+			if cur, ok := out[n]; !ok || order.Compare(cur, v) < 0 {
+				out[n] = v
 			}
 		}
 		return out
 	}
 	incoming := newest(pkgs)
-	existing := newest(s.Packages)
+	existing := newest(base)
 	keepOld := map[string]bool{}
-	for name, v := range incoming {
-		if old, ok := existing[name]; ok && order.Compare(v, old) < 0 {
-			keepOld[name] = true
+	for n, v := range incoming {
+		if old, ok := existing[n]; ok && order.Compare(v, old) < 0 {
+			keepOld[n] = true
 		}
 	}
-	s.Packages = slices.DeleteFunc(s.Packages, func(p events.Package) bool {
-		_, replaced := incoming[p.Name]
-		return replaced && !keepOld[p.Name]
+	base = slices.DeleteFunc(base, func(p T) bool {
+		n, _ := name(&p)
+		_, replaced := incoming[n]
+		return replaced && !keepOld[n]
 	})
+	stale := 0
 	for i := range pkgs {
-		if keepOld[pkgs[i].Name] {
-			s.Stale++
+		if n, _ := name(&pkgs[i]); keepOld[n] {
+			stale++
 			continue
 		}
-		s.Packages = append(s.Packages, pkgs[i])
+		base = append(base, pkgs[i])
 	}
+	return base, stale
 }
 
 // Option configures ReadSnapshot.
@@ -166,6 +226,23 @@ type options struct {
 // format, else the generic order).
 func WithVersionScheme(s version.Scheme) Option {
 	return func(o *options) { o.scheme = s }
+}
+
+// newOptions applies opts; with progress, the total is the size of the
+// files at paths.
+func newOptions(paths []string, opts []Option) *options {
+	o := &options{}
+	for _, opt := range opts {
+		opt(o)
+	}
+	if o.progress != nil {
+		for _, path := range paths {
+			if st, err := os.Stat(path); err == nil {
+				o.total += st.Size()
+			}
+		}
+	}
+	return o
 }
 
 // WithProgress has ReadSnapshot report, as it reads, how many raw (still
@@ -193,10 +270,15 @@ func (hr *hashingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// file records the file at path from the bytes read so far.
+func (hr *hashingReader) file(path string) events.InputFile {
+	return events.InputFile{Path: path, SHA256: hex.EncodeToString(hr.h.Sum(nil)), Bytes: hr.n}
+}
+
 // ctxCheckEvery is how many packages are parsed between checks of ctx.
 const ctxCheckEvery = 4096
 
-func readFile(ctx context.Context, f Format, path string, o *options) ([]events.Package, events.InputFile, Stats, error) {
+func readFile[T any](ctx context.Context, f Format, path string, o *options, keep func(*events.Package) (T, error)) ([]T, events.InputFile, Stats, error) {
 	var file events.InputFile
 	fh, err := os.Open(path)
 	if err != nil {
@@ -210,14 +292,18 @@ func readFile(ctx context.Context, f Format, path string, o *options) ([]events.
 	}
 	defer rc.Close()
 
-	var pkgs []events.Package
+	var kept []T
 	stats, err := Parse(rc, path, f, func(p events.Package) error {
-		if len(pkgs)%ctxCheckEvery == 0 {
+		if len(kept)%ctxCheckEvery == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 		}
-		pkgs = append(pkgs, p)
+		k, err := keep(&p)
+		if err != nil {
+			return err
+		}
+		kept = append(kept, k)
 		return nil
 	})
 	if err != nil {
@@ -234,8 +320,7 @@ func readFile(ctx context.Context, f Format, path string, o *options) ([]events.
 	if _, err := io.Copy(io.Discard, hr); err != nil {
 		return nil, file, stats, &ParseError{File: path, Err: err}
 	}
-	file = events.InputFile{Path: path, SHA256: hex.EncodeToString(hr.h.Sum(nil)), Bytes: hr.n}
-	return slices.Clip(pkgs), file, stats, nil
+	return slices.Clip(kept), hr.file(path), stats, nil
 }
 
 // rootCause returns the decompression error behind a parse error, if there
