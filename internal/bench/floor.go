@@ -39,16 +39,19 @@ const (
 var floorStateTables = []string{"packagesets", "packages"}
 
 // floorScope names, per derived table whose rows the delta path re-derives
-// per touched project (projections/catalog.go: level 1, projects; the
-// history projection's versions), the column holding the project. The other
-// derived tables are kept by counter differences and read only the rows
-// whose counters move: their re-derived rows are their changed rows.
+// per touched key (projections/catalog.go: level 1 per (project,
+// repository), projects per project; the history projection's versions),
+// the columns of that key. The other derived tables are kept by counter
+// differences and read only the rows whose counters move: their re-derived
+// rows are their changed rows. It is the bench's own estimate of the delta
+// path's scope, from the packagesets that differ: the project-wide pass of
+// projects whose newest version moved re-derives more pairs than it counts.
 var floorScope = map[string]string{
-	"project_repositories": "project",
-	"project_maintainers":  "project",
-	"project_links":        "project",
+	"project_repositories": "project, repo_id",
+	"project_maintainers":  "project, repo_id",
+	"project_links":        "project, repo_id",
 	"projects":             "name",
-	"history_versions":     "project",
+	"history_versions":     "project, repo_id",
 }
 
 // floorForward are wall-clock columns that only move forward (a
@@ -204,8 +207,16 @@ func newFloor(ctx context.Context, pool *pgxpool.Pool) (*floor, error) {
 		if len(t.keys) == 0 || len(cols) == 0 {
 			return nil, fmt.Errorf("floor: %s has no primary key or no columns", name)
 		}
+		var generated []string
+		if !t.derived {
+			// The state tables' snapshots copy their generated columns
+			// (packagesets.bucket) as plain ones; PostgreSQL computes them.
+			if generated, err = columnList(ctx, tx, "floor-generated", "public."+name); err != nil {
+				return nil, err
+			}
+		}
 		for _, c := range cols {
-			if !slices.Contains(t.keys, c) {
+			if !slices.Contains(t.keys, c) && !slices.Contains(generated, c) {
 				t.values = append(t.values, c)
 			}
 		}
@@ -220,8 +231,8 @@ func newFloor(ctx context.Context, pool *pgxpool.Pool) (*floor, error) {
 	// The projects the delta touches: those of the packagesets that differ.
 	if _, err := tx.Exec(ctx, `DROP TABLE IF EXISTS bench_floor.touched;
 	    CREATE TABLE bench_floor.touched AS
-	    SELECT project FROM bench_floor.ab_del_packagesets UNION SELECT project FROM bench_floor.ab_upd_packagesets
-	    UNION SELECT project FROM bench_floor.ab_ins_packagesets;
+	    SELECT project, repo_id FROM bench_floor.ab_del_packagesets UNION SELECT project, repo_id FROM bench_floor.ab_upd_packagesets
+	    UNION SELECT project, repo_id FROM bench_floor.ab_ins_packagesets;
 	    ANALYZE bench_floor.touched`); err != nil {
 		return nil, fmt.Errorf("floor: touched projects: %w", err)
 	}
@@ -235,10 +246,14 @@ func newFloor(ctx context.Context, pool *pgxpool.Pool) (*floor, error) {
 			continue
 		}
 		keys := strings.Join(t.keys, ", ")
+		touched := "SELECT project, repo_id FROM bench_floor.touched"
+		if !strings.Contains(col, ",") {
+			touched = "SELECT project FROM bench_floor.touched"
+		}
 		q := fmt.Sprintf(`SELECT count(*) FROM (
-		    SELECT %[1]s FROM bench_floor.a_%[2]s WHERE %[3]s IN (SELECT project FROM bench_floor.touched)
-		    UNION SELECT %[1]s FROM bench_floor.b_%[2]s WHERE %[3]s IN (SELECT project FROM bench_floor.touched)) s`,
-			keys, t.name, col)
+		    SELECT %[1]s FROM bench_floor.a_%[2]s WHERE (%[3]s) IN (%[4]s)
+		    UNION SELECT %[1]s FROM bench_floor.b_%[2]s WHERE (%[3]s) IN (%[4]s)) s`,
+			keys, t.name, col, touched)
 		if err := tx.QueryRow(ctx, q).Scan(&t.rederived); err != nil {
 			return nil, fmt.Errorf("floor: %s: rows in scope: %w", t.name, err)
 		}
@@ -385,7 +400,7 @@ func (t *floorTable) write(kind, tmp string) string {
 
 // summary is the floor's counts, without the timing.
 func (f *floor) summary() *Floor {
-	out := &Floor{Tables: map[string]TableDelta{}, RederivedFrom: "rows of the delta path's scope (touched projects' rows of level 1, projects and history_versions; changed rows of the counter-kept tables)"}
+	out := &Floor{Tables: map[string]TableDelta{}, RederivedFrom: "rows of the delta path's scope, estimated from the packagesets that differ (their (project, repository) pairs at level 1 and in history_versions, their projects; changed rows of the counter-kept tables)"}
 	for _, t := range f.tables {
 		if !t.derived {
 			out.StateRows += t.changed()

@@ -26,3 +26,9 @@ ORDER BY array_position(i.indkey::int2[], a.attnum);
 SELECT attname FROM pg_attribute
 WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped
 ORDER BY attnum;
+
+-- name: floor-generated
+-- The generated columns of a table: computed by PostgreSQL, never written.
+SELECT attname FROM pg_attribute
+WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated <> ''
+ORDER BY attnum;

@@ -13,6 +13,7 @@ import (
 	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/internal/ingest"
 	"github.com/deltalog/deltalog/internal/input/formats"
+	"github.com/deltalog/deltalog/internal/input/version"
 	"github.com/deltalog/deltalog/internal/pg/dbtest"
 )
 
@@ -76,7 +77,7 @@ func TestByteIdenticalInputIsNotParsed(t *testing.T) {
 	ctx := context.Background()
 	update := func(reparse bool, files ...string) *ingest.Summary {
 		t.Helper()
-		s, err := ingest.Run(ctx, u, ingest.Params{Repo: "r", Format: formats.TSV, Files: files, Reparse: reparse})
+		s, err := ingest.Run(ctx, u, ingest.Params{Repo: "r", Format: formats.TSV, VersionScheme: version.SchemePyPI, Files: files, Reparse: reparse})
 		require.NoError(t, err)
 		return s
 	}

@@ -13,7 +13,7 @@ SELECT (SELECT seq FROM changelog_head),
 
 -- name: web-project
 SELECT name, num_repos, num_packages, newest_version, num_updates, first_seen
-FROM projects
+FROM public.projects
 WHERE name = $1 AND NOT orphaned;
 
 -- name: web-project-packages
@@ -24,37 +24,37 @@ SELECT pr.name, pr.num_repos, pr.num_packages, pr.newest_version, pr.num_updates
        r.name, p.name, p.version,
        CASE WHEN p.version_key = pr.newest_key THEN 'newest' ELSE 'outdated' END,
        p.summary, p.category, p.maintainers, p.links
-FROM projects pr
-LEFT JOIN (packages p JOIN repositories r ON r.id = p.repo_id) ON p.project = pr.name
+FROM public.projects pr
+LEFT JOIN (packages p JOIN public.repositories r ON r.id = p.repo_id) ON p.project = pr.name
 WHERE pr.name = $1 AND NOT pr.orphaned
 ORDER BY r.name, p.name, p.version;
 
 -- name: web-repository
 SELECT id, name, num_packages, num_projects, num_maintainers, num_newest, num_outdated, first_seen, last_updated
-FROM repositories
+FROM public.repositories
 WHERE name = $1;
 
 -- name: web-repositories
 SELECT id, name, num_packages, num_projects, num_maintainers, num_newest, num_outdated, first_seen, last_updated
-FROM repositories
+FROM public.repositories
 ORDER BY name;
 
 -- name: web-maintainer
 SELECT id, email, name, num_packages, num_projects, num_repos, num_newest, num_outdated, first_seen, orphaned_at
-FROM maintainers
+FROM public.maintainers
 WHERE email = $1;
 
 -- name: web-maintainer-repositories
 SELECT r.name, mr.num_packages, mr.num_projects, mr.num_newest, mr.num_outdated
-FROM maintainer_repositories mr
-JOIN repositories r ON r.id = mr.repo_id
+FROM public.maintainer_repositories mr
+JOIN public.repositories r ON r.id = mr.repo_id
 WHERE mr.maintainer_id = $1
 ORDER BY r.name;
 
 -- name: web-maintainer-projects
 -- A page of a maintainer's projects in name order, after $2.
 SELECT DISTINCT project
-FROM project_maintainers
+FROM public.project_maintainers
 WHERE maintainer_id = $1 AND project > $2
 ORDER BY project
 LIMIT $3;
@@ -62,8 +62,8 @@ LIMIT $3;
 -- name: web-history
 -- A project's history, newest first, below seq $2.
 SELECT h.seq, h.project, h.kind, coalesce(r.name, ''), h.old_version, h.new_version, h.at
-FROM project_history h
-LEFT JOIN repositories r ON r.id = h.repo_id
+FROM public.project_history h
+LEFT JOIN public.repositories r ON r.id = h.repo_id
 WHERE h.project = $1 AND h.seq < $2
 ORDER BY h.seq DESC, h.kind
 LIMIT $3;
@@ -71,31 +71,31 @@ LIMIT $3;
 -- name: web-history-maintainer
 -- The history of a maintainer's projects, newest first.
 SELECT h.seq, h.project, h.kind, coalesce(r.name, ''), h.old_version, h.new_version, h.at
-FROM project_history h
-LEFT JOIN repositories r ON r.id = h.repo_id
-WHERE h.project IN (SELECT project FROM project_maintainers WHERE maintainer_id = $1) AND h.seq < $2
+FROM public.project_history h
+LEFT JOIN public.repositories r ON r.id = h.repo_id
+WHERE h.project IN (SELECT project FROM public.project_maintainers WHERE maintainer_id = $1) AND h.seq < $2
 ORDER BY h.seq DESC, h.kind
 LIMIT $3;
 
 -- name: web-history-repository
 -- A repository's history, newest first.
 SELECT h.seq, h.project, h.kind, r.name, h.old_version, h.new_version, h.at
-FROM project_history h
-JOIN repositories r ON r.id = h.repo_id
+FROM public.project_history h
+JOIN public.repositories r ON r.id = h.repo_id
 WHERE h.repo_id = $1 AND h.seq < $2
 ORDER BY h.seq DESC, h.kind
 LIMIT $3;
 
 -- name: web-statistics
 SELECT num_packages, num_projects, num_maintainers, num_repos, num_links
-FROM statistics;
+FROM public.statistics;
 
 -- name: web-batches
 -- The last batches, newest first.
 SELECT b.id, coalesce(r.name, '#' || b.repo_id), b.kind, b.started_at, b.finished_at,
        b.first_seq, b.last_seq, b.counts
 FROM batches b
-LEFT JOIN repositories r ON r.id = b.repo_id
+LEFT JOIN public.repositories r ON r.id = b.repo_id
 ORDER BY b.id DESC
 LIMIT $1;
 

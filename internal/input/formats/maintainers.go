@@ -72,7 +72,7 @@ func parseMaintainers(v []byte, dst []events.Maintainer, in *interner, scratch *
 // whitespace or brackets. Validating addresses is not this parser's job.
 func isEmail(b []byte) bool {
 	at := bytes.IndexByte(b, '@')
-	return at > 0 && at < len(b)-1 && bytes.IndexAny(b, " \t<>,\"") < 0
+	return at > 0 && at < len(b)-1 && !bytes.ContainsAny(b, " \t<>,\"")
 }
 
 // unquote strips the quotes of a fully quoted display name and resolves its
