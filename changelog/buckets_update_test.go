@@ -26,12 +26,7 @@ func packagesetsRead(t *testing.T, pool *pgxpool.Pool) int64 {
 
 func singleBackend(t *testing.T) (*pgxpool.Pool, *changelog.Updater) {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(dbtest.NewURL(t))
-	require.NoError(t, err)
-	cfg.MaxConns = 1
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool := dbtest.NewSingle(t)
 	u, err := changelog.NewUpdater(pool, changelog.Config{})
 	require.NoError(t, err)
 	return pool, u

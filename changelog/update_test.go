@@ -100,15 +100,7 @@ func TestUpdateEmitsPackageLevelDeltas(t *testing.T) {
 // own table statistics.
 func TestRepeatedUpdateWritesNoRow(t *testing.T) {
 	t.Parallel()
-	url := dbtest.NewURL(t)
-	cfg, err := pgxpool.ParseConfig(url)
-	require.NoError(t, err)
-	cfg.MaxConns = 1 // one backend, so that we can flush its statistics
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	u, err := changelog.NewUpdater(pool, changelog.Config{})
-	require.NoError(t, err)
+	pool, u := singleBackend(t) // one backend, so that we can flush its statistics
 
 	var pkgs []events.Package
 	for i := range 200 {

@@ -21,12 +21,7 @@ import (
 // connection, so that its table statistics can be flushed on demand.
 func singleBackend(t *testing.T) (*pgxpool.Pool, *changelog.Updater) {
 	t.Helper()
-	cfg, err := pgxpool.ParseConfig(dbtest.NewURL(t))
-	require.NoError(t, err)
-	cfg.MaxConns = 1
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
+	pool := dbtest.NewSingle(t)
 	u, err := changelog.NewUpdater(pool, changelog.Config{})
 	require.NoError(t, err)
 	return pool, u

@@ -52,11 +52,24 @@ var (
 // database dropped.
 func New(tb testing.TB) *pgxpool.Pool {
 	tb.Helper()
+	return newPool(tb, maxConns)
+}
+
+// NewSingle is [New] with a pool of one connection: every statement runs
+// in the same backend, so a test can flush that backend's table statistics
+// (pg_stat_force_next_flush) and read what its statements wrote and read.
+func NewSingle(tb testing.TB) *pgxpool.Pool {
+	tb.Helper()
+	return newPool(tb, 1)
+}
+
+func newPool(tb testing.TB, conns int32) *pgxpool.Pool {
+	tb.Helper()
 	cfg, err := pgxpool.ParseConfig(NewURL(tb))
 	if err != nil {
 		tb.Fatalf("dbtest: %v", err)
 	}
-	cfg.MaxConns = maxConns
+	cfg.MaxConns = conns
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		tb.Fatalf("dbtest: %v", err)
