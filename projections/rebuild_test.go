@@ -167,6 +167,18 @@ func shape(t *testing.T, q changelog.Querier) []string {
 	return out
 }
 
+// setupChurned is setupPaged with pages of pageSize events after steps of
+// applyChurn, caught up.
+func setupChurned(t *testing.T, pageSize, steps int) *fixture {
+	t.Helper()
+	f := setupPaged(t, pageSize)
+	for step := range steps {
+		applyChurn(t, f.updater, step)
+	}
+	require.NoError(t, f.runner.Run(context.Background(), false))
+	return f
+}
+
 // TestRebuildMatchesIncremental is issue 4's second proof: rebuilding every
 // projection, from the state and from the changelog, gives tables identical
 // to the incrementally kept ones (the same content, the same maintainer and
@@ -174,12 +186,8 @@ func shape(t *testing.T, q changelog.Querier) []string {
 // table; and the rebuilt tables go on being kept incrementally.
 func TestRebuildMatchesIncremental(t *testing.T) {
 	t.Parallel()
-	f := setupPaged(t, 50)
+	f := setupChurned(t, 50, 5)
 	ctx := context.Background()
-	for step := range 5 {
-		applyChurn(t, f.updater, step)
-	}
-	require.NoError(t, f.runner.Run(ctx, false))
 	want := digest(t, f.pool)
 	ids, tables := identities(t, f.pool), shape(t, f.pool)
 	require.Contains(t, tables, "projects {fillfactor=85}")
@@ -321,12 +329,8 @@ func waitCaughtUp(t *testing.T, f *fixture) {
 // projection at the same time is refused.
 func TestRebuildInterrupted(t *testing.T) {
 	t.Parallel()
-	f := setupPaged(t, 50)
+	f := setupChurned(t, 50, 3)
 	ctx := context.Background()
-	for step := range 3 {
-		applyChurn(t, f.updater, step)
-	}
-	require.NoError(t, f.runner.Run(ctx, false))
 	want := digest(t, f.pool)
 	pool := bigPool(t, f)
 
@@ -415,12 +419,8 @@ func checkpoints(t *testing.T, f *fixture) map[string]int64 {
 // swap moves the live tables, with their triggers, out).
 func TestRebuildWritesNoLiveTable(t *testing.T) {
 	t.Parallel()
-	f := setupPaged(t, 40)
+	f := setupChurned(t, 40, 3)
 	ctx := context.Background()
-	for step := range 3 {
-		applyChurn(t, f.updater, step)
-	}
-	require.NoError(t, f.runner.Run(ctx, false))
 	cfg, err := pgxpool.ParseConfig(f.pool.Config().ConnString())
 	require.NoError(t, err)
 	cfg.ConnConfig.RuntimeParams["application_name"] = "rebuild"
