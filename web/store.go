@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/projections"
 	dlsql "github.com/deltalog/deltalog/sql"
 )
@@ -259,6 +260,9 @@ type Batch struct {
 	FirstSeq   int64
 	LastSeq    int64
 	Counts     map[string]int
+	// Timings splits the update's time (nil for batches recorded before
+	// the split was).
+	Timings *events.BatchTimings
 }
 
 // Seconds is how long the batch's update ran.
@@ -267,9 +271,16 @@ func (b Batch) Seconds() float64 { return b.Finished.Sub(b.Started).Seconds() }
 func (s *store) batches(ctx context.Context, limit int) ([]Batch, error) {
 	return collect(ctx, s.db, "batches", func(row pgx.CollectableRow) (Batch, error) {
 		var b Batch
-		var counts []byte
-		if err := row.Scan(&b.ID, &b.Repository, &b.Kind, &b.Started, &b.Finished, &b.FirstSeq, &b.LastSeq, &counts); err != nil {
+		var (
+			counts             []byte
+			parse, diff, write *float64
+		)
+		if err := row.Scan(&b.ID, &b.Repository, &b.Kind, &b.Started, &b.Finished, &b.FirstSeq, &b.LastSeq, &counts,
+			&parse, &diff, &write); err != nil {
 			return b, err
+		}
+		if parse != nil && diff != nil && write != nil {
+			b.Timings = &events.BatchTimings{Parse: *parse, Diff: *diff, Write: *write}
 		}
 		return b, json.Unmarshal(counts, &b.Counts)
 	}, dlsql.Query("web-batches"), limit)

@@ -93,7 +93,7 @@ FROM public.statistics;
 -- name: web-batches
 -- The last batches, newest first.
 SELECT b.id, coalesce(r.name, '#' || b.repo_id), b.kind, b.started_at, b.finished_at,
-       b.first_seq, b.last_seq, b.counts
+       b.first_seq, b.last_seq, b.counts, b.parse_seconds, b.diff_seconds, b.write_seconds
 FROM batches b
 LEFT JOIN public.repositories r ON r.id = b.repo_id
 ORDER BY b.id DESC
