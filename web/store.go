@@ -212,6 +212,9 @@ type HistoryEntry struct {
 	OldVersion *string   `json:"old_version,omitempty"`
 	NewVersion *string   `json:"new_version,omitempty"`
 	At         time.Time `json:"at"`
+	// NewestIn is, for a fell_outdated entry of a repository's history,
+	// the repository that brought the newer version.
+	NewestIn *string `json:"newest_in,omitempty"`
 }
 
 // historyOf names the history queries by what they select on.
@@ -227,7 +230,7 @@ var historyOf = map[string]string{
 func (s *store) history(ctx context.Context, subject string, key any, before int64, limit int) ([]HistoryEntry, error) {
 	return collect(ctx, s.db, subject+" history", func(row pgx.CollectableRow) (HistoryEntry, error) {
 		var h HistoryEntry
-		return h, row.Scan(&h.Seq, &h.Project, &h.Kind, &h.Repository, &h.OldVersion, &h.NewVersion, &h.At)
+		return h, row.Scan(&h.Seq, &h.Project, &h.Kind, &h.Repository, &h.OldVersion, &h.NewVersion, &h.At, &h.NewestIn)
 	}, dlsql.Query(historyOf[subject]), key, before, limit)
 }
 
