@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -323,40 +322,11 @@ type harness struct {
 	runner  *projections.Runner
 	// pages collects what each projection page did (Config.PageFunc),
 	// for the pass that runs them.
-	pages pageCounter
+	pages projections.StatsSum
 	// cache is the updates' parse cache, as `deltalog update` keeps one;
 	// last holds each repository's files of its last update.
 	cache *formats.ParseCache
 	last  map[string][]string
-}
-
-// pageCounter sums the projections' page statistics per derived table.
-type pageCounter struct {
-	mu     sync.Mutex
-	tables map[string]projections.TableStats
-}
-
-func (c *pageCounter) add(s projections.PageStats) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.tables == nil {
-		c.tables = map[string]projections.TableStats{}
-	}
-	for name, t := range s.Tables {
-		sum := c.tables[name]
-		sum.Rederived += t.Rederived
-		sum.Changed += t.Changed
-		c.tables[name] = sum
-	}
-}
-
-// take returns the sums so far and starts again.
-func (c *pageCounter) take() map[string]projections.TableStats {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := c.tables
-	c.tables = nil
-	return t
 }
 
 func (h *harness) progress(format string, args ...any) {
@@ -436,7 +406,7 @@ func (h *harness) wipe(ctx context.Context) error {
 		return err
 	}
 	h.runner, err = projections.NewRunner(projections.Config{
-		DB: h.pool, Projections: ps, PageSize: h.cfg.PageSize, Logger: h.cfg.Logger, PageFunc: h.pages.add,
+		DB: h.pool, Projections: ps, PageSize: h.cfg.PageSize, Logger: h.cfg.Logger, PageFunc: h.pages.Add,
 	})
 	return err
 }
@@ -503,12 +473,12 @@ func (h *harness) update(ctx context.Context, snaps []snapshot) (pass, error) {
 		p.packages += sum.Packages
 	}
 	start := time.Now()
-	h.pages.take()
+	h.pages.Take()
 	if err := h.runner.Run(ctx, false); err != nil {
 		return p, fmt.Errorf("projections: %w", err)
 	}
 	p.project = time.Since(start)
-	p.tables = h.pages.take()
+	p.tables = h.pages.Take()
 	p.e2e += p.project
 	p.db += p.project
 	return p, nil
