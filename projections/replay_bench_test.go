@@ -52,7 +52,7 @@ func BenchmarkReplayDebian(b *testing.B) {
 			for b.Loop() {
 				start := time.Now()
 				if _, err := projections.Rebuild(context.Background(), f.pool, projections.RebuildOpts{
-					Projections: []string{name}, From: projections.FromChangelog, PageSize: 10000}); err != nil {
+					Projections: []string{name}, From: projections.FromChangelog, PageSize: 10000, Logger: testLogger()}); err != nil {
 					b.Fatal(err)
 				}
 				took += time.Since(start)
