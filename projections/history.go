@@ -150,82 +150,101 @@ func (h History) runs(evs []events.Event) []historyRun {
 // changelog never gives: an "added" packageset had no versions) writes
 // nothing and is folded instead.
 func (h History) bulk(ctx context.Context, tx pgx.Tx, page *Page, evs []events.Event) error {
+	// One row per event, with its greatest version (most events have one);
+	// the others of its versions as extra rows.
 	n := len(evs)
 	var (
-		seqs, batches        = make([]int64, 0, n), make([]int64, 0, n)
-		projects, best       = make([]string, 0, n), make([]string, 0, n)
-		repos                = make([]int32, 0, n)
-		at                   = make([]time.Time, 0, n)
-		topKeys, runKeys     = make([][]byte, 0, n), make([][]byte, 0, n)
-		topVers, runVers     = make([]string, 0, n), make([]*string, 0, n)
-		vProjects, vVersions = make([]string, 0, n), make([]string, 0, n)
-		vRepos, vCounts      = make([]int32, 0, n), make([]int32, 0, n)
-		vKeys                = make([][]byte, 0, n)
+		seqs, batches    = make([]int64, 0, n), make([]int64, 0, n)
+		projects         = make([]string, 0, n)
+		repos            = make([]int32, 0, n)
+		best             = make([]*string, 0, n) // nil: the greatest version
+		topKeys, runKeys = make([][]byte, 0, n), make([][]byte, 0, n)
+		topVers, runVers = make([]string, 0, n), make([]*string, 0, n)
+		topCounts        = make([]int32, 0, n)
+		extra            struct {
+			projects, versions []string
+			repos, counts      []int32
+			keys               [][]byte
+		}
 	)
-	type newest struct {
+	type versionCount struct {
 		key     []byte
 		version string
+		count   int32
 	}
 	// greater orders versions as the fold's newest does: by key, then by
 	// spelling.
-	greater := func(a, b newest) bool {
+	greater := func(a, b versionCount) bool {
 		c := bytes.Compare(a.key, b.key)
 		return c > 0 || c == 0 && a.version > b.version
 	}
-	running := map[string]newest{}
+	running := map[string]versionCount{}
+	var vs []versionCount
 	for _, ev := range evs {
 		repo, ok := page.Repos[ev.Repo]
 		if !ok {
 			return fmt.Errorf("event %d: unknown repository %q", ev.Seq, ev.Repo)
 		}
-		order := version.OrderOf(repo.Scheme)
-		first := len(vVersions)
+		vs = vs[:0]
 		var bestVer string
-		var top newest
 		for i, p := range ev.Added {
-			if j := slices.Index(vVersions[first:], p.Version); j >= 0 {
-				vCounts[first+j]++
+			if j := slices.IndexFunc(vs, func(v versionCount) bool { return v.version == p.Version }); j >= 0 {
+				vs[j].count++
 				continue
 			}
-			k := newest{version.SchemeKey(repo.Scheme, p.Version), p.Version}
-			vProjects, vRepos, vVersions = append(vProjects, ev.Project), append(vRepos, repo.ID), append(vVersions, p.Version)
-			vKeys, vCounts = append(vKeys, k.key), append(vCounts, 1)
-			if i == 0 {
-				bestVer, top = p.Version, k
-				continue
-			}
+			vs = append(vs, versionCount{version.SchemeKey(repo.Scheme, p.Version), p.Version, 1})
 			// The greatest by the repository's order, then by spelling:
 			// the fold's best.
-			if c := order.Compare(p.Version, bestVer); c > 0 || c == 0 && p.Version > bestVer {
+			if c := version.OrderOf(repo.Scheme).Compare(p.Version, bestVer); i == 0 || c > 0 || c == 0 && p.Version > bestVer {
 				bestVer = p.Version
 			}
-			if greater(k, top) {
-				top = k
+		}
+		top := 0
+		for i := range vs {
+			if greater(vs[i], vs[top]) {
+				top = i
 			}
 		}
-		seqs, batches, projects = append(seqs, ev.Seq), append(batches, ev.Batch), append(projects, ev.Project)
-		repos, best, at = append(repos, repo.ID), append(best, bestVer), append(at, page.BatchTimes[ev.Batch])
-		topKeys, topVers = append(topKeys, top.key), append(topVers, top.version)
+		for i, v := range vs {
+			if i != top {
+				extra.projects, extra.repos, extra.versions = append(extra.projects, ev.Project), append(extra.repos, repo.ID), append(extra.versions, v.version)
+				extra.keys, extra.counts = append(extra.keys, v.key), append(extra.counts, v.count)
+			}
+		}
+		t := vs[top]
+		seqs, batches, projects, repos = append(seqs, ev.Seq), append(batches, ev.Batch), append(projects, ev.Project), append(repos, repo.ID)
+		topKeys, topVers, topCounts = append(topKeys, t.key), append(topVers, t.version), append(topCounts, t.count)
+		if bestVer == t.version {
+			best = append(best, nil)
+		} else {
+			best = append(best, &bestVer)
+		}
 		if before, ok := running[ev.Project]; ok {
 			runKeys, runVers = append(runKeys, before.key), append(runVers, &before.version)
-			if !greater(top, before) {
+			if !greater(t, before) {
 				continue
 			}
 		} else {
 			runKeys, runVers = append(runKeys, nil), append(runVers, nil)
 		}
-		running[ev.Project] = top
+		running[ev.Project] = t
+	}
+	batchIDs := make([]int64, 0, len(page.BatchTimes))
+	batchTimes := make([]time.Time, 0, len(page.BatchTimes))
+	for id, at := range page.BatchTimes {
+		batchIDs, batchTimes = append(batchIDs, id), append(batchTimes, at)
 	}
 	entries, err := timedRows(ctx, tx, "project_history", dlsql.Render("history-bulk", deltaSchemas(h.schema)),
-		seqs, batches, projects, repos, best, at, topKeys, topVers, runKeys, runVers,
-		vProjects, vRepos, vVersions, vKeys, vCounts)
+		seqs, batches, projects, repos, best, topKeys, topVers, topCounts, runKeys, runVers,
+		extra.projects, extra.repos, extra.versions, extra.keys, extra.counts, batchIDs, batchTimes)
 	if err != nil {
 		return err
 	}
 	if entries == 0 { // stale pairs: nothing was written
 		return h.fold(ctx, tx, page, evs)
 	}
-	statsFrom(ctx).add("history_versions", int64(len(vVersions)), int64(len(vVersions)))
+	versions := int64(n + len(extra.versions))
+	statsFrom(ctx).add("history_versions", versions, versions)
 	statsFrom(ctx).add("project_history", entries, entries)
 	return nil
 }
