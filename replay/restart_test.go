@@ -3,7 +3,10 @@ package replay_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"log/slog"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -116,3 +119,95 @@ func TestReplicationSurvivesPostgresRestart(t *testing.T) {
 // statement, so that a process that gives up on a lost database does so
 // during it.
 const outage = 3500 * time.Millisecond
+
+// TestServeSurvivesPostgresRestart: the HTTP server answers through an
+// outage of its database — /status with 503 and "database": "waiting",
+// /metrics with deltalog_database_waiting 1 — and serves again once it is
+// back, without a restart; a follower reading its SSE stream (its database
+// on the same crashed cluster) reconnects and ends with the leader's state.
+func TestServeSurvivesPostgresRestart(t *testing.T) {
+	t.Parallel()
+	srv := dbtest.NewServer(t)
+	ctx := context.Background()
+	open := func(name string) *pgxpool.Pool {
+		pool, err := pgxpool.New(ctx, srv.NewURL(t, name))
+		require.NoError(t, err)
+		t.Cleanup(pool.Close)
+		return pool
+	}
+	lp, fp := open("leader"), open("follower")
+	u, err := changelog.NewUpdater(lp, changelog.Config{})
+	require.NoError(t, err)
+	l := &leader{pool: lp, u: u}
+	history(t, l, 100)
+	_, base := httpServer(t, lp, replay.ServerConfig{})
+
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(body)
+	}
+	statusOf := func() (int, replay.ServerStatus) {
+		t.Helper()
+		code, body := get("/status")
+		var st replay.ServerStatus
+		require.NoError(t, json.Unmarshal([]byte(body), &st), body)
+		return code, st
+	}
+	code, st := statusOf()
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, "ok", st.Database)
+
+	var logs logBuffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	})
+	f, err := replay.NewFollower(replay.FollowerConfig{DB: fp, From: base, ChunkEvents: 50,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	require.NoError(t, err)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	followed := make(chan error, 1)
+	go func() { followed <- f.Run(runCtx) }()
+	require.Eventually(t, func() bool {
+		h, err := changelog.Head(ctx, fp)
+		return err == nil && h > 0
+	}, time.Minute, 5*time.Millisecond)
+
+	srv.Crash(t)
+	code, st = statusOf()
+	require.Equal(t, http.StatusServiceUnavailable, code)
+	require.Equal(t, "waiting", st.Database)
+	require.NotEmpty(t, st.Error)
+	code, body := get("/metrics")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "\ndeltalog_database_waiting 1\n")
+	time.Sleep(outage)
+	select {
+	case err := <-followed:
+		t.Fatalf("the follower gave up while the database was down: %v", err)
+	default:
+	}
+	srv.Start(t)
+
+	res := l.update(t, "gamma", synth(100, 0), 0)
+	require.Eventually(t, func() bool {
+		h, err := changelog.Head(ctx, fp)
+		return err == nil && h == res.HeadSeq
+	}, 2*time.Minute, 20*time.Millisecond, "the follower resumed and caught up")
+	requireSame(t, lp, fp)
+	code, st = statusOf()
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, "ok", st.Database)
+	require.Equal(t, res.HeadSeq, st.HeadSeq)
+	_, body = get("/metrics")
+	require.Contains(t, body, "\ndeltalog_database_waiting 0\n")
+	cancel()
+	require.ErrorIs(t, <-followed, context.Canceled)
+}
