@@ -35,16 +35,23 @@ func (f *failing) Apply(_ context.Context, _ pgx.Tx, page *projections.Page) (fu
 	return func() { f.applied.Store(page.Next) }, nil
 }
 
-func TestFailingProjectionStopsAtItsPageOthersGoOn(t *testing.T) {
-	t.Parallel()
+// setupFailing is a fixture of the catalog and a projection failing on
+// project b, with one event per page, and projects a, b and c updated.
+func setupFailing(t *testing.T) (*fixture, *failing) {
+	t.Helper()
 	cat, err := projections.NewCatalog(projections.CatalogConfig{})
 	require.NoError(t, err)
 	bad := &failing{poison: "b"}
-	f := setupPaged(t, 1, cat, bad) // one event per page
-	ctx := context.Background()
+	f := setupPaged(t, 1, cat, bad)
 	f.update(t, "r", version.SchemeGeneric, []events.Package{p("a", "a", "1"), p("b", "b", "1"), p("c", "c", "1")})
+	return f, bad
+}
 
-	err = f.runner.Run(ctx, false)
+func TestFailingProjectionStopsAtItsPageOthersGoOn(t *testing.T) {
+	t.Parallel()
+	f, bad := setupFailing(t)
+	ctx := context.Background()
+	err := f.runner.Run(ctx, false)
 	require.ErrorIs(t, err, projections.ErrFailed)
 	require.ErrorContains(t, err, "cannot derive b")
 	require.Equal(t, int32(2), bad.attempts.Load(), "one try and MaxRetries=1 retry")
@@ -86,11 +93,7 @@ func TestFailingProjectionStopsAtItsPageOthersGoOn(t *testing.T) {
 // page waits in projection_dead_letters for the next start.
 func TestFollowingWorkerStopsWithItsProjection(t *testing.T) {
 	t.Parallel()
-	cat, err := projections.NewCatalog(projections.CatalogConfig{})
-	require.NoError(t, err)
-	bad := &failing{poison: "b"}
-	f := setupPaged(t, 1, cat, bad)
-	f.update(t, "r", version.SchemeGeneric, []events.Package{p("a", "a", "1"), p("b", "b", "1"), p("c", "c", "1")})
+	f, _ := setupFailing(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
