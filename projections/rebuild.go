@@ -271,8 +271,19 @@ func (b *rebuilder) buildFromState(ctx context.Context) error {
 	for attempt := 1; ; attempt++ {
 		if b.catalog {
 			// Identity rows for every email and URL of the current
-			// packages, committed before the snapshot is taken.
+			// packages, and of every package the changelog ever added
+			// (one a catalog far behind never saw, added and removed
+			// again since its checkpoint, has one as any other: the
+			// identities' one definition, audit-identities), committed
+			// before the snapshot is taken.
 			if _, err := b.pool.Exec(ctx, dlsql.Query("rebuild-identities-from-packages")); err != nil {
+				return fmt.Errorf("identities: %w", err)
+			}
+			head, err := changelog.Head(ctx, b.pool)
+			if err != nil {
+				return err
+			}
+			if err := createIdentities(ctx, b.pool, head); err != nil {
 				return fmt.Errorf("identities: %w", err)
 			}
 		}
@@ -307,6 +318,17 @@ func (b *rebuilder) buildStateSnapshot(ctx context.Context) error {
 	head, err := changelog.Head(ctx, tx)
 	if err != nil {
 		return err
+	}
+	if b.catalog {
+		// Events committed since createIdentities ran may name emails or
+		// URLs without a row yet.
+		c, _, err := checkIdentities(ctx, tx, head)
+		if err != nil {
+			return err
+		}
+		if c.Missing > 0 {
+			return errIdentitiesMoved
+		}
 	}
 	b.seq = head
 	total := int64(len(b.tables))

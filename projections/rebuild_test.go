@@ -399,6 +399,27 @@ func TestRebuildHistoryFromStateWhileItLags(t *testing.T) {
 	require.Equal(t, digest(t, ref.pool), digest(t, f.pool))
 }
 
+// TestCatchUpByRebuildKeepsEveryIdentity: a catalog far behind catches up
+// by a rebuild from state; the emails and URLs the changelog added and
+// removed again while it lagged get their identity rows too, as applying
+// the pages would have given them — the audit finds every identity.
+func TestCatchUpByRebuildKeepsEveryIdentity(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := setupPaged(t, 50)
+	for step := range 4 { // step%3 links and per-step maintainers come and go
+		applyChurn(t, f.updater, step)
+	}
+	res, err := projections.Rebuild(ctx, bigPool(t, f), projections.RebuildOpts{Projections: []string{projections.CatalogName}})
+	require.NoError(t, err)
+	require.Positive(t, res[0].Checkpoint)
+	var orphans int
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT count(*) FROM maintainers WHERE orphaned`).Scan(&orphans))
+	require.Positive(t, orphans, "the maintainers of earlier steps only, born orphaned")
+	rep := audit(t, f, projections.AuditOpts{Projections: []string{projections.CatalogName}})
+	require.Equal(t, projections.OutcomeConsistent, rep.Outcome, "%+v", rep.Failed())
+}
+
 func checkpoints(t *testing.T, f *fixture) map[string]int64 {
 	t.Helper()
 	sts, err := projections.ReadStatus(context.Background(), f.pool)
