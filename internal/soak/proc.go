@@ -79,16 +79,17 @@ type procs struct {
 	bin    string
 	logDir string
 
-	mu   sync.Mutex
-	live map[string]*instance
-	seq  map[string]int
+	mu      sync.Mutex
+	live    map[string]*instance
+	seq     map[string]int
+	lastEnd map[string]time.Time // by kind: when an instance last ended
 }
 
 func newProcs(bin, logDir string) (*procs, error) {
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return nil, err
 	}
-	return &procs{bin: bin, logDir: logDir, live: map[string]*instance{}, seq: map[string]int{}}, nil
+	return &procs{bin: bin, logDir: logDir, live: map[string]*instance{}, seq: map[string]int{}, lastEnd: map[string]time.Time{}}, nil
 }
 
 // start runs the binary with the arguments args returns for the new
@@ -125,6 +126,7 @@ func (p *procs) start(kind string, args func(name string) []string) (*instance, 
 		log.Close()
 		p.mu.Lock()
 		delete(p.live, name)
+		p.lastEnd[kind] = inst.ended
 		p.mu.Unlock()
 		close(inst.done)
 	}()
@@ -147,6 +149,13 @@ func (p *procs) alive(name string) bool {
 	defer p.mu.Unlock()
 	_, ok := p.live[name]
 	return ok
+}
+
+// endedSince reports whether an instance of kind ended after t.
+func (p *procs) endedSince(kind string, t time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastEnd[kind].After(t)
 }
 
 // pick returns a random running instance, choosing first a kind among

@@ -23,8 +23,10 @@ type WorkerReport struct {
 	// writing the projection's tables: what the exclusivity check saw.
 	Writing int `json:"writing"`
 	// Violations counts the pairs in which a live worker wrote without
-	// holding the projection's lock, or two wrote at once; First describes
-	// the first.
+	// holding the projection's lock, or two wrote at once, and the
+	// projections whose checkpoint moved from one sample to the next
+	// while nobody held their lock at either (and no worker ended nor
+	// PostgreSQL restarted in between); First describes the first.
 	Violations int    `json:"violations"`
 	First      string `json:"first,omitempty"`
 	// MaxLag is the largest lag seen (events behind the head), and
@@ -44,6 +46,7 @@ type sampler struct {
 	mu       sync.Mutex
 	rep      WorkerReport
 	progress map[string]progressMark // per projection
+	last     map[string]lockMark     // per projection: the last sample
 }
 
 // progressMark is when a projection's checkpoint last moved.
@@ -52,8 +55,16 @@ type progressMark struct {
 	since      time.Time
 }
 
+// lockMark is a projection's checkpoint at a sample, and whether a worker
+// held its lock then.
+type lockMark struct {
+	at         time.Time
+	checkpoint int64
+	held       bool
+}
+
 func newSampler(s *soak) *sampler {
-	smp := &sampler{s: s, progress: map[string]progressMark{}}
+	smp := &sampler{s: s, progress: map[string]progressMark{}, last: map[string]lockMark{}}
 	tables := projections.Tables()
 	for _, p := range projections.Names() {
 		for _, t := range tables[p] {
@@ -80,6 +91,7 @@ func (smp *sampler) run(ctx context.Context) {
 func (smp *sampler) sample(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	start := time.Now()
 	rows, err := smp.s.leader.Query(ctx, dlsql.Query("soak-projection-sessions"), smp.names, smp.relnames)
 	if err != nil {
 		return err
@@ -111,6 +123,21 @@ func (smp *sampler) sample(ctx context.Context) error {
 	now := time.Now()
 	smp.mu.Lock()
 	defer smp.mu.Unlock()
+	violation := func(bad string) {
+		smp.rep.Violations++
+		if smp.rep.First == "" {
+			smp.rep.First = now.UTC().Format("15:04:05.000") + " " + bad
+		}
+	}
+	for _, st := range sts {
+		held := len(holders[st.Name]) > 0
+		prev, ok := smp.last[st.Name]
+		smp.last[st.Name] = lockMark{at: start, checkpoint: st.Checkpoint, held: held}
+		if ok && !prev.held && !held && st.Checkpoint > prev.checkpoint &&
+			!smp.s.restartedDuring(prev.at, now) && !smp.s.procs.endedSince(kindProject, prev.at) {
+			violation(fmt.Sprintf("%s: applied from %d to %d while no worker held its lock", st.Name, prev.checkpoint, st.Checkpoint))
+		}
+	}
 	for _, p := range projections.Names() {
 		w := writers[p]
 		if len(w) == 0 {
@@ -130,10 +157,7 @@ func (smp *sampler) sample(ctx context.Context) error {
 			bad = fmt.Sprintf("%s: %s wrote its tables without its lock (held by %s)", p, w[0], holder)
 		}
 		if bad != "" {
-			smp.rep.Violations++
-			if smp.rep.First == "" {
-				smp.rep.First = now.UTC().Format("15:04:05.000") + " " + bad
-			}
+			violation(bad)
 		}
 	}
 	for _, st := range sts {
