@@ -3,6 +3,7 @@ package soak
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -112,31 +113,51 @@ func (r *Report) check(cfg Config) {
 	}
 }
 
-// describeExits counts the exits by kind and describes the first of each.
+// describeExits counts the exits by kind, and by what they said (numbers
+// left out), the most frequent first.
 func describeExits(exits []Exit) string {
 	byKind := map[string]int{}
-	first := map[string]Exit{}
-	var kinds []string
+	byMessage := map[string]int{}
+	example := map[string]Exit{}
+	var kinds, messages []string
 	during := 0
 	for _, e := range exits {
 		kind, _, _ := strings.Cut(e.Process, "-")
 		if byKind[kind] == 0 {
 			kinds = append(kinds, kind)
-			first[kind] = e
 		}
 		byKind[kind]++
+		class := digits.ReplaceAllString(e.Message, "N")
+		if len(class) > 160 {
+			class = class[:160]
+		}
+		if byMessage[class] == 0 {
+			messages = append(messages, class)
+			example[class] = e
+		}
+		byMessage[class]++
 		if e.DuringRestart {
 			during++
 		}
 	}
-	var counts, firsts []string
+	var counts, classes []string
 	for _, k := range kinds {
 		counts = append(counts, fmt.Sprintf("%s %d", k, byKind[k]))
-		firsts = append(firsts, describe(first[k]))
 	}
-	return fmt.Sprintf("%d long-running processes ended by themselves (%s; %d of them while PostgreSQL was restarted); the first of each: %s",
-		len(exits), strings.Join(counts, ", "), during, strings.Join(firsts, "; "))
+	slices.SortStableFunc(messages, func(a, b string) int { return byMessage[b] - byMessage[a] })
+	for i, m := range messages {
+		if i == 5 {
+			classes = append(classes, fmt.Sprintf("and %d more kinds of message", len(messages)-5))
+			break
+		}
+		classes = append(classes, fmt.Sprintf("%d× like %s", byMessage[m], describe(example[m])))
+	}
+	return fmt.Sprintf("%d long-running processes ended by themselves (%s; %d of them while PostgreSQL was restarted): %s",
+		len(exits), strings.Join(counts, ", "), during, strings.Join(classes, "; "))
 }
+
+// digits matches the numbers of a message.
+var digits = regexp.MustCompile(`[0-9]+`)
 
 func order(in bool) string {
 	if in {

@@ -34,7 +34,7 @@ func TestChecksNameWhatFailed(t *testing.T) {
 		"projection catalog at 4 of head 10, running",
 		"first: catalog: project-1 wrote its tables without its lock (held by nobody)",
 		"2 long-running processes ended by themselves (project 1, replicate 1; 1 of them while PostgreSQL was restarted)",
-		"project-1 after 1s, exit status 1 (PostgreSQL restarted meanwhile): projection failed",
+		"1× like project-1 after 1s, exit status 1 (PostgreSQL restarted meanwhile): projection failed",
 	} {
 		require.Contains(t, text.String(), want)
 	}

@@ -47,10 +47,13 @@ type Config struct {
 	// drawn uniformly from half to one and a half times it). Default 4s.
 	KillEvery time.Duration
 	// RestartEvery is the mean time between two PostgreSQL restarts (from
-	// one start to the next crash). Default 20s.
+	// one start to the next crash). Default 15s: with the time a crash
+	// recovery takes, about 25 restarts in 10 minutes.
 	RestartEvery time.Duration
-	// MaxDowntime bounds how long PostgreSQL stays down at each restart
-	// (drawn uniformly up to it). Default 5s.
+	// MaxDowntime bounds how long PostgreSQL is left down at each restart
+	// before it is started again (drawn uniformly up to it; its start and
+	// crash recovery add to it). Default 3s: some restarts are short, some
+	// outlast a client's first reconnection attempts.
 	MaxDowntime time.Duration
 	// Settle bounds how long, once the faults and updates have stopped,
 	// the projections, the stream and the follower may take to reach the
@@ -98,8 +101,8 @@ func (c Config) WithDefaults() Config {
 	}
 	def(&c.Duration, 10*time.Minute)
 	def(&c.KillEvery, 4*time.Second)
-	def(&c.RestartEvery, 20*time.Second)
-	def(&c.MaxDowntime, 5*time.Second)
+	def(&c.RestartEvery, 15*time.Second)
+	def(&c.MaxDowntime, 3*time.Second)
 	def(&c.Settle, 2*time.Minute)
 	def(&c.UpdatePause, time.Second)
 	def(&c.SampleEvery, 250*time.Millisecond)
