@@ -13,10 +13,12 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/internal/pg/autoanalyze"
+	"github.com/deltalog/deltalog/internal/pg/database"
 	dlsql "github.com/deltalog/deltalog/sql"
 )
 
@@ -47,6 +49,12 @@ type Config struct {
 	// 10000 events (a page costs about seven times more per event than a
 	// recomputation per packageset). Negative: never.
 	RebuildLag int64
+	// LockWait is how long a run that lost its database waits, once the
+	// database is back, for a projection's lock held by another session
+	// before it gives up with ErrBusy: the server may not have ended the
+	// run's own old session yet. The first session of a run never waits
+	// (another worker runs). Default 10s.
+	LockWait time.Duration
 	// PageFunc, when set, is called after each page commits with what it
 	// did: the rows re-derived and changed per derived table (the delta
 	// path's amplification).
@@ -69,6 +77,9 @@ func (c *Config) validate() error {
 	}
 	if c.RetryInterval == 0 {
 		c.RetryInterval = 100 * time.Millisecond
+	}
+	if c.LockWait == 0 {
+		c.LockWait = 10 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -99,9 +110,11 @@ func (c *Config) validate() error {
 // Runner applies changelog pages to projections. Each projection has its
 // own handler on a watermill router, fed by a dispatcher that publishes the
 // next page (a seq range) after the projection's checkpoint; the handler
-// applies it in one transaction with the checkpoint. A page that keeps
-// failing after the retries goes to projection_dead_letters and stops that
-// projection there — it never skips ahead — while the others go on.
+// applies it in one transaction with the checkpoint, on the session that
+// holds the projection's lock. A page that keeps failing after the retries
+// goes to projection_dead_letters and stops that projection there — it
+// never skips ahead. A lost database is not a failing page: the run waits
+// for the database and starts a new session.
 type Runner struct {
 	cfg Config
 	// stats keeps each projection's tables' planner statistics in step
@@ -127,21 +140,47 @@ type pageMsg struct {
 	To    int64 `json:"to"`
 }
 
+// idleCheck is how often a caught-up projection checks that its session
+// (and so its lock) is still there, so that a worker that lost it to a
+// server restart while idle takes it again at once.
+const idleCheck = 2 * time.Second
+
 // Run applies pages until every projection has caught up with the head
 // (follow false), or until ctx is done (follow true, waking on changelog
 // notifications). It returns ErrFailed if a projection stopped on a failing
-// page.
+// page, and ErrBusy if another worker runs one of them.
+//
+// When the database cannot be reached, Run logs "waiting for the database"
+// and waits, with capped exponential backoff, for as long as it takes;
+// then it starts a new session — the projections' locks taken again before
+// anything is applied — and resumes from the checkpoints. A session never
+// goes on without one of its projections: a dispatcher that stops ends the
+// session, and with follow the run, with its error (except a lost
+// database, after which the session starts again).
 func (r *Runner) Run(ctx context.Context, follow bool) error {
-	ctx, cancel := context.WithCancel(ctx)
+	b := &database.Backoff{Who: "projection worker", Logger: r.cfg.Logger}
+	resumed := false
+	return database.Retry(ctx, b, func(ctx context.Context) error {
+		err := r.session(ctx, follow, resumed, b)
+		resumed = true
+		return err
+	})
+}
+
+// session is one run on one set of database sessions: from taking the
+// locks to an error, the end of the work, or ctx's.
+func (r *Runner) session(ctx context.Context, follow, resumed bool, b *database.Backoff) error {
+	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	log := r.cfg.Logger
 	wlog := watermill.NewSlogLogger(log)
 
-	locks, err := r.lock(ctx)
+	conns, err := r.lock(sctx, resumed)
 	if err != nil {
 		return err
 	}
-	defer unlock(ctx, locks)
+	defer unlock(sctx, conns)
+	b.Reset(sctx)
 
 	pubsub := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, wlog)
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: time.Minute}, wlog)
@@ -151,17 +190,20 @@ func (r *Runner) Run(ctx context.Context, follow bool) error {
 	router.AddMiddleware(middleware.Recoverer)
 	results := &resultBox{m: map[string]error{}}
 	for _, p := range r.cfg.Projections {
-		h := router.AddConsumerHandler(p.Name(), topic(p), pubsub, r.handler(p))
+		h := router.AddConsumerHandler(p.Name(), topic(p), pubsub, r.handler(p, conns[p.Name()]))
 		h.AddMiddleware(
 			r.deadLetter(p, results),
 			middleware.Retry{
 				MaxRetries: r.cfg.MaxRetries, InitialInterval: r.cfg.RetryInterval,
 				MaxInterval: 10 * r.cfg.RetryInterval, Multiplier: 2, Logger: wlog,
+				// A lost session is not retried page by page: the run
+				// waits for the database and starts a new session.
+				ShouldRetry: func(p middleware.RetryParams) bool { return !database.Unreachable(p.Err) },
 			}.Middleware,
 		)
 	}
 	routerDone := make(chan error, 1)
-	go func() { routerDone <- router.Run(ctx) }()
+	go func() { routerDone <- router.Run(sctx) }()
 	select {
 	case <-router.Running():
 	case err := <-routerDone:
@@ -170,7 +212,9 @@ func (r *Runner) Run(ctx context.Context, follow bool) error {
 
 	var watcher *changelog.Watcher
 	if follow {
-		if watcher, err = changelog.NewWatcher(ctx, changelog.WatcherConfig{DB: r.cfg.DB, Logger: log}); err != nil {
+		if watcher, err = changelog.NewWatcher(sctx, changelog.WatcherConfig{DB: r.cfg.DB, Logger: log}); err != nil {
+			cancel()
+			_ = router.Close()
 			return err
 		}
 		defer watcher.Close()
@@ -179,17 +223,24 @@ func (r *Runner) Run(ctx context.Context, follow bool) error {
 	var wg sync.WaitGroup
 	failed := make(chan error, len(r.cfg.Projections))
 	for _, p := range r.cfg.Projections {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := r.dispatch(ctx, p, pubsub, watcher, results); err != nil && ctx.Err() == nil {
-				if !errors.Is(err, ErrFailed) {
-					log.ErrorContext(ctx, "projection dispatcher stopped", "projection", p.Name(), "error", err)
-					err = fmt.Errorf("%w: %s: %w", ErrFailed, p.Name(), err)
-				}
-				failed <- err
+		wg.Go(func() {
+			err := r.dispatch(sctx, p, conns[p.Name()], pubsub, watcher, results)
+			if err == nil || sctx.Err() != nil {
+				return
 			}
-		}()
+			// Without follow, the other projections may go on past one
+			// that stopped on a failing page, to the head; anything else
+			// stops them all.
+			deadLettered := errors.Is(err, ErrFailed)
+			if !deadLettered && !database.Unreachable(err) {
+				log.ErrorContext(sctx, "projection dispatcher stopped", "projection", p.Name(), "error", err)
+				err = fmt.Errorf("%w: %s: %w", ErrFailed, p.Name(), err)
+			}
+			if follow || !deadLettered {
+				cancel()
+			}
+			failed <- err
+		})
 	}
 	wg.Wait()
 	close(failed)
@@ -238,8 +289,10 @@ func (b *resultBox) take(id string) error {
 }
 
 // dispatch publishes one page at a time after the projection's checkpoint.
-// Publish blocks until the handler has acknowledged the page.
-func (r *Runner) dispatch(ctx context.Context, p Projection, pub message.Publisher, w *changelog.Watcher, results *resultBox) error {
+// Publish blocks until the handler has acknowledged the page, so that the
+// dispatcher and the handler take turns on the projection's session conn.
+func (r *Runner) dispatch(ctx context.Context, p Projection, conn *pgxpool.Conn, pub message.Publisher,
+	w *changelog.Watcher, results *resultBox) error {
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -256,7 +309,13 @@ func (r *Runner) dispatch(ctx context.Context, p Projection, pub message.Publish
 			if w == nil {
 				return nil
 			}
-			if _, err := w.Wait(ctx, cp); err != nil {
+			wctx, cancel := context.WithTimeout(ctx, idleCheck)
+			_, err := w.Wait(wctx, cp)
+			cancel()
+			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				err = conn.Ping(ctx)
+			}
+			if err != nil {
 				return err
 			}
 			continue
@@ -329,14 +388,15 @@ func (r *Runner) catchUpByRebuild(ctx context.Context, p Projection, cp, head in
 	return nil
 }
 
-// handler applies one page message.
-func (r *Runner) handler(p Projection) message.NoPublishHandlerFunc {
+// handler applies one page message on conn, the session holding the
+// projection's lock.
+func (r *Runner) handler(p Projection, conn *pgxpool.Conn) message.NoPublishHandlerFunc {
 	return func(msg *message.Message) error {
 		var pm pageMsg
 		if err := json.Unmarshal(msg.Payload, &pm); err != nil {
 			return fmt.Errorf("page message: %w", err)
 		}
-		return r.ApplyPage(msg.Context(), p, pm.To)
+		return r.applyPage(msg.Context(), conn, p, pm.To)
 	}
 }
 
@@ -355,6 +415,19 @@ func (r *Runner) deadLetter(p Projection, results *resultBox) message.HandlerMid
 			if msg.Context().Err() != nil {
 				// Shutting down, not failing: the page is simply not applied.
 				results.put(msg.UUID, msg.Context().Err())
+				return nil, nil
+			}
+			if !database.Unreachable(err) {
+				// A page fails for its own sake only on a database that
+				// answers.
+				pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				if perr := r.cfg.DB.Ping(pctx); perr != nil {
+					err = fmt.Errorf("%w: %w (%w)", database.ErrUnreachable, perr, err)
+				}
+				cancel()
+			}
+			if database.Unreachable(err) {
+				results.put(msg.UUID, err)
 				return nil, nil
 			}
 			var pm pageMsg
@@ -376,10 +449,20 @@ func (r *Runner) deadLetter(p Projection, results *resultBox) message.HandlerMid
 // anything twice nor skip anything: the page always starts where the
 // checkpoint is.
 func (r *Runner) ApplyPage(ctx context.Context, p Projection, to int64) error {
+	return r.applyPage(ctx, r.cfg.DB, p, to)
+}
+
+// beginner is where a page's transaction runs: the pool, or the session
+// holding the projection's lock.
+type beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+func (r *Runner) applyPage(ctx context.Context, db beginner, p Projection, to int64) error {
 	start := time.Now()
 	stats := &PageStats{Projection: p.Name()}
 	ctx = withStats(withLogger(ctx, r.cfg.Logger.With("projection", p.Name())), stats)
-	tx, err := r.cfg.DB.Begin(ctx)
+	tx, err := db.Begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -427,35 +510,68 @@ func (r *Runner) ApplyPage(ctx context.Context, p Projection, to int64) error {
 	return nil
 }
 
-// lock takes a session advisory lock per projection on one connection held
-// for the run: one worker per projection at a time, and status can tell
-// whether a worker is running.
-func (r *Runner) lock(ctx context.Context) (*pgxpool.Conn, error) {
-	conn, err := r.cfg.DB.Acquire(ctx)
-	if err != nil {
-		return nil, err
+// lock takes each projection's session advisory lock, on a connection of
+// its own that then applies the projection's pages: one worker per
+// projection at a time, status can tell whether a worker is running, and
+// a page is only ever applied by the session holding the lock — a lock
+// lost with its session (a restarted server) stops the pages with it, and
+// the next session takes it again first. A resumed run waits up to
+// LockWait for a lock another session holds.
+func (r *Runner) lock(ctx context.Context, resumed bool) (map[string]*pgxpool.Conn, error) {
+	wait := time.Duration(0)
+	if resumed {
+		wait = r.cfg.LockWait
 	}
+	conns := map[string]*pgxpool.Conn{}
 	for _, p := range r.cfg.Projections {
-		var ok bool
-		if err := conn.QueryRow(ctx, dlsql.Query("projection-try-lock"), p.Name()).Scan(&ok); err != nil {
-			unlock(ctx, conn)
+		conn, err := r.cfg.DB.Acquire(ctx)
+		if err != nil {
+			unlock(ctx, conns)
 			return nil, err
 		}
-		if !ok {
-			unlock(ctx, conn)
-			return nil, fmt.Errorf("%w: %s", ErrBusy, p.Name())
+		conns[p.Name()] = conn
+		if err := tryLock(ctx, conn, p.Name(), wait); err != nil {
+			unlock(ctx, conns)
+			return nil, err
 		}
 	}
-	return conn, nil
+	return conns, nil
 }
 
-// unlock releases the session's advisory locks before the connection goes
-// back to the pool: a pooled connection must not keep a worker's locks
-// (the next Run would be refused, and status would report a worker running).
-// If that fails the connection is closed instead, which releases them too.
-func unlock(ctx context.Context, conn *pgxpool.Conn) {
-	if _, err := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock_all()"); err != nil {
-		_ = conn.Conn().Close(context.WithoutCancel(ctx))
+// tryLock takes the named projection's lock on conn, trying again for up
+// to wait while another session holds it.
+func tryLock(ctx context.Context, conn *pgxpool.Conn, name string, wait time.Duration) error {
+	deadline := time.Now().Add(wait)
+	for {
+		var ok bool
+		if err := conn.QueryRow(ctx, dlsql.Query("projection-try-lock"), name).Scan(&ok); err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if !time.Now().Before(deadline) {
+			return fmt.Errorf("%w: %s", ErrBusy, name)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	conn.Release()
+}
+
+// unlock releases the sessions' advisory locks before their connections go
+// back to the pool: a pooled connection must not keep a worker's locks
+// (the next Run would be refused, and status would report a worker
+// running). If that fails the connection is closed instead, which releases
+// them too.
+func unlock(ctx context.Context, conns map[string]*pgxpool.Conn) {
+	ctx = context.WithoutCancel(ctx)
+	for _, conn := range conns {
+		if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock_all()"); err != nil {
+			_ = conn.Conn().Close(ctx)
+		}
+		conn.Release()
+	}
 }

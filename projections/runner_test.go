@@ -80,6 +80,32 @@ func TestFailingProjectionStopsAtItsPageOthersGoOn(t *testing.T) {
 	require.NotEmpty(t, byName[projections.CatalogName].Caches)
 }
 
+// TestFollowingWorkerStopsWithItsProjection: a following worker whose
+// projection stopped on a failing page does not live on with the other
+// projections only: Run returns the failure (a non-zero exit), and the
+// page waits in projection_dead_letters for the next start.
+func TestFollowingWorkerStopsWithItsProjection(t *testing.T) {
+	t.Parallel()
+	cat, err := projections.NewCatalog(projections.CatalogConfig{})
+	require.NoError(t, err)
+	bad := &failing{poison: "b"}
+	f := setupPaged(t, 1, cat, bad)
+	f.update(t, "r", version.SchemeGeneric, []events.Package{p("a", "a", "1"), p("b", "b", "1"), p("c", "c", "1")})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- f.runner.Run(ctx, true) }()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, projections.ErrFailed)
+		require.NotErrorIs(t, err, context.Canceled)
+		require.ErrorContains(t, err, "cannot derive b")
+	case <-time.After(time.Minute):
+		t.Fatal("the worker lives on with a dead projection")
+	}
+	require.Equal(t, int64(1), count(t, f.pool, `SELECT count(*) FROM projection_dead_letters`))
+}
+
 func TestFollowWakesOnNewUpdates(t *testing.T) {
 	t.Parallel()
 	f := setupPaged(t, 100)
@@ -130,4 +156,55 @@ func TestRunReleasesItsLocks(t *testing.T) {
 		require.False(t, s.Running, s.Name)
 		require.Equal(t, "caught_up", s.State)
 	}
+}
+
+// TestStatusFlagsAStalledWorker: the watchdog. A worker that holds a
+// projection (its lock) but has not advanced it while events waited for
+// longer than StallAfter is reported "stalled", not "running" — the stall
+// a dead dispatcher used to leave behind, visible only in a growing lag.
+func TestStatusFlagsAStalledWorker(t *testing.T) {
+	t.Parallel()
+	f := setupPaged(t, 100)
+	ctx := context.Background()
+	f.update(t, "r", version.SchemeGeneric, []events.Package{p("a", "a", "1")})
+	require.NoError(t, f.runner.Run(ctx, false))
+	f.update(t, "r", version.SchemeGeneric, []events.Package{p("a", "a", "2"), p("b", "b", "1")})
+
+	// A worker that holds the catalog and applies nothing.
+	held, err := f.pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer held.Release()
+	_, err = held.Exec(ctx, `SELECT pg_advisory_lock(1684368501, hashtext($1))`, projections.CatalogName)
+	require.NoError(t, err)
+	defer held.Exec(ctx, `SELECT pg_advisory_unlock_all()`) //nolint:errcheck
+
+	state := func() string {
+		t.Helper()
+		sts, err := projections.ReadStatus(ctx, f.pool)
+		require.NoError(t, err)
+		for _, s := range sts {
+			if s.Name == projections.CatalogName {
+				return s.State
+			}
+		}
+		return ""
+	}
+	require.Equal(t, "running", state(), "behind for less than StallAfter")
+	// Ten minutes later, nothing has moved.
+	_, err = f.pool.Exec(ctx, `UPDATE batches SET finished_at = finished_at - interval '10 minutes'`)
+	require.NoError(t, err)
+	_, err = f.pool.Exec(ctx, `UPDATE projection_checkpoints SET updated_at = updated_at - interval '10 minutes'`)
+	require.NoError(t, err)
+	require.Equal(t, "stalled", state())
+	sts, err := projections.ReadStatusWith(ctx, f.pool, projections.StatusOpts{StallAfter: time.Hour})
+	require.NoError(t, err)
+	require.Equal(t, "running", sts[0].State, "within a longer StallAfter")
+
+	// Without the lock it is merely stopped; once a worker applies the
+	// pages it is caught up.
+	_, err = held.Exec(ctx, `SELECT pg_advisory_unlock_all()`)
+	require.NoError(t, err)
+	require.Equal(t, "stopped", state())
+	require.NoError(t, f.runner.Run(ctx, false))
+	require.Equal(t, "caught_up", state())
 }

@@ -105,7 +105,7 @@ followers read, /status and /metrics. Listens on loopback by default.`,
 		if err != nil {
 			return err
 		}
-		handler, closeReadSide, err := withReadSide(ctx, pool, srv.Handler(), e.logger()) // web.go
+		handler, closeReadSide, err := withReadSide(ctx, pool, srv, e.logger()) // web.go
 		if err != nil {
 			return err
 		}

@@ -26,12 +26,16 @@ ON CONFLICT (name) DO UPDATE SET failed_at = now(), error = $4;
 SELECT pg_try_advisory_lock(1684368501, hashtext($1));
 
 -- name: projection-status
--- Checkpoint, state and whether a worker holds the projection's lock.
+-- Checkpoint, state and whether a worker holds the projection's lock; for
+-- the watchdog, the server's time and when the first event the projection
+-- has not applied was appended (its batch's end; NULL when caught up).
 SELECT c.name, c.seq, c.updated_at, c.failed_at, c.error, c.cache_stats,
        EXISTS (SELECT 1 FROM pg_locks l
                WHERE l.locktype = 'advisory' AND l.classid = 1684368501 AND l.objid = hashtext(c.name)::oid
                  AND l.objsubid = 2 AND l.granted
-                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS running
+                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS running,
+       now(),
+       (SELECT b.finished_at FROM batches b WHERE b.last_seq > c.seq ORDER BY b.last_seq LIMIT 1) AS pending_since
 FROM projection_checkpoints c
 ORDER BY c.name;
 

@@ -233,15 +233,12 @@ func (c *Cluster) Start(ctx context.Context) error {
 // transactions rolled back). It returns nil when the server is not running.
 func (c *Cluster) Stop(ctx context.Context) error { return c.stop(ctx, "fast") }
 
-// Crash stops the server the way a crash would (pg_ctl stop -m immediate):
-// every server process quits at once, without a shutdown checkpoint, and
-// the next Start recovers from the write-ahead log. It is for tests of what
-// survives a database restart (deltalog soak); it returns nil when the
-// server is not running. Combined with Config.Fast it can lose committed
-// transactions.
+// Crash stops the server as a crash would (pg_ctl stop -m immediate: every
+// process quits at once, without a shutdown checkpoint; the next Start
+// recovers from the WAL). For tests of what survives a lost database. It
+// returns nil when the server is not running.
 func (c *Cluster) Crash(ctx context.Context) error { return c.stop(ctx, "immediate") }
 
-// stop runs pg_ctl stop in the given shutdown mode.
 func (c *Cluster) stop(ctx context.Context, mode string) error {
 	if err := supported(); err != nil {
 		return err
@@ -270,7 +267,7 @@ func (c *Cluster) stop(ctx context.Context, mode string) error {
 	c.logger.InfoContext(ctx, "pgcluster: stopping PostgreSQL", "data_dir", c.dataDir, "mode", mode)
 	out, err := c.command(ctx, u, bins.PgCtl, "stop", "-D", c.dataDir, "-m", mode, "-w", "-t", c.waitSeconds(ctx), "-s").CombinedOutput()
 	if err != nil && c.livePID() != 0 {
-		return fmt.Errorf("pgcluster: pg_ctl stop -D %s -m %s: %w: %s", c.dataDir, mode, err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("pgcluster: pg_ctl stop -m %s -D %s: %w: %s", mode, c.dataDir, err, strings.TrimSpace(string(out)))
 	}
 	c.mu.Lock()
 	c.liveDir, c.livePort = "", 0 // the next start applies the configuration

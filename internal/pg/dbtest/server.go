@@ -1,0 +1,94 @@
+package dbtest
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/deltalog/deltalog/internal/pg/pgcluster"
+)
+
+// Server is a PostgreSQL cluster of one test's own, which the test may
+// crash and start again (what a worker must survive) without disturbing
+// the tests that share the test cluster.
+type Server struct {
+	c *pgcluster.Cluster
+}
+
+// NewServer creates and starts a cluster under a temporary home; it is
+// stopped and removed at cleanup. It costs an initdb (a few seconds): for
+// tests of restarts only. Such tests are skipped when the tests run
+// against a server of their own (DELTALOG_TEST_DATABASE_URL).
+func NewServer(tb testing.TB) *Server {
+	tb.Helper()
+	if os.Getenv(EnvURL) != "" {
+		tb.Skipf("dbtest: restart tests need a managed cluster (%s is set)", EnvURL)
+	}
+	home, err := os.MkdirTemp("", "deltalog-server-")
+	if err != nil {
+		tb.Fatalf("dbtest: %v", err)
+	}
+	// As root, the server runs as the postgres user, which must reach it.
+	if err := os.Chmod(home, 0o755); err != nil {
+		tb.Fatalf("dbtest: %v", err)
+	}
+	c, err := pgcluster.New(pgcluster.Config{Home: home, Fast: true})
+	if err != nil {
+		tb.Fatalf("dbtest: %v", err)
+	}
+	s := &Server{c: c}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+		defer cancel()
+		if err := c.Stop(ctx); err != nil {
+			tb.Errorf("dbtest: %v", err)
+		}
+		if err := os.RemoveAll(home); err != nil {
+			tb.Errorf("dbtest: %v", err)
+		}
+	})
+	s.Start(tb)
+	return s
+}
+
+// NewURL creates a database with the current schema on s and returns its
+// URL.
+func (s *Server) NewURL(tb testing.TB, name string) string {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
+	if err := s.c.EnsureDatabase(ctx, name); err != nil {
+		tb.Fatalf("dbtest: %v", err)
+	}
+	url := s.c.URL(name)
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		tb.Fatalf("dbtest: %v", err)
+	}
+	defer conn.Close(context.Background())
+	if err := migrateFunc(ctx, conn); err != nil {
+		tb.Fatalf("dbtest: migrate %s: %v", name, err)
+	}
+	return url
+}
+
+// Crash stops the server as a crash would (pg_ctl stop -m immediate):
+// every session ends at once, mid-transaction.
+func (s *Server) Crash(tb testing.TB) {
+	tb.Helper()
+	if err := s.c.Crash(context.Background()); err != nil {
+		tb.Fatalf("dbtest: %v", err)
+	}
+}
+
+// Start starts the server again (recovering from a crash).
+func (s *Server) Start(tb testing.TB) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
+	if err := s.c.Start(ctx); err != nil {
+		tb.Fatalf("dbtest: start %s: %v", s.c.Home(), err)
+	}
+}
