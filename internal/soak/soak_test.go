@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/deltalog/deltalog/internal/bintest"
 	"github.com/deltalog/deltalog/internal/soak"
 )
 
@@ -20,20 +20,7 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "deltalog-soak-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "deltalog")
-	build := exec.Command("go", "build", "-o", bin, "github.com/deltalog/deltalog/cmd/deltalog")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building deltalog:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
+	code := bintest.Run(m, &bin)
 	if code == 0 {
 		if err := goleak.Find(
 			// pgx's background health checks of pools closed at the end.
