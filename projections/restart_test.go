@@ -1,10 +1,7 @@
 package projections_test
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,25 +14,6 @@ import (
 	"github.com/deltalog/deltalog/internal/pg/dbtest"
 	"github.com/deltalog/deltalog/projections"
 )
-
-// logBuffer collects a logger's lines, for tests that read what a worker
-// said.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // outage is longer than a page's retries last (MaxRetries 5 from 100 ms:
 // about 2.5 s), so that a worker that took a lost database for a failing
@@ -59,16 +37,11 @@ func TestWorkerSurvivesPostgresRestart(t *testing.T) {
 	require.NoError(t, err)
 	all, err := projections.Default(projections.CatalogConfig{CacheSize: 1000})
 	require.NoError(t, err)
-	var logs logBuffer
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(logs.String())
-		}
-	})
+	logs := dbtest.NewLogs(t)
 	var pages atomic.Int64
 	r, err := projections.NewRunner(projections.Config{
 		DB: pool, Projections: all, PageSize: 20, RebuildLag: -1,
-		Logger:   slog.New(slog.NewTextHandler(&logs, nil)),
+		Logger:   logs.Logger(),
 		PageFunc: func(projections.PageStats) { pages.Add(1) },
 	})
 	require.NoError(t, err)

@@ -13,7 +13,6 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/message/router/middleware"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/deltalog/deltalog/changelog"
@@ -110,8 +109,9 @@ func (c *Config) validate() error {
 // Runner applies changelog pages to projections. Each projection has its
 // own handler on a watermill router, fed by a dispatcher that publishes the
 // next page (a seq range) after the projection's checkpoint; the handler
-// applies it in one transaction with the checkpoint, on the session that
-// holds the projection's lock. A page that keeps failing after the retries
+// applies it in one transaction with the checkpoint, after checking that
+// the run's session still holds the projection's lock. A page that keeps
+// failing after the retries
 // goes to projection_dead_letters and stops that projection there — it
 // never skips ahead. A lost database is not a failing page: the run waits
 // for the database and starts a new session.
@@ -140,10 +140,14 @@ type pageMsg struct {
 	To    int64 `json:"to"`
 }
 
-// idleCheck is how often a caught-up projection checks that its session
-// (and so its lock) is still there, so that a worker that lost it to a
-// server restart while idle takes it again at once.
-const idleCheck = 2 * time.Second
+// lockCheck is how often a run checks that the session holding its locks
+// is still there, so that a worker that lost them to a server restart
+// while idle takes them again at once.
+const lockCheck = 2 * time.Second
+
+// errLockLost says that the session holding the run's locks ended: the run
+// starts a new one, which takes the locks again before applying anything.
+var errLockLost = fmt.Errorf("the worker's locks were lost with their session: %w", database.ErrUnreachable)
 
 // Run applies pages until every projection has caught up with the head
 // (follow false), or until ctx is done (follow true, waking on changelog
@@ -175,12 +179,25 @@ func (r *Runner) session(ctx context.Context, follow, resumed bool, b *database.
 	log := r.cfg.Logger
 	wlog := watermill.NewSlogLogger(log)
 
-	conns, err := r.lock(sctx, resumed)
+	lock, err := r.lock(sctx, resumed)
 	if err != nil {
 		return err
 	}
-	defer unlock(sctx, conns)
+	defer unlock(sctx, lock)
 	b.Reset(sctx)
+	holder := lock.Conn().PgConn().PID()
+	// The lock's session is the watch's alone from now on.
+	lost := make(chan error, 1)
+	watched := make(chan struct{})
+	defer func() {
+		cancel()
+		<-watched // before unlock, which uses the session again
+	}()
+	go func() {
+		defer close(watched)
+		watchLock(sctx, lock, lost)
+		cancel()
+	}()
 
 	pubsub := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, wlog)
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: time.Minute}, wlog)
@@ -190,7 +207,7 @@ func (r *Runner) session(ctx context.Context, follow, resumed bool, b *database.
 	router.AddMiddleware(middleware.Recoverer)
 	results := &resultBox{m: map[string]error{}}
 	for _, p := range r.cfg.Projections {
-		h := router.AddConsumerHandler(p.Name(), topic(p), pubsub, r.handler(p, conns[p.Name()]))
+		h := router.AddConsumerHandler(p.Name(), topic(p), pubsub, r.handler(p, holder))
 		h.AddMiddleware(
 			r.deadLetter(p, results),
 			middleware.Retry{
@@ -224,7 +241,7 @@ func (r *Runner) session(ctx context.Context, follow, resumed bool, b *database.
 	failed := make(chan error, len(r.cfg.Projections))
 	for _, p := range r.cfg.Projections {
 		wg.Go(func() {
-			err := r.dispatch(sctx, p, conns[p.Name()], pubsub, watcher, results)
+			err := r.dispatch(sctx, p, pubsub, watcher, results)
 			if err == nil || sctx.Err() != nil {
 				return
 			}
@@ -250,6 +267,11 @@ func (r *Runner) session(ctx context.Context, follow, resumed bool, b *database.
 		closeErr = err
 	}
 	var errs []error
+	select {
+	case err := <-lost:
+		errs = append(errs, err)
+	default:
+	}
 	for err := range failed {
 		errs = append(errs, err)
 	}
@@ -289,10 +311,8 @@ func (b *resultBox) take(id string) error {
 }
 
 // dispatch publishes one page at a time after the projection's checkpoint.
-// Publish blocks until the handler has acknowledged the page, so that the
-// dispatcher and the handler take turns on the projection's session conn.
-func (r *Runner) dispatch(ctx context.Context, p Projection, conn *pgxpool.Conn, pub message.Publisher,
-	w *changelog.Watcher, results *resultBox) error {
+// Publish blocks until the handler has acknowledged the page.
+func (r *Runner) dispatch(ctx context.Context, p Projection, pub message.Publisher, w *changelog.Watcher, results *resultBox) error {
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -309,13 +329,7 @@ func (r *Runner) dispatch(ctx context.Context, p Projection, conn *pgxpool.Conn,
 			if w == nil {
 				return nil
 			}
-			wctx, cancel := context.WithTimeout(ctx, idleCheck)
-			_, err := w.Wait(wctx, cp)
-			cancel()
-			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
-				err = conn.Ping(ctx)
-			}
-			if err != nil {
+			if _, err := w.Wait(ctx, cp); err != nil {
 				return err
 			}
 			continue
@@ -388,15 +402,15 @@ func (r *Runner) catchUpByRebuild(ctx context.Context, p Projection, cp, head in
 	return nil
 }
 
-// handler applies one page message on conn, the session holding the
-// projection's lock.
-func (r *Runner) handler(p Projection, conn *pgxpool.Conn) message.NoPublishHandlerFunc {
+// handler applies one page message, checking that the session with
+// backend PID holder holds the projection's lock.
+func (r *Runner) handler(p Projection, holder uint32) message.NoPublishHandlerFunc {
 	return func(msg *message.Message) error {
 		var pm pageMsg
 		if err := json.Unmarshal(msg.Payload, &pm); err != nil {
 			return fmt.Errorf("page message: %w", err)
 		}
-		return r.applyPage(msg.Context(), conn, p, pm.To)
+		return r.applyPage(msg.Context(), p, pm.To, holder)
 	}
 }
 
@@ -449,26 +463,33 @@ func (r *Runner) deadLetter(p Projection, results *resultBox) message.HandlerMid
 // anything twice nor skip anything: the page always starts where the
 // checkpoint is.
 func (r *Runner) ApplyPage(ctx context.Context, p Projection, to int64) error {
-	return r.applyPage(ctx, r.cfg.DB, p, to)
+	return r.applyPage(ctx, p, to, 0)
 }
 
-// beginner is where a page's transaction runs: the pool, or the session
-// holding the projection's lock.
-type beginner interface {
-	Begin(ctx context.Context) (pgx.Tx, error)
-}
-
-func (r *Runner) applyPage(ctx context.Context, db beginner, p Projection, to int64) error {
+// applyPage is ApplyPage for a worker whose locks the session with backend
+// PID holder holds (0: none, a page applied beside the workers): the page
+// is applied only if that session still holds the projection's lock — one
+// lost with a restarted server does not let pages go on unguarded.
+func (r *Runner) applyPage(ctx context.Context, p Projection, to int64, holder uint32) error {
 	start := time.Now()
 	stats := &PageStats{Projection: p.Name()}
 	ctx = withStats(withLogger(ctx, r.cfg.Logger.With("projection", p.Name())), stats)
-	tx, err := db.Begin(ctx)
+	tx, err := r.cfg.DB.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
 	if _, err := tx.Exec(ctx, dlsql.Query("tx-delta-settings")); err != nil {
 		return err
+	}
+	if holder != 0 {
+		var held bool
+		if err := tx.QueryRow(ctx, dlsql.Query("projection-lock-held"), p.Name(), holder).Scan(&held); err != nil {
+			return err
+		}
+		if !held {
+			return errLockLost
+		}
 	}
 	cp, err := lockCheckpoint(ctx, tx, p.Name())
 	if err != nil {
@@ -510,32 +531,27 @@ func (r *Runner) applyPage(ctx context.Context, db beginner, p Projection, to in
 	return nil
 }
 
-// lock takes each projection's session advisory lock, on a connection of
-// its own that then applies the projection's pages: one worker per
-// projection at a time, status can tell whether a worker is running, and
-// a page is only ever applied by the session holding the lock — a lock
-// lost with its session (a restarted server) stops the pages with it, and
-// the next session takes it again first. A resumed run waits up to
-// LockWait for a lock another session holds.
-func (r *Runner) lock(ctx context.Context, resumed bool) (map[string]*pgxpool.Conn, error) {
+// lock takes a session advisory lock per projection on one connection held
+// for the session: one worker per projection at a time, and status can
+// tell whether a worker is running. Each page checks that this session
+// still holds its projection's lock. A resumed run waits up to LockWait
+// for a lock another session holds.
+func (r *Runner) lock(ctx context.Context, resumed bool) (*pgxpool.Conn, error) {
 	wait := time.Duration(0)
 	if resumed {
 		wait = r.cfg.LockWait
 	}
-	conns := map[string]*pgxpool.Conn{}
+	conn, err := r.cfg.DB.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
 	for _, p := range r.cfg.Projections {
-		conn, err := r.cfg.DB.Acquire(ctx)
-		if err != nil {
-			unlock(ctx, conns)
-			return nil, err
-		}
-		conns[p.Name()] = conn
 		if err := tryLock(ctx, conn, p.Name(), wait); err != nil {
-			unlock(ctx, conns)
+			unlock(ctx, conn)
 			return nil, err
 		}
 	}
-	return conns, nil
+	return conn, nil
 }
 
 // tryLock takes the named projection's lock on conn, trying again for up
@@ -561,17 +577,33 @@ func tryLock(ctx context.Context, conn *pgxpool.Conn, name string, wait time.Dur
 	}
 }
 
-// unlock releases the sessions' advisory locks before their connections go
-// back to the pool: a pooled connection must not keep a worker's locks
-// (the next Run would be refused, and status would report a worker
-// running). If that fails the connection is closed instead, which releases
-// them too.
-func unlock(ctx context.Context, conns map[string]*pgxpool.Conn) {
-	ctx = context.WithoutCancel(ctx)
-	for _, conn := range conns {
-		if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock_all()"); err != nil {
-			_ = conn.Conn().Close(ctx)
+// watchLock pings the session holding the locks every lockCheck until ctx
+// ends or the session is gone, which it reports on lost.
+func watchLock(ctx context.Context, conn *pgxpool.Conn, lost chan<- error) {
+	t := time.NewTicker(lockCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
-		conn.Release()
+		if err := conn.Ping(ctx); err != nil {
+			if ctx.Err() == nil {
+				lost <- fmt.Errorf("%w: %w", errLockLost, err)
+			}
+			return
+		}
 	}
+}
+
+// unlock releases the session's advisory locks before the connection goes
+// back to the pool: a pooled connection must not keep a worker's locks
+// (the next Run would be refused, and status would report a worker running).
+// If that fails the connection is closed instead, which releases them too.
+func unlock(ctx context.Context, conn *pgxpool.Conn) {
+	if _, err := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock_all()"); err != nil {
+		_ = conn.Conn().Close(context.WithoutCancel(ctx))
+	}
+	conn.Release()
 }

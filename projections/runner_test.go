@@ -35,16 +35,23 @@ func (f *failing) Apply(_ context.Context, _ pgx.Tx, page *projections.Page) (fu
 	return func() { f.applied.Store(page.Next) }, nil
 }
 
-func TestFailingProjectionStopsAtItsPageOthersGoOn(t *testing.T) {
-	t.Parallel()
+// setupFailing is a fixture of the catalog and a projection failing on
+// project b, with one event per page, and projects a, b and c updated.
+func setupFailing(t *testing.T) (*fixture, *failing) {
+	t.Helper()
 	cat, err := projections.NewCatalog(projections.CatalogConfig{})
 	require.NoError(t, err)
 	bad := &failing{poison: "b"}
-	f := setupPaged(t, 1, cat, bad) // one event per page
-	ctx := context.Background()
+	f := setupPaged(t, 1, cat, bad)
 	f.update(t, "r", version.SchemeGeneric, []events.Package{p("a", "a", "1"), p("b", "b", "1"), p("c", "c", "1")})
+	return f, bad
+}
 
-	err = f.runner.Run(ctx, false)
+func TestFailingProjectionStopsAtItsPageOthersGoOn(t *testing.T) {
+	t.Parallel()
+	f, bad := setupFailing(t)
+	ctx := context.Background()
+	err := f.runner.Run(ctx, false)
 	require.ErrorIs(t, err, projections.ErrFailed)
 	require.ErrorContains(t, err, "cannot derive b")
 	require.Equal(t, int32(2), bad.attempts.Load(), "one try and MaxRetries=1 retry")
@@ -86,11 +93,7 @@ func TestFailingProjectionStopsAtItsPageOthersGoOn(t *testing.T) {
 // page waits in projection_dead_letters for the next start.
 func TestFollowingWorkerStopsWithItsProjection(t *testing.T) {
 	t.Parallel()
-	cat, err := projections.NewCatalog(projections.CatalogConfig{})
-	require.NoError(t, err)
-	bad := &failing{poison: "b"}
-	f := setupPaged(t, 1, cat, bad)
-	f.update(t, "r", version.SchemeGeneric, []events.Package{p("a", "a", "1"), p("b", "b", "1"), p("c", "c", "1")})
+	f, _ := setupFailing(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -207,4 +210,58 @@ func TestStatusFlagsAStalledWorker(t *testing.T) {
 	require.Equal(t, "stopped", state())
 	require.NoError(t, f.runner.Run(ctx, false))
 	require.Equal(t, "caught_up", state())
+}
+
+// TestWorkerThatLostItsLocksStopsApplying: when the session holding a
+// following worker's locks ends (as in a server restart) and another
+// session takes them before it can, the worker applies no page of what
+// follows and stops with ErrBusy: one worker per projection, across
+// sessions.
+func TestWorkerThatLostItsLocksStopsApplying(t *testing.T) {
+	t.Parallel()
+	f := setupRunner(t, projections.Config{PageSize: 100, MaxRetries: 1, RebuildLag: -1, LockWait: 300 * time.Millisecond})
+	ctx := context.Background()
+	f.update(t, "r", version.SchemeGeneric, []events.Package{p("a", "a", "1")})
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- f.runner.Run(runCtx, true) }()
+	const lockOf = `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = 1684368501
+		AND objid = hashtext($1)::oid AND granted
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`
+	var pid int32
+	require.Eventually(t, func() bool {
+		return f.pool.QueryRow(ctx, lockOf, projections.CatalogName).Scan(&pid) == nil
+	}, time.Minute, 10*time.Millisecond)
+
+	// Another worker queues for the locks; the first one's session ends.
+	other, err := f.pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer other.Release()
+	defer other.Exec(ctx, `SELECT pg_advisory_unlock_all()`) //nolint:errcheck
+	locked := make(chan error, 1)
+	go func() {
+		_, err := other.Exec(ctx, `SELECT pg_advisory_lock(1684368501, hashtext($1)), pg_advisory_lock(1684368501, hashtext($2))`,
+			projections.CatalogName, projections.HistoryName)
+		locked <- err
+	}()
+	require.Eventually(t, func() bool {
+		return count(t, f.pool, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`) > 0
+	}, time.Minute, 10*time.Millisecond)
+	_, err = f.pool.Exec(ctx, `SELECT pg_terminate_backend($1)`, pid)
+	require.NoError(t, err)
+	require.NoError(t, <-locked)
+
+	res := f.update(t, "r", version.SchemeGeneric, []events.Package{p("a", "a", "2"), p("b", "b", "1")})
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, projections.ErrBusy)
+	case <-time.After(time.Minute):
+		t.Fatal("the worker goes on without its locks")
+	}
+	sts, err := projections.ReadStatus(ctx, f.pool)
+	require.NoError(t, err)
+	for _, s := range sts {
+		require.Less(t, s.Checkpoint, res.HeadSeq, "%s: no page applied without the lock", s.Name)
+	}
 }

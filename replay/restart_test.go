@@ -1,10 +1,10 @@
 package replay_test
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
-	"sync"
+	"encoding/json"
+	"io"
+	"net/http"
 	"testing"
 	"time"
 
@@ -16,23 +16,80 @@ import (
 	"github.com/deltalog/deltalog/replay"
 )
 
-// logBuffer collects a logger's lines, for tests that read what a process
-// said.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+// crashable is a leader and a follower database on a cluster of the
+// test's own, which it may crash.
+type crashable struct {
+	srv  *dbtest.Server
+	l    *leader
+	fp   *pgxpool.Pool
+	logs *dbtest.Logs
 }
 
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
+func setupCrashable(t *testing.T, n int) *crashable {
+	t.Helper()
+	srv := dbtest.NewServer(t)
+	open := func(name string) *pgxpool.Pool {
+		pool, err := pgxpool.New(context.Background(), srv.NewURL(t, name))
+		require.NoError(t, err)
+		t.Cleanup(pool.Close)
+		return pool
+	}
+	lp, fp := open("leader"), open("follower")
+	u, err := changelog.NewUpdater(lp, changelog.Config{})
+	require.NoError(t, err)
+	l := &leader{pool: lp, u: u}
+	history(t, l, n)
+	return &crashable{srv: srv, l: l, fp: fp, logs: dbtest.NewLogs(t)}
 }
 
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+// follow runs a follower of from until ctx ends and waits until it applied
+// its first batch; its outcome arrives on the channel.
+func (c *crashable) follow(t *testing.T, ctx context.Context, from string) chan error {
+	t.Helper()
+	f, err := replay.NewFollower(replay.FollowerConfig{DB: c.fp, From: from, ChunkEvents: 50, Logger: c.logs.Logger()})
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- f.Run(ctx) }()
+	require.Eventually(t, func() bool { return c.followerHead() > 0 }, time.Minute, 5*time.Millisecond)
+	return done
+}
+
+// followerHead is the follower's head, or -1 while its database is down.
+func (c *crashable) followerHead() int64 {
+	h, err := changelog.Head(context.Background(), c.fp)
+	if err != nil {
+		return -1
+	}
+	return h
+}
+
+// outage crashes the cluster, runs during (the outage has begun), waits
+// longer than anything that would retry a statement lasts, checks that no
+// process gave up, and starts the cluster again.
+func (c *crashable) outage(t *testing.T, during func(), running map[string]chan error) {
+	t.Helper()
+	c.srv.Crash(t)
+	during()
+	time.Sleep(3500 * time.Millisecond)
+	for what, done := range running {
+		select {
+		case err := <-done:
+			t.Fatalf("the %s gave up while the database was down: %v", what, err)
+		default:
+		}
+	}
+	c.srv.Start(t)
+}
+
+// catchUp appends a batch after the restart and waits for the follower to
+// apply everything, then compares it with the leader.
+func (c *crashable) catchUp(t *testing.T) int64 {
+	t.Helper()
+	res := c.l.update(t, "gamma", synth(100, 0), 0)
+	require.Eventually(t, func() bool { return c.followerHead() == res.HeadSeq },
+		2*time.Minute, 20*time.Millisecond, "the follower resumed and caught up")
+	requireSame(t, c.l.pool, c.fp)
+	return res.HeadSeq
 }
 
 // TestReplicationSurvivesPostgresRestart: the leader's and the follower's
@@ -45,74 +102,82 @@ func (b *logBuffer) String() string {
 // batches appended after the restart included.
 func TestReplicationSurvivesPostgresRestart(t *testing.T) {
 	t.Parallel()
-	srv := dbtest.NewServer(t)
-	ctx := context.Background()
-	open := func(name string) *pgxpool.Pool {
-		pool, err := pgxpool.New(ctx, srv.NewURL(t, name))
-		require.NoError(t, err)
-		t.Cleanup(pool.Close)
-		return pool
-	}
-	lp, fp := open("leader"), open("follower")
-	u, err := changelog.NewUpdater(lp, changelog.Config{})
-	require.NoError(t, err)
-	l := &leader{pool: lp, u: u}
-	history(t, l, 200)
+	c := setupCrashable(t, 200)
 	natsURL := natsServer(t)
-
-	var logs logBuffer
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(logs.String())
-		}
-	})
-	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	runCtx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	head := l.head(t)
-	replicate(t, lp, natsURL, head/2)
-	f, err := replay.NewFollower(replay.FollowerConfig{DB: fp, From: natsURL, ChunkEvents: 50, Logger: logger})
-	require.NoError(t, err)
-	followed := make(chan error, 1)
-	go func() { followed <- f.Run(runCtx) }()
-	require.Eventually(t, func() bool {
-		h, err := changelog.Head(ctx, fp)
-		return err == nil && h > 0
-	}, time.Minute, 5*time.Millisecond)
+	head := c.l.head(t)
+	replicate(t, c.l.pool, natsURL, head/2)
+	followed := c.follow(t, ctx, natsURL)
 
 	// The follower is at work; the replicator starts while the database
 	// is down.
-	srv.Crash(t)
-	r, err := replay.NewReplicator(replay.ReplicatorConfig{DB: lp, URL: natsURL, PageEvents: 50, Logger: logger})
-	require.NoError(t, err)
 	replicated := make(chan error, 1)
-	go func() { replicated <- r.Run(runCtx) }()
-	time.Sleep(outage)
-	for what, done := range map[string]chan error{"replicator": replicated, "follower": followed} {
-		select {
-		case err := <-done:
-			t.Fatalf("the %s gave up while the database was down: %v", what, err)
-		default:
-		}
-	}
-	srv.Start(t)
-	require.Less(t, status(t, fp).HeadSeq, head, "crashed while the follower was behind")
-	res := l.update(t, "gamma", synth(300, 0), 0)
-	require.Eventually(t, func() bool {
-		h, err := changelog.Head(ctx, fp)
-		return err == nil && h == res.HeadSeq
-	}, 2*time.Minute, 20*time.Millisecond, "the follower resumed and caught up")
+	c.outage(t, func() {
+		r, err := replay.NewReplicator(replay.ReplicatorConfig{DB: c.l.pool, URL: natsURL, PageEvents: 50, Logger: c.logs.Logger()})
+		require.NoError(t, err)
+		go func() { replicated <- r.Run(ctx) }()
+	}, map[string]chan error{"replicator": replicated, "follower": followed})
+	require.Less(t, c.followerHead(), head, "crashed while the follower was behind")
 
-	requireExactlyOnce(t, streamContents(t, natsURL), res.HeadSeq)
-	requireSame(t, lp, fp)
-	require.Contains(t, logs.String(), `msg="waiting for the database" who=replicator`)
-	require.Contains(t, logs.String(), `msg="waiting for the database" who=follower`)
+	head = c.catchUp(t)
+	requireExactlyOnce(t, streamContents(t, natsURL), head)
+	require.Contains(t, c.logs.String(), `msg="waiting for the database" who=replicator`)
+	require.Contains(t, c.logs.String(), `msg="waiting for the database" who=follower`)
 	cancel()
 	require.ErrorIs(t, <-replicated, context.Canceled)
 	require.ErrorIs(t, <-followed, context.Canceled)
 }
 
-// outage is longer than the retries of anything that would retry a
-// statement, so that a process that gives up on a lost database does so
-// during it.
-const outage = 3500 * time.Millisecond
+// TestServeSurvivesPostgresRestart: the HTTP server answers through an
+// outage of its database — /status with 503 and "database": "waiting",
+// /metrics with deltalog_database_waiting 1 — and serves again once it is
+// back, without a restart; a follower reading its SSE stream (its database
+// on the same crashed cluster) reconnects and ends with the leader's state.
+func TestServeSurvivesPostgresRestart(t *testing.T) {
+	t.Parallel()
+	c := setupCrashable(t, 100)
+	_, base := httpServer(t, c.l.pool, replay.ServerConfig{})
+	get := func(path string) (int, string) {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(body)
+	}
+	statusOf := func() (int, replay.ServerStatus) {
+		t.Helper()
+		code, body := get("/status")
+		var st replay.ServerStatus
+		require.NoError(t, json.Unmarshal([]byte(body), &st), body)
+		return code, st
+	}
+	code, st := statusOf()
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, "ok", st.Database)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	followed := c.follow(t, ctx, base)
+	c.outage(t, func() {
+		code, st := statusOf()
+		require.Equal(t, http.StatusServiceUnavailable, code)
+		require.Equal(t, "waiting", st.Database)
+		require.NotEmpty(t, st.Error)
+		code, body := get("/metrics")
+		require.Equal(t, http.StatusOK, code)
+		require.Contains(t, body, "\ndeltalog_database_waiting 1\n")
+	}, map[string]chan error{"follower": followed})
+
+	head := c.catchUp(t)
+	code, st = statusOf()
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, "ok", st.Database)
+	require.Equal(t, head, st.HeadSeq)
+	_, body := get("/metrics")
+	require.Contains(t, body, "\ndeltalog_database_waiting 0\n")
+	cancel()
+	require.ErrorIs(t, <-followed, context.Canceled)
+}

@@ -64,6 +64,7 @@ until interrupted.`,
 	var pf projectFlags
 	pf.register(fs)
 	cmd.RunE = e.runE(func(ctx context.Context, _ []string) error {
+		e.longRunning = *follow
 		pool, err := e.open(ctx)
 		if err != nil {
 			return err

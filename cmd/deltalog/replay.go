@@ -78,6 +78,7 @@ followers read, /status and /metrics. Listens on loopback by default.`,
 	maxStreams := fs.Int("max-streams", 64, "concurrent /changelog/stream connections")
 	writeTimeout := fs.Duration("write-timeout", 30*time.Second, "drop a stream client that does not read for this long")
 	cmd.RunE = e.runE(func(ctx context.Context, _ []string) error {
+		e.longRunning = true
 		pool, err := e.open(ctx)
 		if err != nil {
 			return err
@@ -92,7 +93,7 @@ followers read, /status and /metrics. Listens on loopback by default.`,
 				}
 				out := make([]replay.ProjectionStatus, len(sts))
 				for i, s := range sts {
-					out[i] = replay.ProjectionStatus{Name: s.Name, Checkpoint: s.Checkpoint}
+					out[i] = replay.ProjectionStatus{Name: s.Name, Checkpoint: s.Checkpoint, State: s.State}
 				}
 				return out, nil
 			},
@@ -147,6 +148,7 @@ func newReplicateCmd(e *env) *cobra.Command {
 		if *to == "" {
 			return usageError(errors.New("replicate needs --to nats://HOST:PORT"))
 		}
+		e.longRunning = true
 		pool, err := e.open(ctx)
 		if err != nil {
 			return err
@@ -186,6 +188,7 @@ status 3 when the follower's state diverges from the leader's.`,
 		if *from == "" {
 			return usageError(errors.New("follow needs --from URL (and --db for the follower's database)"))
 		}
+		e.longRunning = true
 		pool, err := e.open(ctx)
 		if err != nil {
 			return err

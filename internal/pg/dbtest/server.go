@@ -1,8 +1,11 @@
 package dbtest
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"os"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -91,4 +94,40 @@ func (s *Server) Start(tb testing.TB) {
 	if err := s.c.Start(ctx); err != nil {
 		tb.Fatalf("dbtest: start %s: %v", s.c.Home(), err)
 	}
+}
+
+// Logs collects a logger's lines, for tests that check what a process
+// said about its database ("waiting for the database"). They are printed
+// when the test fails.
+type Logs struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// NewLogs returns an empty collection.
+func NewLogs(tb testing.TB) *Logs {
+	l := &Logs{}
+	tb.Cleanup(func() {
+		if tb.Failed() {
+			tb.Log(l.String())
+		}
+	})
+	return l
+}
+
+// Logger returns a logger writing to l (level Info).
+func (l *Logs) Logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
+
+// Write implements io.Writer.
+func (l *Logs) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+// String returns what was logged so far.
+func (l *Logs) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
