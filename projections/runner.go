@@ -111,10 +111,9 @@ func (c *Config) validate() error {
 // next page (a seq range) after the projection's checkpoint; the handler
 // applies it in one transaction with the checkpoint, after checking that
 // the run's session still holds the projection's lock. A page that keeps
-// failing after the retries
-// goes to projection_dead_letters and stops that projection there — it
-// never skips ahead. A lost database is not a failing page: the run waits
-// for the database and starts a new session.
+// failing after the retries goes to projection_dead_letters and stops that
+// projection there — it never skips ahead. A lost database is not a
+// failing page: the run waits for the database and starts a new session.
 type Runner struct {
 	cfg Config
 	// stats keeps each projection's tables' planner statistics in step
@@ -546,35 +545,16 @@ func (r *Runner) lock(ctx context.Context, resumed bool) (*pgxpool.Conn, error) 
 		return nil, err
 	}
 	for _, p := range r.cfg.Projections {
-		if err := tryLock(ctx, conn, p.Name(), wait); err != nil {
+		ok, err := database.TryLock(ctx, conn, wait, dlsql.Query("projection-try-lock"), p.Name())
+		if err == nil && !ok {
+			err = fmt.Errorf("%w: %s", ErrBusy, p.Name())
+		}
+		if err != nil {
 			unlock(ctx, conn)
 			return nil, err
 		}
 	}
 	return conn, nil
-}
-
-// tryLock takes the named projection's lock on conn, trying again for up
-// to wait while another session holds it.
-func tryLock(ctx context.Context, conn *pgxpool.Conn, name string, wait time.Duration) error {
-	deadline := time.Now().Add(wait)
-	for {
-		var ok bool
-		if err := conn.QueryRow(ctx, dlsql.Query("projection-try-lock"), name).Scan(&ok); err != nil {
-			return err
-		}
-		if ok {
-			return nil
-		}
-		if !time.Now().Before(deadline) {
-			return fmt.Errorf("%w: %s", ErrBusy, name)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
 }
 
 // watchLock pings the session holding the locks every lockCheck until ctx

@@ -130,22 +130,14 @@ func (f *Follower) session(ctx context.Context, b *database.Backoff) error {
 		return fmt.Errorf("follower: %w", err)
 	}
 	defer lock.Release()
-	for deadline := time.Now().Add(cfg.LockWait); ; {
-		var ok bool
-		if err := lock.QueryRow(ctx, dlsql.Query("replay-follower-lock")).Scan(&ok); err != nil {
-			return fmt.Errorf("follower: lock: %w", err)
-		}
-		if ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			return ErrFollowerRunning
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+	ok, err := database.TryLock(ctx, lock, cfg.LockWait, dlsql.Query("replay-follower-lock"))
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		return fmt.Errorf("follower: lock: %w", err)
+	case !ok:
+		return ErrFollowerRunning
 	}
 	// The lock is the session's: end the session rather than return it to
 	// the pool holding the lock.

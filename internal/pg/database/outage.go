@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
@@ -153,6 +154,31 @@ func Retry(ctx context.Context, b *Backoff, fn func(context.Context) error) erro
 		}
 		if werr := b.Wait(ctx, err); werr != nil {
 			return werr
+		}
+	}
+}
+
+// TryLock takes a session advisory lock on the session q: it runs query,
+// a pg_try_advisory_lock call, again every 100 ms for up to wait while
+// another session holds the lock — the last holder may linger a moment (a
+// process just killed, a session the server has not ended yet). It
+// reports whether it got the lock.
+func TryLock(ctx context.Context, q interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}, wait time.Duration, query string, args ...any) (bool, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		var ok bool
+		if err := q.QueryRow(ctx, query, args...).Scan(&ok); err != nil || ok {
+			return ok, err
+		}
+		if !time.Now().Before(deadline) {
+			return false, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }

@@ -3,8 +3,12 @@ package dbtest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -29,7 +33,8 @@ func NewServer(tb testing.TB) *Server {
 	if os.Getenv(EnvURL) != "" {
 		tb.Skipf("dbtest: restart tests need a managed cluster (%s is set)", EnvURL)
 	}
-	home, err := os.MkdirTemp("", "deltalog-server-")
+	removeLeakedServers(tb)
+	home, err := os.MkdirTemp("", fmt.Sprintf("%s%d-", serverPrefix, os.Getpid()))
 	if err != nil {
 		tb.Fatalf("dbtest: %v", err)
 	}
@@ -56,8 +61,34 @@ func NewServer(tb testing.TB) *Server {
 	return s
 }
 
+// serverPrefix starts the name of a Server's home, followed by the PID of
+// the test process.
+const serverPrefix = "deltalog-server-"
+
+// removeLeakedServers stops and removes the clusters of test processes
+// that no longer run (killed before their cleanups), told by the PID in
+// their homes' names.
+func removeLeakedServers(tb testing.TB) {
+	homes, _ := filepath.Glob(filepath.Join(os.TempDir(), serverPrefix+"*"))
+	for _, home := range homes {
+		pid, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(filepath.Base(home), serverPrefix), "-", 2)[0])
+		if err != nil || processAlive(pid) {
+			continue
+		}
+		if c, err := pgcluster.New(pgcluster.Config{Home: home}); err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+			_ = c.Crash(ctx) // thrown away: no need to shut down cleanly
+			cancel()
+		}
+		if err := os.RemoveAll(home); err != nil {
+			tb.Logf("dbtest: remove leaked cluster %s: %v", home, err)
+		}
+	}
+}
+
 // NewURL creates a database with the current schema on s and returns its
-// URL.
+// URL. Unlike the test cluster's, its commits are synchronous: a crash
+// loses none.
 func (s *Server) NewURL(tb testing.TB, name string) string {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
@@ -71,6 +102,13 @@ func (s *Server) NewURL(tb testing.TB, name string) string {
 		tb.Fatalf("dbtest: %v", err)
 	}
 	defer conn.Close(context.Background())
+	// A crash must not lose what committed, as on a real server: Fast
+	// turns synchronous_commit off, which would lose the last commits.
+	// (fsync stays off: the OS does not crash, so what PostgreSQL wrote
+	// survives.)
+	if _, err := conn.Exec(ctx, "ALTER DATABASE "+ident(name)+" SET synchronous_commit = on"); err != nil {
+		tb.Fatalf("dbtest: %v", err)
+	}
 	if err := migrateFunc(ctx, conn); err != nil {
 		tb.Fatalf("dbtest: migrate %s: %v", name, err)
 	}
