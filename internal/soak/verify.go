@@ -286,10 +286,16 @@ func (s *soak) audit() AuditReport {
 		return AuditReport{Status: -1, Summary: err.Error()}
 	}
 	rep := AuditReport{Status: cmd.ProcessState.ExitCode()}
-	text := strings.TrimSpace(string(out))
-	rep.Summary, _, _ = strings.Cut(text, "\n")
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	rep.Summary = lines[0]
 	if rep.Status != 0 {
-		rep.Summary = text // what is wrong is in the table that follows
+		// What is wrong: the checks marked "!" with their sample rows,
+		// and the notes.
+		for _, l := range lines[1:] {
+			if strings.HasPrefix(l, "!") || strings.HasPrefix(l, "      ") || strings.HasPrefix(l, "note:") {
+				rep.Summary += "\n    " + strings.TrimSpace(l)
+			}
+		}
 	}
 	return rep
 }
