@@ -104,6 +104,13 @@ BENCH_FLAGS ?= --packages 100000 $(if $(BOOKWORM),--debian $(DATA))
 bench: deps build ## deltalog vs full recompute, materialized views and COPY, side by side (100k packages; set BENCH_FLAGS)
 	$(BIN) bench $(BENCH_FLAGS)
 
+# make soak's flags: `deltalog soak --help` lists them (the default run is
+# 10 minutes; SOAK_FLAGS=--duration 2m for a shorter one).
+SOAK_FLAGS ?=
+
+soak: deps build ## run deltalog under SIGKILLs and PostgreSQL restarts for 10 minutes on a cluster of its own, then check nothing was lost
+	$(BIN) soak $(SOAK_FLAGS)
+
 gobench: deps ## run the Go benchmarks of the hot paths
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./...
 
@@ -118,7 +125,7 @@ docs: ## regenerate the command reference in docs/ from the commands
 
 db-stop: ## stop the managed PostgreSQL clusters (demo and tests)
 	-@[ -x $(BIN) ] && $(BIN) db stop
-	-@for h in .deltalog/test-cluster $(wildcard /tmp/deltalog-test-*); do DELTALOG_HOME=$$h $(GO) run ./cmd/deltalog db stop 2>/dev/null; done
+	-@for h in .deltalog/test-cluster .deltalog/soak $(wildcard /tmp/deltalog-test-* /tmp/deltalog-soak-*); do DELTALOG_HOME=$$h $(GO) run ./cmd/deltalog db stop 2>/dev/null; done
 
 demo-pypi: build ## add the PyPI list (886k packages) as a third repository
 	$(BIN) update --repo pypi --format tsv --version-scheme pypi --project ../shared/data/registries/pypi.tsv.xz
@@ -126,4 +133,4 @@ demo-pypi: build ## add the PyPI list (886k packages) as a third repository
 clean: db-stop ## stop the clusters and remove build output and the managed data
 	rm -rf bin .deltalog
 
-.PHONY: help deps deps-browser build demo demo-pypi test bench gobench fuzz docs race lint db-stop clean
+.PHONY: help deps deps-browser build demo demo-pypi test bench soak gobench fuzz docs race lint db-stop clean

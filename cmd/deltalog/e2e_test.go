@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deltalog/deltalog/changelog"
+	"github.com/deltalog/deltalog/internal/bintest"
 	"github.com/deltalog/deltalog/internal/ingest"
 	"github.com/deltalog/deltalog/internal/input/formats"
 	"github.com/deltalog/deltalog/internal/pg/dbtest"
@@ -27,17 +28,7 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "deltalog-e2e")
-	if err != nil {
-		panic(err)
-	}
-	binary = filepath.Join(dir, "deltalog")
-	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
-		panic("building deltalog: " + err.Error() + "\n" + string(out))
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(bintest.Run(m, &binary))
 }
 
 func sharedFile(t *testing.T, pattern string) string {

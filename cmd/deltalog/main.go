@@ -148,7 +148,7 @@ func newRootCmd(e *env) *cobra.Command {
 	add("data", newUpdateCmd(e), newProjectCmd(e), newTailCmd(e), newStatusCmd(e))
 	add("check", newAuditCmd(e), newRebuildCmd(e), newInvalidateCmd(e))
 	add("replication", newServeCmd(e), newReplicateCmd(e), newFollowCmd(e))
-	add("admin", newMigrateCmd(e), newDBCmd(e), newGenCmd(e), newBenchCmd(e))
+	add("admin", newMigrateCmd(e), newDBCmd(e), newGenCmd(e), newBenchCmd(e), newSoakCmd(e))
 	root.InitDefaultCompletionCmd()
 	for _, c := range root.Commands() {
 		if c.HasSubCommands() {

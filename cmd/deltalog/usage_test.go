@@ -151,6 +151,7 @@ var notRun = map[string]string{
 	"replicate": "needs a NATS server (replay's tests run it)",
 	"follow":    "needs a leader (TestFollowerWithProjectionsMatchesLeader runs it)",
 	"bench":     "TestBenchCommand runs it at a tiny scale",
+	"soak":      "runs for minutes (internal/soak's TestShortSoak runs a short one)",
 	"db start":  "would create a cluster (pgcluster's tests do)",
 }
 
@@ -181,6 +182,7 @@ func TestREADMEUsageLines(t *testing.T) {
 		"--from nats://HOST:PORT": "nats://127.0.0.1:4222", "--db FOLLOWER_URL": "postgres:///follower",
 		"--out DIR": filepath.Join(dir, "gen"), "--packages N": "200", "--repos N": "2", "--seed N": "7", "--gen G": "1",
 		"--rate R": "0.1", "--reps N": "1", "--debian DIR": dir, "--pypi FILE": snapshot,
+		"--duration DURATION": "30s", "--kill-every DURATION": "2s", "--restart-every DURATION": "10s", "--home DIR": dir,
 	}
 	url := dbtest.NewURL(t)
 	home := filepath.Join(dir, "home") // db status|stop|url look at it, and find no cluster

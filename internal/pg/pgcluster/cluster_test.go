@@ -109,7 +109,29 @@ func TestClusterLifecycle(t *testing.T) {
 	require.NotEqual(t, firstPID, st.PID)
 	conn = connect(t, c.URL("app db"))
 	require.NoError(t, conn.Ping(ctx))
+
+	// Crash stops it as a crash would: the next start recovers from the
+	// WAL, and what was committed is there.
+	for _, sql := range []string{"CREATE TABLE t (x int)", "INSERT INTO t VALUES (1)"} {
+		_, err = conn.Exec(ctx, sql)
+		require.NoError(t, err)
+	}
+	require.NoError(t, c.Crash(ctx))
+	require.Error(t, conn.Ping(ctx), "the session is gone")
+	_ = conn.Close(ctx)
+	st, err = c.Status(ctx)
+	require.NoError(t, err)
+	require.False(t, st.Running)
+	require.NoError(t, c.Crash(ctx), "crash when not running")
+	require.NoError(t, c.Start(ctx))
+	conn = connect(t, c.URL("app db"))
+	var x int
+	require.NoError(t, conn.QueryRow(ctx, "SELECT x FROM t").Scan(&x))
+	require.Equal(t, 1, x)
 	require.NoError(t, conn.Close(ctx))
+	log, err := os.ReadFile(filepath.Join(c.Home(), "postgres.log"))
+	require.NoError(t, err)
+	require.Contains(t, string(log), "not properly shut down; automatic recovery in progress")
 }
 
 func TestStartRecoversAfterKill(t *testing.T) {
