@@ -48,6 +48,9 @@ current packages, is refused unless --force.`,
 		if *repo == "" || *format == "" {
 			return usageError(fmt.Errorf("update needs --repo, --format and at least one FILE"))
 		}
+		if err := formats.ValidateRepo(*repo); err != nil {
+			return usageError(fmt.Errorf("--repo: %w", err))
+		}
 		f, err := formats.ParseFormat(*format)
 		if err != nil {
 			return usageError(err)
