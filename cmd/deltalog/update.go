@@ -58,6 +58,11 @@ current packages, is refused unless --force.`,
 		if *scheme != "" && !version.Valid(version.Scheme(*scheme)) {
 			return usageError(fmt.Errorf("--version-scheme %q: want debian, pypi, semver (or npm) or generic", *scheme))
 		}
+		if *project {
+			if err := pf.check(); err != nil {
+				return err
+			}
+		}
 
 		pool, err := e.open(ctx)
 		if err != nil {
