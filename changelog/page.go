@@ -177,10 +177,17 @@ func ReadBatches(ctx context.Context, q Querier, ids []int64) ([]events.Batch, e
 		files, counts  []byte
 		seed           int64
 		repoSt, global int64
+		parse, diff    *float64
+		write          *float64
 	)
 	_, err = pgx.ForEachRow(rows, []any{&b.ID, &b.Repo, &b.Kind, &files, &b.StartedAt, &b.FinishedAt, &seed,
-		&b.HashVersion, &b.VersionScheme, &b.FirstSeq, &b.LastSeq, &counts, &b.Reason, &b.Actor, &repoSt, &global}, func() error {
+		&b.HashVersion, &b.VersionScheme, &b.FirstSeq, &b.LastSeq, &counts, &b.Reason, &b.Actor, &repoSt, &global,
+		&parse, &diff, &write}, func() error {
 		r := b
+		r.Timings = nil
+		if parse != nil && diff != nil && write != nil {
+			r.Timings = &events.BatchTimings{Parse: *parse, Diff: *diff, Write: *write}
+		}
 		r.Files = nil
 		if err := json.Unmarshal(files, &r.Files); err != nil {
 			return fmt.Errorf("batch %d: files: %w", r.ID, err)

@@ -502,6 +502,8 @@ type InsertBatchParams struct {
 	// Reason and Actor are stored as NULL when empty.
 	Reason, Actor          string
 	RepoState, GlobalState hashing.Sum
+	// Timings is stored as NULLs when nil.
+	Timings *events.BatchTimings
 }
 
 // InsertBatch writes a batch record and tells listeners (see Watcher) of
@@ -515,9 +517,13 @@ func (s *Store) InsertBatch(ctx context.Context, p InsertBatchParams) error {
 	if err != nil {
 		return err
 	}
+	var parse, diff, write *float64
+	if t := p.Timings; t != nil {
+		parse, diff, write = &t.Parse, &t.Diff, &t.Write
+	}
 	if _, err := s.tx.Exec(ctx, dlsql.Query("batch-insert"), p.ID, p.RepoID, p.Kind, files,
 		p.StartedAt, p.FinishedAt, int64(p.Seed), p.HashVersion, string(p.Scheme), p.FirstSeq, p.LastSeq, counts,
-		nullable(p.Reason), nullable(p.Actor), p.RepoState.Int64(), p.GlobalState.Int64()); err != nil {
+		nullable(p.Reason), nullable(p.Actor), p.RepoState.Int64(), p.GlobalState.Int64(), parse, diff, write); err != nil {
 		return fmt.Errorf("writing batch %d: %w", p.ID, err)
 	}
 	if _, err := s.tx.Exec(ctx, dlsql.Query("notify"), p.LastSeq); err != nil {

@@ -95,6 +95,9 @@ type UpdateParams struct {
 	Skipped       int
 	Force         bool
 	StartedAt     time.Time
+	// ParseTime is how long reading and parsing the snapshot took, for
+	// the batch's record of where its time went.
+	ParseTime time.Duration
 	// Load, when set, fills in the Packages of the given packagesets of
 	// Snapshot, which holds only their checksums until then: a snapshot
 	// read without holding its packages (internal/ingest) has the records
@@ -173,7 +176,7 @@ func (u *Updater) Update(ctx context.Context, p UpdateParams) (*UpdateResult, er
 	}
 
 	writeStart := time.Now()
-	if err := u.write(ctx, tx, st, p, repo, d, res); err != nil {
+	if err := u.write(ctx, tx, st, p, repo, d, res, writeStart); err != nil {
 		return nil, fmt.Errorf("update %s: write: %w", p.Repo, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -210,7 +213,7 @@ func (u *Updater) checkSize(p UpdateParams, repo StoredRepo) error {
 
 // write applies d in tx: current state first (concurrently with other
 // repositories' updates), then the serialized changelog append.
-func (u *Updater) write(ctx context.Context, tx pgx.Tx, st *Store, p UpdateParams, repo StoredRepo, d *delta, res *UpdateResult) error {
+func (u *Updater) write(ctx context.Context, tx pgx.Tx, st *Store, p UpdateParams, repo StoredRepo, d *delta, res *UpdateResult, start time.Time) error {
 	if repo.ID == 0 {
 		var err error
 		if repo.ID, err = st.CreateRepo(ctx, CreateRepoParams{Name: p.Repo, Seed: p.Seed,
@@ -258,7 +261,8 @@ func (u *Updater) write(ctx context.Context, tx pgx.Tx, st *Store, p UpdateParam
 	if err := st.InsertBatch(ctx, InsertBatchParams{ID: batchID, RepoID: repo.ID, Kind: note.kind, Files: p.Files,
 		StartedAt: p.StartedAt, FinishedAt: time.Now(), Seed: p.Seed, HashVersion: hashing.AlgorithmVersion,
 		Scheme: p.VersionScheme, FirstSeq: first, LastSeq: last, Counts: d.counts,
-		Reason: note.reason, Actor: note.actor, RepoState: d.state.Sum(), GlobalState: global}); err != nil {
+		Reason: note.reason, Actor: note.actor, RepoState: d.state.Sum(), GlobalState: global,
+		Timings: &events.BatchTimings{Parse: p.ParseTime.Seconds(), Diff: res.DiffTime.Seconds(), Write: time.Since(start).Seconds()}}); err != nil {
 		return err
 	}
 	res.Batch, res.FirstSeq, res.HeadSeq = batchID, first, last

@@ -79,6 +79,18 @@ type Batch struct {
 	// VersionScheme is the scheme the batch's packages' version keys were
 	// computed with.
 	VersionScheme VersionScheme `json:"version_scheme"`
+	// Timings says where an update's time went; nil for batches written
+	// before it was recorded.
+	Timings *BatchTimings `json:"timings,omitempty"`
+}
+
+// BatchTimings splits an update's time, in seconds: reading and parsing
+// its input, diffing it against the stored state, and writing current
+// state, events and batch (the commit that follows is not in it).
+type BatchTimings struct {
+	Parse float64 `json:"parse"`
+	Diff  float64 `json:"diff"`
+	Write float64 `json:"write"`
 }
 
 // InputFile records one file of a snapshot, so that a batch can be traced

@@ -383,7 +383,8 @@ func (a *applier) commit(ctx context.Context, b *openBatch, last *events.Event) 
 	if err := st.InsertBatch(ctx, changelog.InsertBatchParams{ID: batch.ID, RepoID: b.repoID, Kind: batch.Kind,
 		Files: batch.Files, StartedAt: batch.StartedAt, FinishedAt: batch.FinishedAt, Seed: batch.HashSeed,
 		HashVersion: batch.HashVersion, Scheme: batch.VersionScheme, FirstSeq: batch.FirstSeq, LastSeq: batch.LastSeq,
-		Counts: batch.Counts, Reason: batch.Reason, Actor: batch.Actor, RepoState: repoSt, GlobalState: globalSt}); err != nil {
+		Counts: batch.Counts, Reason: batch.Reason, Actor: batch.Actor, RepoState: repoSt, GlobalState: globalSt,
+		Timings: batch.Timings}); err != nil {
 		return fmt.Errorf("follower: %w", err)
 	}
 	if err := st.SetHead(ctx, batch.LastSeq); err != nil {

@@ -268,6 +268,7 @@ func (f *httpFeed) stream(ctx context.Context, client *http.Client, base string,
 		return after, &permanentError{err}
 	}
 	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("User-Agent", FollowerUserAgent)
 	req.Header.Set("Last-Event-ID", seqID(after))
 	resp, err := client.Do(req)
 	if err != nil {

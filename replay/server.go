@@ -122,6 +122,7 @@ type Server struct {
 	watcher *changelog.Watcher
 	cache   *pageCache
 	streams chan struct{}
+	open    streamSet
 	mux     *http.ServeMux
 	m       serverMetrics
 }
@@ -284,6 +285,8 @@ func (s *Server) getStream(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.m.streams.Inc()
 	defer s.m.streams.Dec()
+	open := s.open.add(r, after, r.URL.Query().Get("repo"))
+	defer s.open.remove(open)
 
 	rc := http.NewResponseController(w)
 	h := w.Header()
@@ -339,6 +342,9 @@ func (s *Server) getStream(w http.ResponseWriter, r *http.Request) error {
 		if err := write(buf); err != nil {
 			return &clientGone{err}
 		}
+		if n := len(page.Events); n > 0 {
+			open.sent.Store(page.Events[n-1].Seq)
+		}
 		s.m.streamed.Add(float64(len(page.Events)))
 		return nil
 	})
@@ -380,6 +386,8 @@ func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) error {
 type ServerStatus struct {
 	*changelog.Status
 	Projections []ProjectionLag `json:"projections"`
+	// Streams are the open changelog streams: followers and tail clients.
+	Streams []StreamInfo `json:"streams"`
 }
 
 // ProjectionLag is a projection's status with its lag behind the head.
@@ -402,7 +410,7 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := ServerStatus{Status: st, Projections: []ProjectionLag{}}
+	out := ServerStatus{Status: st, Projections: []ProjectionLag{}, Streams: s.Streams()}
 	if s.cfg.ProjectionStatusFunc != nil {
 		ps, err := s.cfg.ProjectionStatusFunc(ctx)
 		if err != nil {

@@ -77,7 +77,11 @@ func TestDashboardInBrowser(t *testing.T) {
 	require.Contains(t, projections, "caught_up")
 	chart, err := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("#batches svg")))
 	require.NoError(t, err)
-	require.Equal(t, 4, strings.Count(chart, "<rect"), "two batches, two bars each")
+	require.Equal(t, 8, strings.Count(chart, "<rect"), "two batches: a duration bar split in three, an events bar")
+	for _, part := range []string{"parse", "diff", "write"} {
+		require.Equal(t, 2, strings.Count(chart, `class="`+part+`"`), part)
+	}
+	require.Regexp(t, `^\d+\.\d\ds / \d+\.\d\ds / \d+\.\d\ds$`, text("#batches td.split"))
 	dashboard := screenshot()
 
 	require.NoError(t, chromedp.Do(ctx,

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/deltalog/deltalog/projections"
+	"github.com/deltalog/deltalog/replay"
 )
 
 //go:embed templates/*.html
@@ -29,6 +30,9 @@ var funcs = template.FuncMap{
 	"bytes": humanBytes,
 	"time":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") },
 	"secs":  func(f float64) string { return fmt.Sprintf("%.2fs", f) },
+	// behind: how many seqs a stream has yet to send (a repository's
+	// stream may have none of them to send).
+	"behind": func(head, sent int64) int64 { return max(0, head-sent) },
 	// lagSeconds: how long a projection that is behind has not advanced.
 	"lagSeconds": func(t *time.Time) float64 { return time.Since(*t).Seconds() },
 	"pct": func(hits, misses uint64) string {
@@ -100,6 +104,7 @@ type dashboard struct {
 	Checkpoint   Checkpoint
 	Statistics   Statistics
 	Projections  []projections.Status
+	Streams      []replay.StreamInfo
 	Batches      []Batch
 	BatchChart   template.HTML
 	AuditRuns    []AuditRun
@@ -118,6 +123,9 @@ func (s *Server) pageDashboard(ctx context.Context, _ *http.Request) (string, an
 	}
 	if d.Projections, err = s.store.projections(ctx); err != nil {
 		return "", nil, err
+	}
+	if s.cfg.Streams != nil {
+		d.Streams = s.cfg.Streams()
 	}
 	if d.Batches, err = s.store.batches(ctx, 30); err != nil {
 		return "", nil, err

@@ -69,6 +69,9 @@ func (h HistoryEntry) Title() string {
 	case "new_newest":
 		return fmt.Sprintf("%s has a new newest version %s (first in %s): other repositories are now outdated",
 			h.Project, ver(h.NewVersion), h.Repository)
+	case "fell_outdated":
+		return fmt.Sprintf("%s %s fell outdated in %s: %s is newer (in %s)",
+			h.Project, ver(h.OldVersion), h.Repository, ver(h.NewVersion), ver(h.NewestIn))
 	}
 	return h.Project + ": " + h.Kind
 }

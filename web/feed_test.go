@@ -63,7 +63,10 @@ func TestFeeds(t *testing.T) {
 	for _, e := range repo.Items {
 		require.Contains(t, e.Title, " reg")
 	}
-	require.Len(t, repo.Items, 4) // foo and qux added, each a new newest
+	// foo and qux added, each a new newest; then deb's foo 1.2 made reg's
+	// foo 1.1 outdated.
+	require.Len(t, repo.Items, 5)
+	require.Equal(t, "foo 1.1 fell outdated in reg: 1.2 is newer (in deb)", repo.Items[0].Title)
 
 	// The same change has the same id on every poll, in every feed it is
 	// in, and after the history is rebuilt from the changelog into a new
@@ -86,6 +89,41 @@ func TestFeeds(t *testing.T) {
 
 	resp, _ := f.get(t, "/feeds/project/nope")
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+}
+
+// TestRepositoryFeedFellOutdated walks the branches of a repository's
+// "fell outdated" entries: its newest package overtaken elsewhere (an
+// entry), overtaken again while already outdated (none), caught up by its
+// own update (none: that is its own version update), a project it dropped
+// before being overtaken (none), and the same entries on every poll.
+func TestRepositoryFeedFellOutdated(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	f.update(t, "deb", pkg("foo", "1.0"), pkg("gone", "1.0"))
+	f.update(t, "reg", pkg("foo", "1.1"))                     // deb's foo 1.0 falls outdated
+	f.update(t, "reg", pkg("foo", "1.2"))                     // already outdated: nothing new for deb
+	f.update(t, "deb", pkg("foo", "1.2"))                     // deb catches up (equal, not newer: reg stays newest)
+	f.update(t, "deb", pkg("foo", "1.2"), pkg("bar", "1.0"))  // gone leaves deb…
+	f.update(t, "reg", pkg("foo", "1.3"), pkg("gone", "2.0")) // …before reg brings a newer one; foo falls again
+
+	fell := func() []string {
+		out := []string{}
+		for _, e := range f.feed(t, "/feeds/repository/deb").Items {
+			if len(e.Categories) == 1 && e.Categories[0] == "fell_outdated" {
+				require.Regexp(t, `^urn:deltalog:change:\d+:fell_outdated$`, e.GUID)
+				out = append(out, e.Title+" "+e.GUID)
+			}
+		}
+		return out
+	}
+	got := fell()
+	require.Len(t, got, 2, "%v", got)
+	require.True(t, strings.HasPrefix(got[0], "foo 1.2 fell outdated in deb: 1.3 is newer (in reg) "), got[0])
+	require.True(t, strings.HasPrefix(got[1], "foo 1.0 fell outdated in deb: 1.1 is newer (in reg) "), got[1])
+	require.Equal(t, got, fell(), "the same entries, the same ids, on every poll")
+	for _, e := range f.feed(t, "/feeds/repository/reg").Items {
+		require.NotContains(t, e.Categories, "fell_outdated", "reg was never overtaken: %s", e.Title)
+	}
 }
 
 func TestEntryID(t *testing.T) {

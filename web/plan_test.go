@@ -36,6 +36,8 @@ INSERT INTO maintainer_repositories (maintainer_id, repo_id, num_packages, num_p
 SELECT maintainer_id, repo_id, count(*), count(*), 0, 0 FROM project_maintainers GROUP BY 1, 2;
 INSERT INTO project_history (project, repo_id, seq, batch_id, kind, new_version, at)
 SELECT project, repo_id, checksum, 1, 'added', version, now() FROM packages;
+INSERT INTO project_history (project, repo_id, seq, batch_id, kind, old_version, new_version, at)
+SELECT project, repo_id, 1000000 + checksum, 1, 'new_newest', version, version || '.1', now() FROM packages WHERE checksum % 3 = 0;
 INSERT INTO repos (name, hash_seed, hash_version, version_scheme) VALUES ('repo_1', 0, 1, 'generic');
 INSERT INTO batches (repo_id, kind, started_at, finished_at, hash_seed, hash_version, version_scheme,
                      first_seq, last_seq, counts, repo_state_checksum, global_state_checksum)

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/projections"
 	dlsql "github.com/deltalog/deltalog/sql"
 )
@@ -211,6 +212,9 @@ type HistoryEntry struct {
 	OldVersion *string   `json:"old_version,omitempty"`
 	NewVersion *string   `json:"new_version,omitempty"`
 	At         time.Time `json:"at"`
+	// NewestIn is, for a fell_outdated entry of a repository's history,
+	// the repository that brought the newer version.
+	NewestIn *string `json:"newest_in,omitempty"`
 }
 
 // historyOf names the history queries by what they select on.
@@ -226,7 +230,7 @@ var historyOf = map[string]string{
 func (s *store) history(ctx context.Context, subject string, key any, before int64, limit int) ([]HistoryEntry, error) {
 	return collect(ctx, s.db, subject+" history", func(row pgx.CollectableRow) (HistoryEntry, error) {
 		var h HistoryEntry
-		return h, row.Scan(&h.Seq, &h.Project, &h.Kind, &h.Repository, &h.OldVersion, &h.NewVersion, &h.At)
+		return h, row.Scan(&h.Seq, &h.Project, &h.Kind, &h.Repository, &h.OldVersion, &h.NewVersion, &h.At, &h.NewestIn)
 	}, dlsql.Query(historyOf[subject]), key, before, limit)
 }
 
@@ -259,6 +263,9 @@ type Batch struct {
 	FirstSeq   int64
 	LastSeq    int64
 	Counts     map[string]int
+	// Timings splits the update's time (nil for batches recorded before
+	// the split was).
+	Timings *events.BatchTimings
 }
 
 // Seconds is how long the batch's update ran.
@@ -267,9 +274,16 @@ func (b Batch) Seconds() float64 { return b.Finished.Sub(b.Started).Seconds() }
 func (s *store) batches(ctx context.Context, limit int) ([]Batch, error) {
 	return collect(ctx, s.db, "batches", func(row pgx.CollectableRow) (Batch, error) {
 		var b Batch
-		var counts []byte
-		if err := row.Scan(&b.ID, &b.Repository, &b.Kind, &b.Started, &b.Finished, &b.FirstSeq, &b.LastSeq, &counts); err != nil {
+		var (
+			counts             []byte
+			parse, diff, write *float64
+		)
+		if err := row.Scan(&b.ID, &b.Repository, &b.Kind, &b.Started, &b.Finished, &b.FirstSeq, &b.LastSeq, &counts,
+			&parse, &diff, &write); err != nil {
 			return b, err
+		}
+		if parse != nil && diff != nil && write != nil {
+			b.Timings = &events.BatchTimings{Parse: *parse, Diff: *diff, Write: *write}
 		}
 		return b, json.Unmarshal(counts, &b.Counts)
 	}, dlsql.Query("web-batches"), limit)

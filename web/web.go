@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/deltalog/deltalog/replay"
 )
 
 // ReaderRole is the role of migration 007 that may only read what this
@@ -46,6 +48,10 @@ type Config struct {
 	RequestTimeout time.Duration
 	// FeedEntries is the number of entries in a feed (default 50).
 	FeedEntries int
+	// Streams, when set, lists the open changelog streams of the server
+	// this read side is mounted beside (replay.Server.Streams): the
+	// dashboard shows them as the followers it knows of.
+	Streams func() []replay.StreamInfo
 	// Logger receives request errors (default: discard).
 	Logger *slog.Logger
 }

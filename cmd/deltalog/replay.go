@@ -112,7 +112,7 @@ followers read, /status and /metrics. Listens on loopback by default.`,
 		if err != nil {
 			return err
 		}
-		handler, closeReadSide, err := withReadSide(ctx, pool, srv.Handler(), *requestTimeout, e.logger()) // web.go
+		handler, closeReadSide, err := withReadSide(ctx, pool, srv, *requestTimeout, e.logger()) // web.go
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/deltalog/deltalog/replay"
 	"github.com/deltalog/deltalog/web"
 )
 
@@ -32,20 +33,20 @@ func openStatusPool(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Pool, err
 // withReadSide mounts the read side (package web: API, feeds, dashboard)
 // beside the replication API, on a pool of its own that runs as the
 // read-only role. The returned func closes that pool.
-func withReadSide(ctx context.Context, pool *pgxpool.Pool, replayHandler http.Handler, requestTimeout time.Duration,
+func withReadSide(ctx context.Context, pool *pgxpool.Pool, srv *replay.Server, requestTimeout time.Duration,
 	logger *slog.Logger) (http.Handler, func(), error) {
 	reader, err := web.OpenReadOnly(ctx, pool.Config())
 	if err != nil {
 		return nil, nil, err
 	}
-	rs, err := web.New(web.Config{DB: reader, RequestTimeout: requestTimeout, Logger: logger})
+	rs, err := web.New(web.Config{DB: reader, RequestTimeout: requestTimeout, Logger: logger, Streams: srv.Streams})
 	if err != nil {
 		reader.Close()
 		return nil, nil, err
 	}
 	mux := http.NewServeMux()
 	for _, p := range replayPaths {
-		mux.Handle(p, replayHandler)
+		mux.Handle(p, srv.Handler())
 	}
 	mux.Handle("/", rs)
 	return mux, reader.Close, nil

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -320,6 +321,38 @@ type harness struct {
 	dir     string
 	updater *changelog.Updater
 	runner  *projections.Runner
+	// pages collects what each projection page did (Config.PageFunc),
+	// for the pass that runs them.
+	pages pageCounter
+}
+
+// pageCounter sums the projections' page statistics per derived table.
+type pageCounter struct {
+	mu     sync.Mutex
+	tables map[string]projections.TableStats
+}
+
+func (c *pageCounter) add(s projections.PageStats) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tables == nil {
+		c.tables = map[string]projections.TableStats{}
+	}
+	for name, t := range s.Tables {
+		sum := c.tables[name]
+		sum.Rederived += t.Rederived
+		sum.Changed += t.Changed
+		c.tables[name] = sum
+	}
+}
+
+// take returns the sums so far and starts again.
+func (c *pageCounter) take() map[string]projections.TableStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.tables
+	c.tables = nil
+	return t
 }
 
 func (h *harness) progress(format string, args ...any) {
@@ -391,7 +424,7 @@ func (h *harness) wipe(ctx context.Context) error {
 		return err
 	}
 	h.runner, err = projections.NewRunner(projections.Config{
-		DB: h.pool, Projections: ps, PageSize: h.cfg.PageSize, Logger: h.cfg.Logger,
+		DB: h.pool, Projections: ps, PageSize: h.cfg.PageSize, Logger: h.cfg.Logger, PageFunc: h.pages.add,
 	})
 	return err
 }
@@ -409,6 +442,8 @@ type snapshot struct {
 type pass struct {
 	e2e, db, parse, project time.Duration
 	events, packages        int
+	// tables is what the projections' pages did, per derived table.
+	tables map[string]projections.TableStats
 }
 
 // update applies the snapshots one after the other, then runs the
@@ -430,10 +465,12 @@ func (h *harness) update(ctx context.Context, snaps []snapshot) (pass, error) {
 		p.packages += sum.Packages
 	}
 	start := time.Now()
+	h.pages.take()
 	if err := h.runner.Run(ctx, false); err != nil {
 		return p, fmt.Errorf("projections: %w", err)
 	}
 	p.project = time.Since(start)
+	p.tables = h.pages.take()
 	p.e2e += p.project
 	p.db += p.project
 	return p, nil

@@ -87,6 +87,9 @@ func TestRunEndToEnd(t *testing.T) {
 		require.Positive(t, f.StateRows, name)
 		require.Positive(t, f.Changed, name)
 		require.GreaterOrEqual(t, f.Amplification(), 1.0, name)
+		for table, td := range f.Tables {
+			require.Equal(t, td.Changed, td.Written, "%s: %s: the projections wrote exactly the rows that changed", name, table)
+		}
 	}
 	require.Equal(t, []string{"synthetic"}, auditFamilies(rep))
 	require.Equal(t, "consistent", rep.Audits[0].Outcome)

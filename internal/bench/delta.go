@@ -45,6 +45,7 @@ func (h *harness) deltaCase(ctx context.Context, name, what string, there, back 
 	}
 
 	rec := newCase(name, what)
+	var measured []map[string]projections.TableStats
 	away := false
 	for i := range h.cfg.Reps {
 		target := there
@@ -57,6 +58,7 @@ func (h *harness) deltaCase(ctx context.Context, name, what string, there, back 
 		}
 		away = !away
 		rec.addPass(p)
+		measured = append(measured, p.tables)
 		h.progress("%s %d/%d: %.2fs (database %.2fs, projections %.2fs), %d events", name, i+1, h.cfg.Reps,
 			p.e2e.Seconds(), p.db.Seconds(), p.project.Seconds(), p.events)
 	}
@@ -68,6 +70,7 @@ func (h *harness) deltaCase(ctx context.Context, name, what string, there, back 
 	}
 
 	fl := f.summary()
+	fl.measured(measured)
 	dir := floorAB
 	for i := range h.cfg.Reps {
 		d, err := f.apply(ctx, dir)

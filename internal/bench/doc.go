@@ -29,7 +29,8 @@
 // ideal-delta floor and amplification (floor.go): the exact differences of
 // every derived table and of the current state between the two states,
 // written as bulk DELETE/UPDATE/INSERT from temporary tables; and derived
-// rows re-derived by the delta path ÷ derived rows that changed. After each
+// rows re-derived by the delta path (as its projections count them,
+// projections.PageStats) ÷ derived rows that changed. After each
 // family of cases (synthetic, Debian, PyPI, Repology's workload) the audit
 // runs, and the run fails with ErrInconsistent unless it finds the database
 // consistent.

@@ -26,7 +26,8 @@ import (
 // append the changelog and project_history, record the batch.
 //
 // The same differences give the amplification of the delta path: derived
-// rows re-derived (read and compared) ÷ derived rows that changed.
+// rows it re-derived (read and compared, as its projections count them)
+// ÷ derived rows that changed.
 
 // Directions of the floor.
 const (
@@ -37,22 +38,6 @@ const (
 // State tables the floor writes besides the derived ones: the current state
 // a delta rewrites.
 var floorStateTables = []string{"packagesets", "packages"}
-
-// floorScope names, per derived table whose rows the delta path re-derives
-// per touched key (projections/catalog.go: level 1 per (project,
-// repository), projects per project; the history projection's versions),
-// the columns of that key. The other derived tables are kept by counter
-// differences and read only the rows whose counters move: their re-derived
-// rows are their changed rows. It is the bench's own estimate of the delta
-// path's scope, from the packagesets that differ: the project-wide pass of
-// projects whose newest version moved re-derives more pairs than it counts.
-var floorScope = map[string]string{
-	"project_repositories": "project, repo_id",
-	"project_maintainers":  "project, repo_id",
-	"project_links":        "project, repo_id",
-	"projects":             "name",
-	"history_versions":     "project, repo_id",
-}
 
 // floorForward are wall-clock columns that only move forward (a
 // repository's last update): the floor, like the delta path, never moves
@@ -71,9 +56,6 @@ type floorTable struct {
 	derived bool
 	// counts: per direction, rows to delete, update, insert.
 	counts map[string][3]int64
-	// rederived is the rows of the table in the delta path's scope, in A
-	// or B (by key).
-	rederived int64
 }
 
 func (t *floorTable) changed() int64 {
@@ -87,11 +69,15 @@ type floor struct {
 	tables []*floorTable
 }
 
-// TableDelta is one derived table's share of a delta: rows that changed
-// (deleted, updated, inserted) and rows re-derived by the delta path.
+// TableDelta is one derived table's share of a delta: the rows that
+// changed (deleted, updated, inserted: the floor's differences), and what
+// the delta path did, as its projections count it (projections.PageStats,
+// the mean of the measured runs): rows re-derived (read and compared) and
+// rows written.
 type TableDelta struct {
 	Changed   int64 `json:"changed"`
 	Rederived int64 `json:"rederived"`
+	Written   int64 `json:"written"`
 }
 
 // Floor is the ideal-delta floor and the amplification of a delta case.
@@ -100,14 +86,13 @@ type Floor struct {
 	// directions alternating, as the delta runs do).
 	Seconds float64   `json:"seconds"`
 	Samples []float64 `json:"samples"`
-	// Changed and Rederived sum the derived tables; StateRows counts the
-	// rows of packagesets and packages the floor writes besides.
+	// Changed, Rederived and Written sum the derived tables; StateRows
+	// counts the rows of packagesets and packages the floor writes besides.
 	Changed   int64                 `json:"changed"`
 	Rederived int64                 `json:"rederived"`
+	Written   int64                 `json:"written"`
 	StateRows int64                 `json:"state_rows"`
 	Tables    map[string]TableDelta `json:"tables"`
-	// RederivedFrom says where the re-derived counts come from.
-	RederivedFrom string `json:"rederived_from"`
 }
 
 // Amplification is Rederived ÷ Changed (NaN when nothing changed).
@@ -226,36 +211,6 @@ func newFloor(ctx context.Context, pool *pgxpool.Pool) (*floor, error) {
 	for _, t := range f.tables {
 		if err := t.diff(ctx, tx); err != nil {
 			return nil, fmt.Errorf("floor: %s: %w", t.name, err)
-		}
-	}
-	// The projects the delta touches: those of the packagesets that differ.
-	if _, err := tx.Exec(ctx, `DROP TABLE IF EXISTS bench_floor.touched;
-	    CREATE TABLE bench_floor.touched AS
-	    SELECT project, repo_id FROM bench_floor.ab_del_packagesets UNION SELECT project, repo_id FROM bench_floor.ab_upd_packagesets
-	    UNION SELECT project, repo_id FROM bench_floor.ab_ins_packagesets;
-	    ANALYZE bench_floor.touched`); err != nil {
-		return nil, fmt.Errorf("floor: touched projects: %w", err)
-	}
-	for _, t := range f.tables {
-		if !t.derived {
-			continue
-		}
-		col, scoped := floorScope[t.name]
-		if !scoped {
-			t.rederived = t.changed()
-			continue
-		}
-		keys := strings.Join(t.keys, ", ")
-		touched := "SELECT project, repo_id FROM bench_floor.touched"
-		if !strings.Contains(col, ",") {
-			touched = "SELECT project FROM bench_floor.touched"
-		}
-		q := fmt.Sprintf(`SELECT count(*) FROM (
-		    SELECT %[1]s FROM bench_floor.a_%[2]s WHERE (%[3]s) IN (%[4]s)
-		    UNION SELECT %[1]s FROM bench_floor.b_%[2]s WHERE (%[3]s) IN (%[4]s)) s`,
-			keys, t.name, col, touched)
-		if err := tx.QueryRow(ctx, q).Scan(&t.rederived); err != nil {
-			return nil, fmt.Errorf("floor: %s: rows in scope: %w", t.name, err)
 		}
 	}
 	return f, tx.Commit(ctx)
@@ -400,15 +355,34 @@ func (t *floorTable) write(kind, tmp string) string {
 
 // summary is the floor's counts, without the timing.
 func (f *floor) summary() *Floor {
-	out := &Floor{Tables: map[string]TableDelta{}, RederivedFrom: "rows of the delta path's scope, estimated from the packagesets that differ (their (project, repository) pairs at level 1 and in history_versions, their projects; changed rows of the counter-kept tables)"}
+	out := &Floor{Tables: map[string]TableDelta{}}
 	for _, t := range f.tables {
 		if !t.derived {
 			out.StateRows += t.changed()
 			continue
 		}
-		out.Tables[t.name] = TableDelta{Changed: t.changed(), Rederived: t.rederived}
+		out.Tables[t.name] = TableDelta{Changed: t.changed()}
 		out.Changed += t.changed()
-		out.Rederived += t.rederived
 	}
 	return out
+}
+
+// measured adds what the delta path did in runs (their projections' page
+// statistics), as the mean per run, to the floor's tables.
+func (fl *Floor) measured(runs []map[string]projections.TableStats) {
+	if len(runs) == 0 {
+		return
+	}
+	n := int64(len(runs))
+	for name, t := range fl.Tables {
+		var sum projections.TableStats
+		for _, r := range runs {
+			sum.Rederived += r[name].Rederived
+			sum.Changed += r[name].Changed
+		}
+		t.Rederived, t.Written = sum.Rederived/n, sum.Changed/n
+		fl.Tables[name] = t
+		fl.Rederived += t.Rederived
+		fl.Written += t.Written
+	}
 }

@@ -307,8 +307,8 @@ func writeCases(w io.Writer, cases []Case) error {
 			fmt.Fprintf(w, "  %s: %s\n", c.Name, c.Note)
 		}
 		if f := c.Floor; f != nil {
-			fmt.Fprintf(w, "  %s: floor writes %d derived rows (and %d of packagesets and packages); re-derived %d (%s)\n",
-				c.Name, f.Changed, f.StateRows, f.Rederived, f.RederivedFrom)
+			fmt.Fprintf(w, "  %s: floor writes %d derived rows (and %d of packagesets and packages); the delta path re-derived %d and wrote %d a run\n",
+				c.Name, f.Changed, f.StateRows, f.Rederived, f.Written)
 		}
 	}
 	return nil

@@ -133,7 +133,7 @@ func Run(ctx context.Context, u *changelog.Updater, p Params) (*Summary, error) 
 	phase("diff")
 	res, err := u.Update(ctx, changelog.UpdateParams{
 		Repo: p.Repo, Snapshot: snap.grouped, Load: snap.load, Seed: p.Seed, VersionScheme: p.VersionScheme,
-		Files: snap.read.Files, Skipped: snap.read.Skipped, Force: p.Force, StartedAt: start,
+		Files: snap.read.Files, Skipped: snap.read.Skipped, Force: p.Force, StartedAt: start, ParseTime: parsed.Sub(start),
 	})
 	if err != nil {
 		return nil, err

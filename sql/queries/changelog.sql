@@ -96,9 +96,10 @@ SELECT nextval(pg_get_serial_sequence('batches', 'id'));
 
 -- name: batch-insert
 INSERT INTO batches (id, repo_id, kind, files, started_at, finished_at, hash_seed, hash_version, version_scheme,
-                     first_seq, last_seq, counts, reason, actor, repo_state_checksum, global_state_checksum)
+                     first_seq, last_seq, counts, reason, actor, repo_state_checksum, global_state_checksum,
+                     parse_seconds, diff_seconds, write_seconds)
 OVERRIDING SYSTEM VALUE
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16);
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19);
 
 -- name: global-state
 SELECT coalesce(array_agg(state_checksum), '{}') FROM repos;
@@ -122,7 +123,7 @@ LIMIT $3;
 
 -- name: page-repo
 -- page limited to one repository: a range of the index on (repo_id, seq)
--- (migration 010), read in seq order and stopped at the limit, so a page
+-- (migration 011), read in seq order and stopped at the limit, so a page
 -- costs its own events however rare the repository's are. The repository
 -- is a scalar subquery, not a join, so that the scan's order is the page's.
 SELECT c.seq, c.batch_id, $4::text, c.project, c.kind, c.old_checksum, c.new_checksum,
@@ -137,7 +138,7 @@ LIMIT $3;
 -- Batch records by id.
 SELECT b.id, r.name, b.kind, b.files, b.started_at, b.finished_at, b.hash_seed, b.hash_version,
        b.version_scheme, b.first_seq, b.last_seq, b.counts, coalesce(b.reason, ''), coalesce(b.actor, ''),
-       b.repo_state_checksum, b.global_state_checksum
+       b.repo_state_checksum, b.global_state_checksum, b.parse_seconds, b.diff_seconds, b.write_seconds
 FROM batches b
 JOIN repos r ON r.id = b.repo_id
 WHERE b.id = ANY ($1::bigint[])

@@ -61,7 +61,7 @@ LIMIT $3;
 
 -- name: web-history
 -- A project's history, newest first, below seq $2.
-SELECT h.seq, h.project, h.kind, coalesce(r.name, ''), h.old_version, h.new_version, h.at
+SELECT h.seq, h.project, h.kind, coalesce(r.name, ''), h.old_version, h.new_version, h.at, NULL::text
 FROM public.project_history h
 LEFT JOIN public.repositories r ON r.id = h.repo_id
 WHERE h.project = $1 AND h.seq < $2
@@ -70,7 +70,7 @@ LIMIT $3;
 
 -- name: web-history-maintainer
 -- The history of a maintainer's projects, newest first.
-SELECT h.seq, h.project, h.kind, coalesce(r.name, ''), h.old_version, h.new_version, h.at
+SELECT h.seq, h.project, h.kind, coalesce(r.name, ''), h.old_version, h.new_version, h.at, NULL::text
 FROM public.project_history h
 LEFT JOIN public.repositories r ON r.id = h.repo_id
 WHERE h.project IN (SELECT project FROM public.project_maintainers WHERE maintainer_id = $1) AND h.seq < $2
@@ -78,12 +78,41 @@ ORDER BY h.seq DESC, h.kind
 LIMIT $3;
 
 -- name: web-history-repository
--- A repository's history, newest first.
-SELECT h.seq, h.project, h.kind, r.name, h.old_version, h.new_version, h.at
-FROM public.project_history h
-JOIN public.repositories r ON r.id = h.repo_id
-WHERE h.repo_id = $1 AND h.seq < $2
-ORDER BY h.seq DESC, h.kind
+-- A repository's history, newest first: its own entries, and the moments
+-- one of its packages fell outdated (kind fell_outdated, not stored: read
+-- from the history itself, so it is the same on every poll and follower).
+-- A package fell outdated when another repository brought a new newest
+-- version while this repository's version, by its own latest entry for
+-- the project before that moment, was the newest one it replaced. The
+-- newest-version changes are looked up among the catalog's last 100 ×
+-- limit of them (a bounded scan of project_history_new_newest, then one
+-- probe of project_history_project each).
+(SELECT h.seq, h.project, h.kind, r.name, h.old_version, h.new_version, h.at, NULL::text
+ FROM public.project_history h
+ JOIN public.repositories r ON r.id = h.repo_id
+ WHERE h.repo_id = $1 AND h.seq < $2
+ ORDER BY h.seq DESC, h.kind
+ LIMIT $3)
+UNION ALL
+(SELECT n.seq, n.project, 'fell_outdated', r.name, mine.new_version, n.new_version, n.at, src.name
+ FROM (SELECT seq, project, repo_id, old_version, new_version, at
+       FROM public.project_history
+       WHERE kind = 'new_newest' AND seq < $2
+       ORDER BY seq DESC
+       LIMIT $3 * 100) n
+ CROSS JOIN LATERAL (
+     SELECT e.kind, e.new_version
+     FROM public.project_history e
+     WHERE e.project = n.project AND e.repo_id = $1 AND e.seq < n.seq
+       AND e.kind IN ('added', 'removed', 'version_update')
+     ORDER BY e.seq DESC
+     LIMIT 1) mine
+ JOIN public.repositories r ON r.id = $1
+ JOIN public.repositories src ON src.id = n.repo_id
+ WHERE n.repo_id <> $1 AND mine.kind <> 'removed' AND mine.new_version = n.old_version
+ ORDER BY n.seq DESC
+ LIMIT $3)
+ORDER BY 1 DESC, 3
 LIMIT $3;
 
 -- name: web-statistics
@@ -93,7 +122,7 @@ FROM public.statistics;
 -- name: web-batches
 -- The last batches, newest first.
 SELECT b.id, coalesce(r.name, '#' || b.repo_id), b.kind, b.started_at, b.finished_at,
-       b.first_seq, b.last_seq, b.counts
+       b.first_seq, b.last_seq, b.counts, b.parse_seconds, b.diff_seconds, b.write_seconds
 FROM batches b
 LEFT JOIN public.repositories r ON r.id = b.repo_id
 ORDER BY b.id DESC
