@@ -3,6 +3,7 @@ package formats
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/deltalog/deltalog/events"
 )
@@ -40,12 +41,17 @@ func checkValue(v string, limit int) error {
 	return nil
 }
 
-// echo quotes the start of v for an error message.
+// echo quotes the start of v for an error message: at most maxEchoed
+// bytes, cut at a character boundary and marked as cut.
 func echo(v string) string {
-	if len(v) > maxEchoed {
-		return truncate([]byte(v), maxEchoed)
+	if len(v) <= maxEchoed {
+		return fmt.Sprintf("%q", v)
 	}
-	return fmt.Sprintf("%q", v)
+	cut := maxEchoed
+	for cut > 0 && !utf8.RuneStart(v[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%q…", v[:cut])
 }
 
 // ValidateRepo checks a repository name against the same limits as the
