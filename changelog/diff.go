@@ -10,14 +10,23 @@ import (
 	"github.com/deltalog/deltalog/internal/input/version"
 )
 
-// delta is the work an update found: events to append and table writes.
+// delta is the work an update found: the packagesets that differ, in
+// project order, each of which becomes one event and its table writes
+// (built chunk by chunk: see chunk).
 type delta struct {
-	events []events.Event
+	df     *differ
+	work   []touched
 	counts events.Counts
 
-	rows    RowsParams    // the current-state rows to write
 	state   hashing.State // the repository's state checksum after
 	buckets Buckets       // and its per-bucket states
+}
+
+// chunk is the events and current-state rows of some of a delta's
+// packagesets.
+type chunk struct {
+	events []events.Event
+	rows   RowsParams
 }
 
 // differ holds what the diff of every packageset of one update needs.
@@ -48,7 +57,7 @@ func (u *Updater) diff(ctx context.Context, st *Store, p UpdateParams, repo Stor
 	df := &differ{repo: p.Repo, h: hashing.New(p.Seed), rederive: repo.ID != 0 &&
 		(repo.Seed != p.Seed || repo.HashVersion != hashing.AlgorithmVersion || repo.Scheme != p.VersionScheme ||
 			repo.VersionOrder != version.OrderVersion)}
-	d := &delta{state: repo.State, rows: RowsParams{Scheme: p.VersionScheme}}
+	d := &delta{df: df, state: repo.State}
 	d.counts.Packages = p.Snapshot.Packages
 	d.counts.Packagesets = len(p.Snapshot.Packagesets)
 	d.counts.Skipped = p.Skipped
@@ -89,32 +98,47 @@ func (u *Updater) diff(ctx context.Context, st *Store, p UpdateParams, repo Stor
 			return nil, err
 		}
 	}
-	work, needOld := df.classify(p.Snapshot, sc, stored, &d.counts)
-	if p.Load != nil {
-		var sets []*hashing.Packageset
-		for _, w := range work {
-			if w.new != nil {
-				sets = append(sets, w.new)
-			}
-		}
-		if err := p.Load(sets); err != nil {
-			return nil, err
-		}
-	}
-	oldPackages, err := st.Packages(ctx, PackagesParams{RepoID: repo.ID, Projects: needOld})
-	if err != nil {
-		return nil, err
-	}
-
+	d.work = df.classify(p.Snapshot, sc, stored, &d.counts)
 	if df.rederive {
 		// Every stored packageset is re-stated (there are no unchanged ones),
 		// so the state is rebuilt from the new contributions alone.
 		d.state = 0
 	}
+	for i := range d.work {
+		d.state = df.advanceState(d.state, &d.work[i])
+	}
+	d.counts.Events = len(d.work)
+	return d, nil
+}
+
+// chunk builds the events and current-state rows of work (some of d's
+// touched packagesets): it loads their packages (p.Load) and reads their
+// stored ones. It counts the events' kinds into d.counts.
+func (d *delta) chunk(ctx context.Context, st *Store, p UpdateParams, repoID int32, work []touched) (*chunk, error) {
+	df := d.df
+	var needOld []string
+	var sets []*hashing.Packageset
+	for _, w := range work {
+		if w.old != nil {
+			needOld = append(needOld, w.project)
+		}
+		if w.new != nil {
+			sets = append(sets, w.new)
+		}
+	}
+	if p.Load != nil {
+		if err := p.Load(sets); err != nil {
+			return nil, err
+		}
+	}
+	oldPackages, err := st.Packages(ctx, PackagesParams{RepoID: repoID, Projects: needOld})
+	if err != nil {
+		return nil, err
+	}
+	c := &chunk{rows: RowsParams{RepoID: repoID, Scheme: p.VersionScheme}, events: make([]events.Event, 0, len(work))}
 	for i := range work {
 		w := &work[i]
 		olds := oldPackages[w.project]
-		d.state = df.advanceState(d.state, w)
 		// Packagesets are small (most hold one to three packages), so
 		// sorted slices with binary search beat maps here.
 		var newSums []hashing.Sum
@@ -129,11 +153,23 @@ func (u *Updater) diff(ctx context.Context, st *Store, p UpdateParams, repo Stor
 			oldKeys[i] = op.Key
 		}
 		slices.Sort(oldKeys)
-		d.addRowWrites(w, olds, oldKeys, newSums, df.rederive || (w.old != nil && w.old.Invalid))
-		d.addEvent(w, df.event(w, olds, oldKeys, newSums))
+		c.addRowWrites(w, olds, oldKeys, newSums, df.rederive || (w.old != nil && w.old.Invalid))
+		c.addEvent(w, df.event(w, olds, oldKeys, newSums), &d.counts)
 	}
-	d.counts.Events = len(d.events)
-	return d, nil
+	return c, nil
+}
+
+// release drops the packages p.Load loaded into work's packagesets, once
+// their chunk is written (a snapshot given whole keeps its packages).
+func release(p UpdateParams, work []touched) {
+	if p.Load == nil {
+		return
+	}
+	for _, w := range work {
+		if w.new != nil {
+			w.new.Packages = nil
+		}
+	}
 }
 
 // contributions returns what each packageset of the snapshot contributes
@@ -166,7 +202,7 @@ func (df *differ) advanceState(state hashing.State, w *touched) hashing.State {
 // of the buckets sc reads) into the touched ones, in project order, and
 // counts the unchanged; needOld are the projects whose stored packages the
 // diff reads.
-func (df *differ) classify(snap hashing.Grouped, sc *scope, stored map[string]StoredSet, counts *events.Counts) (work []touched, needOld []string) {
+func (df *differ) classify(snap hashing.Grouped, sc *scope, stored map[string]StoredSet, counts *events.Counts) (work []touched) {
 	for i := range snap.Packagesets {
 		ps := &snap.Packagesets[i]
 		if !sc.covers(i) {
@@ -179,10 +215,8 @@ func (df *differ) classify(snap hashing.Grouped, sc *scope, stored map[string]St
 			work = append(work, touched{project: ps.Project, kind: events.KindAdded, new: ps})
 		case old.Invalid || df.rederive:
 			work = append(work, touched{project: ps.Project, kind: events.KindInvalidated, old: &old, new: ps})
-			needOld = append(needOld, ps.Project)
 		case old.Sum != ps.Sum:
 			work = append(work, touched{project: ps.Project, kind: events.KindChanged, old: &old, new: ps})
-			needOld = append(needOld, ps.Project)
 		default:
 			counts.Unchanged++
 		}
@@ -192,27 +226,26 @@ func (df *differ) classify(snap hashing.Grouped, sc *scope, stored map[string]St
 	}
 	for project, old := range stored {
 		work = append(work, touched{project: project, kind: events.KindRemoved, old: &old})
-		needOld = append(needOld, project)
 	}
 	slices.SortFunc(work, func(a, b touched) int { return strings.Compare(a.project, b.project) })
-	return work, needOld
+	return work
 }
 
 // addRowWrites adds the packages rows of w to write: those whose stored key
 // and new checksum differ. A re-stated packageset (invalidated, or
 // re-derived) has all its rows rewritten, so that derived columns
 // (version_key) are recomputed with the current code.
-func (d *delta) addRowWrites(w *touched, olds []StoredPackage, oldKeys, newSums []hashing.Sum, restate bool) {
+func (c *chunk) addRowWrites(w *touched, olds []StoredPackage, oldKeys, newSums []hashing.Sum, restate bool) {
 	for _, op := range olds {
 		if restate || !contains(newSums, op.Key) {
-			d.rows.DeletePackages = append(d.rows.DeletePackages, PackageKey{Project: w.project, Key: op.Key})
+			c.rows.DeletePackages = append(c.rows.DeletePackages, PackageKey{Project: w.project, Key: op.Key})
 		}
 	}
 	if w.new != nil {
 		for i := range w.new.Packages {
 			np := &w.new.Packages[i]
 			if restate || !contains(oldKeys, np.Sum) {
-				d.rows.InsertPackages = append(d.rows.InsertPackages, PackageRow{Key: np.Sum, Package: &np.Pkg})
+				c.rows.InsertPackages = append(c.rows.InsertPackages, PackageRow{Key: np.Sum, Package: &np.Pkg})
 			}
 		}
 	}
@@ -272,22 +305,22 @@ func (df *differ) event(w *touched, olds []StoredPackage, oldKeys, newSums []has
 }
 
 // addEvent records w's event, its count and its packagesets row.
-func (d *delta) addEvent(w *touched, ev events.Event) {
+func (c *chunk) addEvent(w *touched, ev events.Event, counts *events.Counts) {
 	switch w.kind {
 	case events.KindAdded:
-		d.counts.Added++
-		d.rows.InsertSets = append(d.rows.InsertSets, setRow(w.new))
+		counts.Added++
+		c.rows.InsertSets = append(c.rows.InsertSets, setRow(w.new))
 	case events.KindChanged:
-		d.counts.Changed++
-		d.rows.UpdateSets = append(d.rows.UpdateSets, setRow(w.new))
+		counts.Changed++
+		c.rows.UpdateSets = append(c.rows.UpdateSets, setRow(w.new))
 	case events.KindInvalidated:
-		d.counts.Invalidated++
-		d.rows.UpdateSets = append(d.rows.UpdateSets, setRow(w.new))
+		counts.Invalidated++
+		c.rows.UpdateSets = append(c.rows.UpdateSets, setRow(w.new))
 	case events.KindRemoved:
-		d.counts.Removed++
-		d.rows.DeleteSets = append(d.rows.DeleteSets, w.project)
+		counts.Removed++
+		c.rows.DeleteSets = append(c.rows.DeleteSets, w.project)
 	}
-	d.events = append(d.events, ev)
+	c.events = append(c.events, ev)
 }
 
 // contains reports whether sorted holds s.

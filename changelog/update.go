@@ -31,12 +31,20 @@ type Config struct {
 	// MinFraction is the smallest share of a repository's current packages
 	// a snapshot may have without Force. Default 0.5.
 	MinFraction float64
-	Logger      *slog.Logger
+	// ChunkSets is how many changed packagesets an update turns into
+	// events and rows at a time (default 20000): memory holds one chunk's
+	// packages, events and rows, not the whole change's (the PyPI list's
+	// first load is 886k events).
+	ChunkSets int
+	Logger    *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
 	if c.MinFraction == 0 {
 		c.MinFraction = 0.5
+	}
+	if c.ChunkSets <= 0 {
+		c.ChunkSets = 20000
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -116,6 +124,8 @@ type UpdateResult struct {
 	RepoStateChecksum   hashing.Sum
 	GlobalStateChecksum hashing.Sum
 	DiffTime, WriteTime time.Duration
+	// rows counts the current-state rows written.
+	rows int64
 }
 
 // Update applies a snapshot: diff against the stored state and, if anything
@@ -163,7 +173,7 @@ func (u *Updater) Update(ctx context.Context, p UpdateParams) (*UpdateResult, er
 	}
 	res.Counts = d.counts
 	res.DiffTime = time.Since(diffStart)
-	if len(d.events) == 0 {
+	if len(d.work) == 0 {
 		// Nothing changed: roll back, having written nothing at all.
 		res.RepoStateChecksum = d.state.Sum()
 		if res.HeadSeq, err = Head(ctx, tx); err != nil {
@@ -179,6 +189,7 @@ func (u *Updater) Update(ctx context.Context, p UpdateParams) (*UpdateResult, er
 	if err := u.write(ctx, tx, st, p, repo, d, res, writeStart); err != nil {
 		return nil, fmt.Errorf("update %s: write: %w", p.Repo, err)
 	}
+	res.Counts = d.counts // with the events' kinds, known once they are built
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("update %s: commit: %w", p.Repo, err)
 	}
@@ -186,11 +197,11 @@ func (u *Updater) Update(ctx context.Context, p UpdateParams) (*UpdateResult, er
 	// Large changes leave the planner's statistics behind (a fresh
 	// catalog's are those of an empty table): refresh them after commit,
 	// outside the transaction, when enough rows changed.
-	if _, err := u.stats.Changed(ctx, u.db, d.rows.Rows()); err != nil {
+	if _, err := u.stats.Changed(ctx, u.db, res.rows); err != nil {
 		u.cfg.Logger.WarnContext(ctx, "analyze failed", "error", err)
 	}
 	u.cfg.Logger.InfoContext(ctx, "update committed", "repo", p.Repo, "batch", res.Batch,
-		"events", len(d.events), "first_seq", res.FirstSeq, "head_seq", res.HeadSeq)
+		"events", len(d.work), "first_seq", res.FirstSeq, "head_seq", res.HeadSeq)
 	return res, nil
 }
 
@@ -211,8 +222,11 @@ func (u *Updater) checkSize(p UpdateParams, repo StoredRepo) error {
 	return nil
 }
 
-// write applies d in tx: current state first (concurrently with other
-// repositories' updates), then the serialized changelog append.
+// write applies d in tx, a chunk of packagesets at a time: its current
+// state rows, then its events. The first chunk's rows are written before
+// the changelog append begins, concurrently with other repositories'
+// updates; from the first append to commit, other appends wait (a change
+// of more than one chunk writes its later chunks under that lock).
 func (u *Updater) write(ctx context.Context, tx pgx.Tx, st *Store, p UpdateParams, repo StoredRepo, d *delta, res *UpdateResult, start time.Time) error {
 	if repo.ID == 0 {
 		var err error
@@ -221,28 +235,36 @@ func (u *Updater) write(ctx context.Context, tx pgx.Tx, st *Store, p UpdateParam
 			return err
 		}
 	}
-	d.rows.RepoID = repo.ID
-	if err := st.WriteRows(ctx, d.rows); err != nil {
-		return err
-	}
-	batchID, err := st.NextBatchID(ctx)
-	if err != nil {
-		return err
-	}
-
-	// The append: from here to commit, other appends wait.
-	n := int64(len(d.events))
-	last, err := st.AdvanceHead(ctx, n)
-	if err != nil {
-		return err
-	}
-	first := last - n + 1
-	for i := range d.events {
-		d.events[i].Seq = first + int64(i)
-		d.events[i].Batch = batchID
-	}
-	if err := st.AppendEvents(ctx, repo.ID, d.events); err != nil {
-		return err
+	var batchID, first, last int64
+	for lo := 0; lo < len(d.work); lo += u.cfg.ChunkSets {
+		work := d.work[lo:min(lo+u.cfg.ChunkSets, len(d.work))]
+		c, err := d.chunk(ctx, st, p, repo.ID, work)
+		if err != nil {
+			return err
+		}
+		if err := st.WriteRows(ctx, c.rows); err != nil {
+			return err
+		}
+		res.rows += c.rows.Rows()
+		if lo == 0 {
+			if batchID, err = st.NextBatchID(ctx); err != nil {
+				return err
+			}
+			// The append: from here to commit, other appends wait.
+			n := int64(len(d.work))
+			if last, err = st.AdvanceHead(ctx, n); err != nil {
+				return err
+			}
+			first = last - n + 1
+		}
+		for i := range c.events {
+			c.events[i].Seq = first + int64(lo+i)
+			c.events[i].Batch = batchID
+		}
+		if err := st.AppendEvents(ctx, repo.ID, c.events); err != nil {
+			return err
+		}
+		release(p, work)
 	}
 
 	if err := st.SetRepoState(ctx, SetRepoStateParams{RepoID: repo.ID, RepoState: RepoState{State: d.state,

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/deltalog/deltalog/internal/pg/database"
 )
 
 // Channel is the PostgreSQL notification channel an append notifies (with
@@ -136,24 +138,23 @@ func (w *Watcher) set(head int64, err error) {
 
 func (w *Watcher) loop(ctx context.Context) {
 	defer close(w.done)
-	backoff := 100 * time.Millisecond
+	b := &database.Backoff{Who: "changelog watcher", Logger: w.cfg.Logger}
 	for ctx.Err() == nil {
-		err := w.listen(ctx)
+		err := w.listen(ctx, b)
 		if ctx.Err() != nil {
 			break
 		}
-		w.cfg.Logger.WarnContext(ctx, "changelog watcher: connection lost, reconnecting", "error", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-		case <-time.After(backoff):
+		// A lost LISTEN connection is waited out whatever the error: the
+		// watcher only wakes readers, who re-read what they need.
+		if b.Wait(ctx, err) != nil {
+			break
 		}
-		backoff = min(backoff*2, 5*time.Second)
 	}
 	w.set(0, errors.New("changelog watcher closed"))
 }
 
 // listen holds one connection in LISTEN until it fails or ctx ends.
-func (w *Watcher) listen(ctx context.Context) error {
+func (w *Watcher) listen(ctx context.Context, b *database.Backoff) error {
 	conn, err := w.cfg.DB.Acquire(ctx)
 	if err != nil {
 		return err
@@ -167,11 +168,12 @@ func (w *Watcher) listen(ctx context.Context) error {
 	}
 	// Re-read after LISTEN: appends committed before it sent no
 	// notification we could see.
-	if head, err := Head(ctx, pc); err == nil {
-		w.set(head, nil)
-	} else {
+	head, err := Head(ctx, pc)
+	if err != nil {
 		return err
 	}
+	b.Reset(ctx)
+	w.set(head, nil)
 	for {
 		wctx, cancel := context.WithTimeout(ctx, w.cfg.SafetyInterval)
 		n, err := pc.WaitForNotification(wctx)

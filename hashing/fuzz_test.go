@@ -2,8 +2,6 @@ package hashing_test
 
 import (
 	"cmp"
-	"encoding/binary"
-	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -43,7 +41,8 @@ func FuzzCanonical(f *testing.F) {
 		}
 
 		enc := hashing.AppendCanonical(nil, &p)
-		got, err := decodeCanonical(enc)
+		var got events.Package
+		err := hashing.DecodeCanonical(enc, &got)
 		require.NoError(t, err)
 		want := p
 		want.Maintainers = slices.SortedFunc(slices.Values(p.Maintainers), func(a, b events.Maintainer) int {
@@ -70,52 +69,4 @@ func lines(s string) []string {
 		return nil
 	}
 	return strings.Split(s, "\n")
-}
-
-// decodeCanonical reads the encoding AppendCanonical documents, and
-// refuses trailing bytes.
-func decodeCanonical(b []byte) (events.Package, error) {
-	var p events.Package
-	if len(b) == 0 || b[0] != hashing.AlgorithmVersion {
-		return p, errors.New("no version byte")
-	}
-	b = b[1:]
-	var err error
-	uvarint := func() uint64 {
-		v, n := binary.Uvarint(b)
-		if n <= 0 {
-			err = errors.New("bad uvarint")
-			return 0
-		}
-		b = b[n:]
-		return v
-	}
-	str := func() string {
-		n := uvarint()
-		if err != nil || n > uint64(len(b)) {
-			err = errors.New("string beyond the end")
-			return ""
-		}
-		s := string(b[:n])
-		b = b[n:]
-		return s
-	}
-	p.Project, p.Name, p.Version, p.Summary, p.Category = str(), str(), str(), str(), str()
-	for n := uvarint(); err == nil && n > 0; n-- {
-		p.Maintainers = append(p.Maintainers, events.Maintainer{Email: str(), Name: str()})
-	}
-	for n := uvarint(); err == nil && n > 0; n-- {
-		p.Links = append(p.Links, events.Link{Kind: str(), URL: str()})
-	}
-	for n := uvarint(); err == nil && n > 0; n-- {
-		if p.Extra == nil {
-			p.Extra = map[string]string{}
-		}
-		k := str()
-		p.Extra[k] = str()
-	}
-	if err == nil && len(b) > 0 {
-		err = errors.New("trailing bytes")
-	}
-	return p, err
 }

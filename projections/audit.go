@@ -365,7 +365,8 @@ func replayHistory(ctx context.Context, tx pgx.Tx, head int64, pageSize int) (Ch
 			return Check{}, fmt.Errorf("replaying history: %w", err)
 		}
 	}
-	replay := History{schema: tempSchema}
+	// The fold alone: the replay checks the set-based path too.
+	replay := History{schema: tempSchema, bulkFrom: -1}
 	for at := int64(0); at < head; {
 		to := min(head, at+int64(pageSize))
 		page, err := readPage(ctx, tx, at, to)

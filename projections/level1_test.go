@@ -2,7 +2,6 @@ package projections_test
 
 import (
 	"context"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -12,35 +11,6 @@ import (
 	"github.com/deltalog/deltalog/projections"
 )
 
-// pageCounter sums the catalog's page stats per table.
-type pageCounter struct {
-	mu     sync.Mutex
-	tables map[string]projections.TableStats
-}
-
-func (c *pageCounter) add(s projections.PageStats) {
-	if s.Projection != projections.CatalogName {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for name, t := range s.Tables {
-		sum := c.tables[name]
-		sum.Rederived += t.Rederived
-		sum.Changed += t.Changed
-		c.tables[name] = sum
-	}
-}
-
-// take returns the sums since the last take.
-func (c *pageCounter) take() map[string]projections.TableStats {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := c.tables
-	c.tables = map[string]projections.TableStats{}
-	return out
-}
-
 // TestLevel1ByRepository takes every branch of the level-1 path keyed by
 // (project, repository): the newest version moved or not, a project added
 // to and removed from a repository, a project whose only package moves
@@ -49,8 +19,8 @@ func (c *pageCounter) take() map[string]projections.TableStats {
 // only the pairs that can change were re-derived.
 func TestLevel1ByRepository(t *testing.T) {
 	t.Parallel()
-	counter := &pageCounter{tables: map[string]projections.TableStats{}}
-	f := setupRunner(t, projections.Config{PageSize: 100, MaxRetries: 1, RebuildLag: -1, PageFunc: counter.add})
+	counter := &projections.StatsSum{Only: projections.CatalogName}
+	f := setupRunner(t, projections.Config{PageSize: 100, MaxRetries: 1, RebuildLag: -1, PageFunc: counter.Add})
 	ctx := context.Background()
 	repos := []string{"r1", "r2", "r3", "r4"}
 	// foo is in every repository at 1.0 (r4 behind at 0.9), bar in r1 only.
@@ -67,7 +37,7 @@ func TestLevel1ByRepository(t *testing.T) {
 		}
 		require.NoError(t, f.runner.Run(ctx, false), step)
 		verifyClean(t, f.pool)
-		return counter.take()
+		return counter.Take()
 	}
 	apply("initial", repos...)
 

@@ -43,8 +43,8 @@ func BenchmarkApplyPage1pct(b *testing.B) {
 	cfg := gen.Config{Seed: 1, Repos: 20, Packages: 100_000, Rate: 0.01}
 	names, gen0 := syntheticRepos(b, cfg, 0)
 	_, gen1 := syntheticRepos(b, cfg, 1)
-	counter := &pageCounter{tables: map[string]projections.TableStats{}}
-	f := setupRunner(b, projections.Config{PageSize: 10000, MaxRetries: 1, RebuildLag: -1, PageFunc: counter.add})
+	counter := &projections.StatsSum{Only: projections.CatalogName}
+	f := setupRunner(b, projections.Config{PageSize: 10000, MaxRetries: 1, RebuildLag: -1, PageFunc: counter.Add})
 	ctx := context.Background()
 	apply := func(snaps []hashing.Grouped) int {
 		n := 0
@@ -64,7 +64,7 @@ func BenchmarkApplyPage1pct(b *testing.B) {
 	if _, err := f.pool.Exec(ctx, "VACUUM ANALYZE"); err != nil {
 		b.Fatal(err)
 	}
-	counter.take()
+	counter.Take()
 	events := 0
 	var rederived, changed int64
 	for i := 0; b.Loop(); i++ {
@@ -78,7 +78,7 @@ func BenchmarkApplyPage1pct(b *testing.B) {
 		if err := f.runner.Run(ctx, false); err != nil {
 			b.Fatal(err)
 		}
-		for _, t := range counter.take() {
+		for _, t := range counter.Take() {
 			rederived, changed = rederived+t.Rederived, changed+t.Changed
 		}
 	}

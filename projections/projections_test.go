@@ -52,14 +52,19 @@ func setupRunner(t testing.TB, cfg projections.Config, ps ...projections.Project
 		require.NoError(t, err)
 		ps = []projections.Projection{cat, projections.History{}}
 	}
-	cfg.DB, cfg.Projections = pool, ps
-	// DELTALOG_TEST_LOG=1 logs every statement's time (profiling).
-	if os.Getenv("DELTALOG_TEST_LOG") != "" {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
+	cfg.DB, cfg.Projections, cfg.Logger = pool, ps, testLogger()
 	r, err := projections.NewRunner(cfg)
 	require.NoError(t, err)
 	return &fixture{pool: pool, updater: u, runner: r}
+}
+
+// testLogger logs every statement's time when DELTALOG_TEST_LOG is set
+// (profiling), and nothing otherwise.
+func testLogger() *slog.Logger {
+	if os.Getenv("DELTALOG_TEST_LOG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // numbered is n one-package projects p0, p1, … maintained by maintainer(i).

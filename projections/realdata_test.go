@@ -11,6 +11,7 @@ import (
 	"github.com/deltalog/deltalog/internal/ingest"
 	"github.com/deltalog/deltalog/internal/input/formats"
 	"github.com/deltalog/deltalog/internal/input/version"
+	"github.com/deltalog/deltalog/projections"
 )
 
 // shared returns the files matching each pattern under ../shared/data,
@@ -66,4 +67,7 @@ func TestRealSequenceStaysConsistent(t *testing.T) {
 	require.Positive(t, count(t, f.pool, `SELECT count(*) FROM project_history WHERE kind = 'version_update'`))
 	require.Positive(t, count(t, f.pool, `SELECT count(*) FROM project_history WHERE kind = 'new_newest'`))
 	require.Positive(t, count(t, f.pool, `SELECT count(*) FROM projects WHERE num_repos >= 2`))
+	// The loads wrote their history set-based; the audit's replay folds
+	// every event: the entries agree.
+	require.Equal(t, projections.OutcomeConsistent, audit(t, f, projections.AuditOpts{ReplayHistory: true}).Outcome)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/internal/pg/autoanalyze"
+	"github.com/deltalog/deltalog/internal/pg/database"
 	dlsql "github.com/deltalog/deltalog/sql"
 )
 
@@ -47,6 +48,12 @@ type Config struct {
 	// 10000 events (a page costs about seven times more per event than a
 	// recomputation per packageset). Negative: never.
 	RebuildLag int64
+	// LockWait is how long a run that lost its database waits, once the
+	// database is back, for a projection's lock held by another session
+	// before it gives up with ErrBusy: the server may not have ended the
+	// run's own old session yet. The first session of a run never waits
+	// (another worker runs). Default 10s.
+	LockWait time.Duration
 	// PageFunc, when set, is called after each page commits with what it
 	// did: the rows re-derived and changed per derived table (the delta
 	// path's amplification).
@@ -69,6 +76,9 @@ func (c *Config) validate() error {
 	}
 	if c.RetryInterval == 0 {
 		c.RetryInterval = 100 * time.Millisecond
+	}
+	if c.LockWait == 0 {
+		c.LockWait = 10 * time.Second
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -99,9 +109,11 @@ func (c *Config) validate() error {
 // Runner applies changelog pages to projections. Each projection has its
 // own handler on a watermill router, fed by a dispatcher that publishes the
 // next page (a seq range) after the projection's checkpoint; the handler
-// applies it in one transaction with the checkpoint. A page that keeps
+// applies it in one transaction with the checkpoint, after checking that
+// the run's session still holds the projection's lock. A page that keeps
 // failing after the retries goes to projection_dead_letters and stops that
-// projection there — it never skips ahead — while the others go on.
+// projection there — it never skips ahead. A lost database is not a
+// failing page: the run waits for the database and starts a new session.
 type Runner struct {
 	cfg Config
 	// stats keeps each projection's tables' planner statistics in step
@@ -127,21 +139,64 @@ type pageMsg struct {
 	To    int64 `json:"to"`
 }
 
+// lockCheck is how often a run checks that the session holding its locks
+// is still there, so that a worker that lost them to a server restart
+// while idle takes them again at once.
+const lockCheck = 2 * time.Second
+
+// errLockLost says that the session holding the run's locks ended: the run
+// starts a new one, which takes the locks again before applying anything.
+var errLockLost = fmt.Errorf("the worker's locks were lost with their session: %w", database.ErrUnreachable)
+
 // Run applies pages until every projection has caught up with the head
 // (follow false), or until ctx is done (follow true, waking on changelog
 // notifications). It returns ErrFailed if a projection stopped on a failing
-// page.
+// page, and ErrBusy if another worker runs one of them.
+//
+// When the database cannot be reached, Run logs "waiting for the database"
+// and waits, with capped exponential backoff, for as long as it takes;
+// then it starts a new session — the projections' locks taken again before
+// anything is applied — and resumes from the checkpoints. A session never
+// goes on without one of its projections: a dispatcher that stops ends the
+// session, and with follow the run, with its error (except a lost
+// database, after which the session starts again).
 func (r *Runner) Run(ctx context.Context, follow bool) error {
-	ctx, cancel := context.WithCancel(ctx)
+	b := &database.Backoff{Who: "projection worker", Logger: r.cfg.Logger}
+	resumed := false
+	return database.Retry(ctx, b, func(ctx context.Context) error {
+		err := r.session(ctx, follow, resumed, b)
+		resumed = true
+		return err
+	})
+}
+
+// session is one run on one set of database sessions: from taking the
+// locks to an error, the end of the work, or ctx's.
+func (r *Runner) session(ctx context.Context, follow, resumed bool, b *database.Backoff) error {
+	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	log := r.cfg.Logger
 	wlog := watermill.NewSlogLogger(log)
 
-	locks, err := r.lock(ctx)
+	lock, err := r.lock(sctx, resumed)
 	if err != nil {
 		return err
 	}
-	defer unlock(ctx, locks)
+	defer unlock(sctx, lock)
+	b.Reset(sctx)
+	holder := lock.Conn().PgConn().PID()
+	// The lock's session is the watch's alone from now on.
+	lost := make(chan error, 1)
+	watched := make(chan struct{})
+	defer func() {
+		cancel()
+		<-watched // before unlock, which uses the session again
+	}()
+	go func() {
+		defer close(watched)
+		watchLock(sctx, lock, lost)
+		cancel()
+	}()
 
 	pubsub := gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true}, wlog)
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: time.Minute}, wlog)
@@ -151,17 +206,20 @@ func (r *Runner) Run(ctx context.Context, follow bool) error {
 	router.AddMiddleware(middleware.Recoverer)
 	results := &resultBox{m: map[string]error{}}
 	for _, p := range r.cfg.Projections {
-		h := router.AddConsumerHandler(p.Name(), topic(p), pubsub, r.handler(p))
+		h := router.AddConsumerHandler(p.Name(), topic(p), pubsub, r.handler(p, holder))
 		h.AddMiddleware(
 			r.deadLetter(p, results),
 			middleware.Retry{
 				MaxRetries: r.cfg.MaxRetries, InitialInterval: r.cfg.RetryInterval,
 				MaxInterval: 10 * r.cfg.RetryInterval, Multiplier: 2, Logger: wlog,
+				// A lost session is not retried page by page: the run
+				// waits for the database and starts a new session.
+				ShouldRetry: func(p middleware.RetryParams) bool { return !database.Unreachable(p.Err) },
 			}.Middleware,
 		)
 	}
 	routerDone := make(chan error, 1)
-	go func() { routerDone <- router.Run(ctx) }()
+	go func() { routerDone <- router.Run(sctx) }()
 	select {
 	case <-router.Running():
 	case err := <-routerDone:
@@ -170,7 +228,9 @@ func (r *Runner) Run(ctx context.Context, follow bool) error {
 
 	var watcher *changelog.Watcher
 	if follow {
-		if watcher, err = changelog.NewWatcher(ctx, changelog.WatcherConfig{DB: r.cfg.DB, Logger: log}); err != nil {
+		if watcher, err = changelog.NewWatcher(sctx, changelog.WatcherConfig{DB: r.cfg.DB, Logger: log}); err != nil {
+			cancel()
+			_ = router.Close()
 			return err
 		}
 		defer watcher.Close()
@@ -179,17 +239,24 @@ func (r *Runner) Run(ctx context.Context, follow bool) error {
 	var wg sync.WaitGroup
 	failed := make(chan error, len(r.cfg.Projections))
 	for _, p := range r.cfg.Projections {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := r.dispatch(ctx, p, pubsub, watcher, results); err != nil && ctx.Err() == nil {
-				if !errors.Is(err, ErrFailed) {
-					log.ErrorContext(ctx, "projection dispatcher stopped", "projection", p.Name(), "error", err)
-					err = fmt.Errorf("%w: %s: %w", ErrFailed, p.Name(), err)
-				}
-				failed <- err
+		wg.Go(func() {
+			err := r.dispatch(sctx, p, pubsub, watcher, results)
+			if err == nil || sctx.Err() != nil {
+				return
 			}
-		}()
+			// Without follow, the other projections may go on past one
+			// that stopped on a failing page, to the head; anything else
+			// stops them all.
+			deadLettered := errors.Is(err, ErrFailed)
+			if !deadLettered && !database.Unreachable(err) {
+				log.ErrorContext(sctx, "projection dispatcher stopped", "projection", p.Name(), "error", err)
+				err = fmt.Errorf("%w: %s: %w", ErrFailed, p.Name(), err)
+			}
+			if follow || !deadLettered {
+				cancel()
+			}
+			failed <- err
+		})
 	}
 	wg.Wait()
 	close(failed)
@@ -199,6 +266,11 @@ func (r *Runner) Run(ctx context.Context, follow bool) error {
 		closeErr = err
 	}
 	var errs []error
+	select {
+	case err := <-lost:
+		errs = append(errs, err)
+	default:
+	}
 	for err := range failed {
 		errs = append(errs, err)
 	}
@@ -329,14 +401,15 @@ func (r *Runner) catchUpByRebuild(ctx context.Context, p Projection, cp, head in
 	return nil
 }
 
-// handler applies one page message.
-func (r *Runner) handler(p Projection) message.NoPublishHandlerFunc {
+// handler applies one page message, checking that the session with
+// backend PID holder holds the projection's lock.
+func (r *Runner) handler(p Projection, holder uint32) message.NoPublishHandlerFunc {
 	return func(msg *message.Message) error {
 		var pm pageMsg
 		if err := json.Unmarshal(msg.Payload, &pm); err != nil {
 			return fmt.Errorf("page message: %w", err)
 		}
-		return r.ApplyPage(msg.Context(), p, pm.To)
+		return r.applyPage(msg.Context(), p, pm.To, holder)
 	}
 }
 
@@ -355,6 +428,19 @@ func (r *Runner) deadLetter(p Projection, results *resultBox) message.HandlerMid
 			if msg.Context().Err() != nil {
 				// Shutting down, not failing: the page is simply not applied.
 				results.put(msg.UUID, msg.Context().Err())
+				return nil, nil
+			}
+			if !database.Unreachable(err) {
+				// A page fails for its own sake only on a database that
+				// answers.
+				pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+				if perr := r.cfg.DB.Ping(pctx); perr != nil {
+					err = fmt.Errorf("%w: %w (%w)", database.ErrUnreachable, perr, err)
+				}
+				cancel()
+			}
+			if database.Unreachable(err) {
+				results.put(msg.UUID, err)
 				return nil, nil
 			}
 			var pm pageMsg
@@ -376,6 +462,14 @@ func (r *Runner) deadLetter(p Projection, results *resultBox) message.HandlerMid
 // anything twice nor skip anything: the page always starts where the
 // checkpoint is.
 func (r *Runner) ApplyPage(ctx context.Context, p Projection, to int64) error {
+	return r.applyPage(ctx, p, to, 0)
+}
+
+// applyPage is ApplyPage for a worker whose locks the session with backend
+// PID holder holds (0: none, a page applied beside the workers): the page
+// is applied only if that session still holds the projection's lock — one
+// lost with a restarted server does not let pages go on unguarded.
+func (r *Runner) applyPage(ctx context.Context, p Projection, to int64, holder uint32) error {
 	start := time.Now()
 	stats := &PageStats{Projection: p.Name()}
 	ctx = withStats(withLogger(ctx, r.cfg.Logger.With("projection", p.Name())), stats)
@@ -386,6 +480,15 @@ func (r *Runner) ApplyPage(ctx context.Context, p Projection, to int64) error {
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
 	if _, err := tx.Exec(ctx, dlsql.Query("tx-delta-settings")); err != nil {
 		return err
+	}
+	if holder != 0 {
+		var held bool
+		if err := tx.QueryRow(ctx, dlsql.Query("projection-lock-held"), p.Name(), holder).Scan(&held); err != nil {
+			return err
+		}
+		if !held {
+			return errLockLost
+		}
 	}
 	cp, err := lockCheckpoint(ctx, tx, p.Name())
 	if err != nil {
@@ -428,25 +531,50 @@ func (r *Runner) ApplyPage(ctx context.Context, p Projection, to int64) error {
 }
 
 // lock takes a session advisory lock per projection on one connection held
-// for the run: one worker per projection at a time, and status can tell
-// whether a worker is running.
-func (r *Runner) lock(ctx context.Context) (*pgxpool.Conn, error) {
+// for the session: one worker per projection at a time, and status can
+// tell whether a worker is running. Each page checks that this session
+// still holds its projection's lock. A resumed run waits up to LockWait
+// for a lock another session holds.
+func (r *Runner) lock(ctx context.Context, resumed bool) (*pgxpool.Conn, error) {
+	wait := time.Duration(0)
+	if resumed {
+		wait = r.cfg.LockWait
+	}
 	conn, err := r.cfg.DB.Acquire(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for _, p := range r.cfg.Projections {
-		var ok bool
-		if err := conn.QueryRow(ctx, dlsql.Query("projection-try-lock"), p.Name()).Scan(&ok); err != nil {
+		ok, err := database.TryLock(ctx, conn, wait, dlsql.Query("projection-try-lock"), p.Name())
+		if err == nil && !ok {
+			err = fmt.Errorf("%w: %s", ErrBusy, p.Name())
+		}
+		if err != nil {
 			unlock(ctx, conn)
 			return nil, err
 		}
-		if !ok {
-			unlock(ctx, conn)
-			return nil, fmt.Errorf("%w: %s", ErrBusy, p.Name())
-		}
 	}
 	return conn, nil
+}
+
+// watchLock pings the session holding the locks every lockCheck until ctx
+// ends or the session is gone, which it reports on lost.
+func watchLock(ctx context.Context, conn *pgxpool.Conn, lost chan<- error) {
+	t := time.NewTicker(lockCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := conn.Ping(ctx); err != nil {
+			if ctx.Err() == nil {
+				lost <- fmt.Errorf("%w: %w", errLockLost, err)
+			}
+			return
+		}
+	}
 }
 
 // unlock releases the session's advisory locks before the connection goes

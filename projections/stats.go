@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -37,6 +38,46 @@ func (s PageStats) Total() TableStats {
 		t.Changed += ts.Changed
 	}
 	return t
+}
+
+// StatsSum sums what pages did per derived table: its Add is a
+// Config.PageFunc (safe for the runner's concurrent projections).
+type StatsSum struct {
+	mu     sync.Mutex
+	tables map[string]TableStats
+	// Only, when set, counts the pages of that projection only.
+	Only string
+}
+
+// Add counts a page.
+func (s *StatsSum) Add(p PageStats) {
+	if s.Only != "" && p.Projection != s.Only {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tables == nil {
+		s.tables = map[string]TableStats{}
+	}
+	for name, t := range p.Tables {
+		sum := s.tables[name]
+		sum.Rederived += t.Rederived
+		sum.Changed += t.Changed
+		s.tables[name] = sum
+	}
+}
+
+// Take returns the sums since the last Take (empty when no page was
+// counted) and starts again.
+func (s *StatsSum) Take() map[string]TableStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.tables
+	if out == nil {
+		out = map[string]TableStats{}
+	}
+	s.tables = nil
+	return out
 }
 
 // add counts rows of a table.

@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -53,8 +54,10 @@ type Status struct {
 	Checkpoint int64  `json:"checkpoint"`
 	Lag        int64  `json:"lag"`
 	// State is "caught_up", "running" (a worker is applying, behind the
-	// head), "stopped" (behind, and no worker runs) or "failed" (stopped
-	// on a page it could not apply; Error says why).
+	// head), "stalled" (a worker holds the projection, but its checkpoint
+	// has not moved for StatusOpts.StallAfter while events waited: the
+	// watchdog's alarm), "stopped" (behind, and no worker runs) or
+	// "failed" (stopped on a page it could not apply; Error says why).
 	State     string                `json:"state"`
 	Running   bool                  `json:"running"`
 	Error     string                `json:"error,omitempty"`
@@ -63,8 +66,27 @@ type Status struct {
 	Caches    map[string]CacheStats `json:"caches,omitempty"`
 }
 
-// ReadStatus reports every projection, including those that never ran.
+// DefaultStallAfter is StatusOpts.StallAfter's default: longer than any
+// page and than a catch-up by rebuild of a large catalog takes.
+const DefaultStallAfter = 2 * time.Minute
+
+// StatusOpts are ReadStatusWith's options.
+type StatusOpts struct {
+	// StallAfter is how long a running projection may go without
+	// advancing while events wait before it is reported "stalled"
+	// (default DefaultStallAfter).
+	StallAfter time.Duration
+}
+
+// ReadStatus reports every projection, including those that never ran,
+// with the default options.
 func ReadStatus(ctx context.Context, q changelog.Querier) ([]Status, error) {
+	return ReadStatusWith(ctx, q, StatusOpts{})
+}
+
+// ReadStatusWith reports every projection, including those that never ran.
+func ReadStatusWith(ctx context.Context, q changelog.Querier, opts StatusOpts) ([]Status, error) {
+	stallAfter := cmp.Or(opts.StallAfter, DefaultStallAfter)
 	head, err := changelog.Head(ctx, q)
 	if err != nil {
 		return nil, err
@@ -74,13 +96,16 @@ func ReadStatus(ctx context.Context, q changelog.Querier) ([]Status, error) {
 		return nil, fmt.Errorf("reading projection status: %w", err)
 	}
 	byName := map[string]Status{}
+	stalled := map[string]bool{}
 	var (
-		s       Status
-		updated time.Time
-		errText *string
-		caches  []byte
+		s            Status
+		updated, now time.Time
+		pendingSince *time.Time
+		errText      *string
+		caches       []byte
 	)
-	_, err = pgx.ForEachRow(rows, []any{&s.Name, &s.Checkpoint, &updated, &s.FailedAt, &errText, &caches, &s.Running}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&s.Name, &s.Checkpoint, &updated, &s.FailedAt, &errText, &caches, &s.Running,
+		&now, &pendingSince}, func() error {
 		st := s
 		u := updated
 		st.UpdatedAt = &u
@@ -91,6 +116,9 @@ func ReadStatus(ctx context.Context, q changelog.Querier) ([]Status, error) {
 		if err := json.Unmarshal(caches, &st.Caches); err != nil {
 			return err
 		}
+		// The watchdog: events have waited for longer than stallAfter,
+		// and the checkpoint has not moved for as long.
+		stalled[st.Name] = pendingSince != nil && now.Sub(*pendingSince) > stallAfter && now.Sub(updated) > stallAfter
 		byName[st.Name] = st
 		return nil
 	})
@@ -109,6 +137,8 @@ func ReadStatus(ctx context.Context, q changelog.Querier) ([]Status, error) {
 			st.State = "failed"
 		case st.Lag <= 0:
 			st.State = "caught_up"
+		case st.Running && stalled[name]:
+			st.State = "stalled"
 		case st.Running:
 			st.State = "running"
 		default:

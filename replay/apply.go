@@ -24,8 +24,11 @@ import (
 // transaction. A batch may arrive in several chunks; its transaction stays
 // open until the chunk holding its last event (BatchEnd) commits it.
 type applier struct {
-	pool   *pgxpool.Pool
-	logger *slog.Logger
+	pool *pgxpool.Pool
+	// session is the connection holding the follower's lock: every batch
+	// is applied on it.
+	session *pgxpool.Conn
+	logger  *slog.Logger
 	// head is the last seq committed: the follower's position.
 	head int64
 	cur  *openBatch
@@ -128,7 +131,7 @@ func (a *applier) begin(ctx context.Context, batch *events.Batch, ev *events.Eve
 	if !version.Valid(batch.VersionScheme) {
 		return fmt.Errorf("%w: batch %d: unknown version scheme %q", ErrBadFeed, batch.ID, batch.VersionScheme)
 	}
-	tx, err := a.pool.Begin(ctx)
+	tx, err := a.session.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("follower: begin: %w", err)
 	}

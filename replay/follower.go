@@ -15,6 +15,7 @@ import (
 
 	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/events"
+	"github.com/deltalog/deltalog/internal/pg/database"
 	dlsql "github.com/deltalog/deltalog/sql"
 )
 
@@ -110,40 +111,44 @@ func NewFollower(cfg FollowerConfig) (*Follower, error) {
 
 // Run follows until ctx ends, Until is reached, or an error — a
 // *DivergenceError when the follower's state no longer matches the
-// leader's. It resumes after the follower's own changelog head.
+// leader's. It resumes after the follower's own changelog head. A lost
+// follower database is waited out ("waiting for the database", with capped
+// exponential backoff); the follower then takes its lock again and resumes
+// from its head.
 func (f *Follower) Run(ctx context.Context) error {
+	b := &database.Backoff{Who: "follower", Logger: f.cfg.Logger}
+	return database.Retry(ctx, b, func(ctx context.Context) error { return f.session(ctx, b) })
+}
+
+// session follows on one database session, which holds the follower's lock
+// and applies every batch: a lock lost with its session stops the batches
+// with it.
+func (f *Follower) session(ctx context.Context, b *database.Backoff) error {
 	cfg := f.cfg
 	lock, err := cfg.DB.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("follower: %w", err)
 	}
 	defer lock.Release()
-	for deadline := time.Now().Add(cfg.LockWait); ; {
-		var ok bool
-		if err := lock.QueryRow(ctx, dlsql.Query("replay-follower-lock")).Scan(&ok); err != nil {
-			return fmt.Errorf("follower: lock: %w", err)
-		}
-		if ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			return ErrFollowerRunning
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
+	ok, err := database.TryLock(ctx, lock, cfg.LockWait, dlsql.Query("replay-follower-lock"))
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		return fmt.Errorf("follower: lock: %w", err)
+	case !ok:
+		return ErrFollowerRunning
 	}
 	// The lock is the session's: end the session rather than return it to
 	// the pool holding the lock.
 	defer lock.Conn().Close(context.WithoutCancel(ctx)) //nolint:errcheck
 
-	head, err := changelog.Head(ctx, cfg.DB)
+	head, err := changelog.Head(ctx, lock)
 	if err != nil {
 		return fmt.Errorf("follower: %w", err)
 	}
-	a := &applier{pool: cfg.DB, logger: cfg.Logger, head: head, stats: changelog.NewStateAnalyzer()}
+	b.Reset(ctx)
+	a := &applier{pool: cfg.DB, session: lock, logger: cfg.Logger, head: head, stats: changelog.NewStateAnalyzer()}
 	if f.apply != nil {
 		a.observe = func(d time.Duration) { f.apply.Observe(d.Seconds()) }
 	}

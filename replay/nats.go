@@ -19,6 +19,7 @@ import (
 
 	"github.com/deltalog/deltalog/changelog"
 	"github.com/deltalog/deltalog/events"
+	"github.com/deltalog/deltalog/internal/pg/database"
 )
 
 const (
@@ -116,7 +117,10 @@ func NewReplicator(cfg ReplicatorConfig) (*Replicator, error) {
 // position again.
 var errResync = errors.New("stream position changed")
 
-// Run replicates until ctx ends, Until is reached or an error occurs.
+// Run replicates until ctx ends, Until is reached or an error occurs. A
+// lost database is waited out ("waiting for the database", with capped
+// exponential backoff): the replicator then resumes from the stream's last
+// message, so that every seq is in the stream exactly once.
 func (r *Replicator) Run(ctx context.Context) error {
 	cfg := r.cfg
 	nc, err := nats.Connect(cfg.URL, append([]nats.Option{nats.Name("deltalog replicate")}, cfg.NATSOptions...)...)
@@ -150,40 +154,58 @@ func (r *Replicator) Run(ctx context.Context) error {
 	// pub.Close would close nc, which the deferred nc.Close does.
 
 	var watcher *changelog.Watcher
+	defer func() {
+		if watcher != nil {
+			watcher.Close()
+		}
+	}()
+	b := &database.Backoff{Who: "replicator", Logger: cfg.Logger}
 	for {
-		pos, err := streamPosition(ctx, stream)
-		if err != nil {
-			return fmt.Errorf("replicate: %w", err)
-		}
-		head, err := changelog.Head(ctx, cfg.DB)
-		if err != nil {
-			return fmt.Errorf("replicate: %w", err)
-		}
-		if pos.seq > head {
-			return fmt.Errorf("replicate: %w: stream %s holds seq %d, the changelog's head is %d",
-				ErrStreamAhead, cfg.Stream, pos.seq, head)
-		}
-		cfg.Logger.InfoContext(ctx, "replicating", "stream", cfg.Stream, "after", pos.seq, "head", head)
-		if cfg.Until > 0 && pos.seq >= cfg.Until {
-			return nil
-		}
-		if watcher == nil {
-			if watcher, err = changelog.NewWatcher(ctx, changelog.WatcherConfig{DB: cfg.DB, Logger: cfg.Logger}); err != nil {
+		err := r.pass(ctx, stream, pub, &watcher, b)
+		switch {
+		case errors.Is(err, errResync):
+			cfg.Logger.WarnContext(ctx, "replicate: the stream moved under us; reading its position again", "error", err)
+		case database.Unreachable(err) && ctx.Err() == nil:
+			// The next pass starts from the stream's position again.
+			if err := b.Wait(ctx, err); err != nil {
 				return fmt.Errorf("replicate: %w", err)
 			}
-			defer watcher.Close()
-		}
-		err = Stream(ctx, cfg.DB, StreamParams{After: pos.seq, Until: cfg.Until, Follow: true, Watcher: watcher},
-			func(page *changelog.Page) error { return r.publishPage(page, pub, &pos) })
-		if errors.Is(err, errResync) {
-			cfg.Logger.WarnContext(ctx, "replicate: the stream moved under us; reading its position again", "error", err)
-			continue
-		}
-		if err != nil {
+		case err != nil:
 			return fmt.Errorf("replicate: %w", err)
+		default:
+			return nil
 		}
+	}
+}
+
+// pass replicates from the stream's position on, until Until, the end of
+// ctx or an error.
+func (r *Replicator) pass(ctx context.Context, stream jetstream.Stream, pub message.Publisher,
+	watcher **changelog.Watcher, b *database.Backoff) error {
+	cfg := r.cfg
+	pos, err := streamPosition(ctx, stream)
+	if err != nil {
+		return err
+	}
+	head, err := changelog.Head(ctx, cfg.DB)
+	if err != nil {
+		return err
+	}
+	b.Reset(ctx)
+	if pos.seq > head {
+		return fmt.Errorf("%w: stream %s holds seq %d, the changelog's head is %d", ErrStreamAhead, cfg.Stream, pos.seq, head)
+	}
+	cfg.Logger.InfoContext(ctx, "replicating", "stream", cfg.Stream, "after", pos.seq, "head", head)
+	if cfg.Until > 0 && pos.seq >= cfg.Until {
 		return nil
 	}
+	if *watcher == nil {
+		if *watcher, err = changelog.NewWatcher(ctx, changelog.WatcherConfig{DB: cfg.DB, Logger: cfg.Logger}); err != nil {
+			return err
+		}
+	}
+	return Stream(ctx, cfg.DB, StreamParams{After: pos.seq, Until: cfg.Until, Follow: true, Watcher: *watcher},
+		func(page *changelog.Page) error { return r.publishPage(page, pub, &pos) })
 }
 
 // position is where the stream is: the last changelog seq it holds and the

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/deltalog/deltalog/changelog"
+	"github.com/deltalog/deltalog/internal/pg/database"
 	dlsql "github.com/deltalog/deltalog/sql"
 )
 
@@ -28,6 +29,10 @@ type ProjectionStatus struct {
 	Checkpoint int64 `json:"checkpoint"`
 	// LastApplySeconds is how long its last apply took (0: unknown).
 	LastApplySeconds float64 `json:"last_apply_seconds,omitempty"`
+	// State is the runner's word for it: "caught_up", "running",
+	// "stalled" (the watchdog: a worker holds it but it does not advance),
+	// "stopped" or "failed".
+	State string `json:"state,omitempty"`
 }
 
 // ServerConfig configures the HTTP API.
@@ -136,6 +141,7 @@ type serverMetrics struct {
 	requests             *prometheus.HistogramVec
 	headDesc, projCkpt   *prometheus.Desc
 	projLag, projApply   *prometheus.Desc
+	projStalled, dbWait  *prometheus.Desc
 	updateDur, updateEvs *prometheus.Desc
 }
 
@@ -191,6 +197,10 @@ func (s *Server) handle(pattern string, h func(http.ResponseWriter, *http.Reques
 				http.Error(w, fmt.Sprintf("request took longer than %s", s.cfg.RequestTimeout), http.StatusServiceUnavailable)
 			case r.Context().Err() != nil:
 				// The client went away.
+			case database.Unreachable(err):
+				s.cfg.Logger.WarnContext(r.Context(), "waiting for the database", "who", "server", "path", r.URL.Path, "error", err)
+				w.Header().Set("Retry-After", "1")
+				http.Error(w, "waiting for the database", http.StatusServiceUnavailable)
 			default:
 				s.cfg.Logger.ErrorContext(r.Context(), "http request failed", "path", r.URL.Path, "error", err)
 				http.Error(w, "internal error", http.StatusInternalServerError)
@@ -356,8 +366,13 @@ func (s *Server) getStream(w http.ResponseWriter, r *http.Request) error {
 		s.cfg.Logger.InfoContext(r.Context(), "stream client dropped", "error", gone.err)
 		return nil
 	}
-	// Headers are sent: report in the stream and end it.
-	s.cfg.Logger.ErrorContext(r.Context(), "stream failed", "error", err)
+	// Headers are sent: report in the stream and end it (a follower
+	// reconnects from its last seq).
+	if database.Unreachable(err) {
+		s.cfg.Logger.WarnContext(r.Context(), "stream ended: waiting for the database", "error", err)
+	} else {
+		s.cfg.Logger.ErrorContext(r.Context(), "stream failed", "error", err)
+	}
 	_ = write([]byte("event: error\ndata: internal error\n\n"))
 	return nil
 }
@@ -384,6 +399,10 @@ func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) error {
 
 // ServerStatus is the body of GET /status.
 type ServerStatus struct {
+	// Database is "ok", or "waiting" (with Error, and status 503 and
+	// nothing else) while the server cannot reach its database.
+	Database string `json:"database"`
+	Error    string `json:"error,omitempty"`
 	*changelog.Status
 	Projections []ProjectionLag `json:"projections"`
 	// Streams are the open changelog streams: followers and tail clients.
@@ -407,10 +426,16 @@ func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 			st, err = changelog.ReadStatus(ctx, tx)
 			return err
 		})
+	if database.Unreachable(err) && ctx.Err() == nil {
+		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return json.NewEncoder(w).Encode(ServerStatus{Database: "waiting", Error: err.Error()})
+	}
 	if err != nil {
 		return err
 	}
-	out := ServerStatus{Status: st, Projections: []ProjectionLag{}, Streams: s.Streams()}
+	out := ServerStatus{Database: "ok", Status: st, Projections: []ProjectionLag{}, Streams: s.Streams()}
 	if s.cfg.ProjectionStatusFunc != nil {
 		ps, err := s.cfg.ProjectionStatusFunc(ctx)
 		if err != nil {
@@ -443,6 +468,9 @@ func (s *Server) initMetrics() {
 	m.projCkpt = prometheus.NewDesc("deltalog_projection_checkpoint_seq", "Last seq a projection applied.", []string{"projection"}, nil)
 	m.projLag = prometheus.NewDesc("deltalog_projection_lag_events", "Events between the head and a projection's checkpoint.", []string{"projection"}, nil)
 	m.projApply = prometheus.NewDesc("deltalog_projection_apply_duration_seconds", "Duration of a projection's last apply.", []string{"projection"}, nil)
+	m.projStalled = prometheus.NewDesc("deltalog_projection_stalled",
+		"1 when a worker holds the projection but it has not advanced while events waited (the watchdog).", []string{"projection"}, nil)
+	m.dbWait = prometheus.NewDesc("deltalog_database_waiting", "1 while the server cannot reach its database.", nil, nil)
 	m.updateDur = prometheus.NewDesc("deltalog_update_duration_seconds", "Duration of a repository's last update (batch started to finished).", []string{"repo"}, nil)
 	m.updateEvs = prometheus.NewDesc("deltalog_update_events", "Events of a repository's last update.", []string{"repo"}, nil)
 	m.reg.MustRegister(m.hits, m.misses, m.streams, m.rejected, m.streamed, m.requests,
@@ -456,7 +484,7 @@ type dbCollector struct{ s *Server }
 
 func (c dbCollector) Describe(ch chan<- *prometheus.Desc) {
 	m := &c.s.m
-	for _, d := range []*prometheus.Desc{m.headDesc, m.projCkpt, m.projLag, m.projApply, m.updateDur, m.updateEvs} {
+	for _, d := range []*prometheus.Desc{m.headDesc, m.projCkpt, m.projLag, m.projApply, m.projStalled, m.dbWait, m.updateDur, m.updateEvs} {
 		ch <- d
 	}
 }
@@ -467,6 +495,12 @@ func (c dbCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	db := c.s.cfg.StatusDB
 	head, err := changelog.Head(ctx, db)
+	if database.Unreachable(err) {
+		// Scraped all the same: the outage is what the scrape must show.
+		ch <- prometheus.MustNewConstMetric(m.dbWait, prometheus.GaugeValue, 1)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(m.dbWait, prometheus.GaugeValue, 0)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(m.headDesc, err)
 		return
@@ -480,6 +514,11 @@ func (c dbCollector) Collect(ch chan<- prometheus.Metric) {
 		for _, p := range ps {
 			ch <- prometheus.MustNewConstMetric(m.projCkpt, prometheus.GaugeValue, float64(p.Checkpoint), p.Name)
 			ch <- prometheus.MustNewConstMetric(m.projLag, prometheus.GaugeValue, float64(max(0, head-p.Checkpoint)), p.Name)
+			stalled := 0.0
+			if p.State == "stalled" {
+				stalled = 1
+			}
+			ch <- prometheus.MustNewConstMetric(m.projStalled, prometheus.GaugeValue, stalled, p.Name)
 			if p.LastApplySeconds > 0 {
 				ch <- prometheus.MustNewConstMetric(m.projApply, prometheus.GaugeValue, p.LastApplySeconds, p.Name)
 			}

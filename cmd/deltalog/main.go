@@ -233,6 +233,11 @@ type env struct {
 	// ran is set once a command's body starts: an error before it is a
 	// usage error.
 	ran bool
+	// longRunning is set by the commands that run until interrupted
+	// (project --follow, serve, replicate, follow): they wait for a
+	// database that cannot be reached, and report warnings even without
+	// --verbose.
+	longRunning bool
 }
 
 // runE adapts a command body to cobra, recording that it ran.
@@ -244,14 +249,18 @@ func (e *env) runE(body func(ctx context.Context, args []string) error) func(*co
 }
 
 func (e *env) logger() *slog.Logger {
-	if !e.verbose {
-		return slog.New(slog.DiscardHandler)
+	switch {
+	case e.verbose:
+		return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	case e.longRunning:
+		// "waiting for the database", a failing page: an operator must see them.
+		return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return slog.New(slog.DiscardHandler)
 }
 
 func (e *env) dbOptions() database.Options {
-	return database.Options{URL: e.dbURL, Logger: e.logger()}
+	return database.Options{URL: e.dbURL, Wait: e.longRunning, Logger: e.logger()}
 }
 
 // open opens the database, creating and starting the managed cluster if

@@ -94,6 +94,7 @@ until interrupted.`,
 		if *auditEvery > 0 && !*follow {
 			return usageError(errors.New("--audit-every needs --follow"))
 		}
+		e.longRunning = *follow
 		pool, err := e.open(ctx)
 		if err != nil {
 			return err

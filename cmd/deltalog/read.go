@@ -60,6 +60,10 @@ $DELTALOG_HOME with no cluster it fails rather than create one.`,
 			if p.Error != "" {
 				fmt.Fprintf(e.stdout, ": %s", p.Error)
 			}
+			if p.State == "stalled" {
+				fmt.Fprintf(e.stdout, ": a worker holds it, but its checkpoint has not moved since %s while events wait",
+					p.UpdatedAt.Format("2006-01-02 15:04:05"))
+			}
 			fmt.Fprintln(e.stdout)
 		}
 		printAuditStatus(e.stdout, as)

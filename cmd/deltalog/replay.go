@@ -79,6 +79,7 @@ followers read, /status and /metrics. Listens on loopback by default.`,
 	writeTimeout := fs.Duration("write-timeout", 30*time.Second, "drop a stream client that does not read for this long")
 	requestTimeout := fs.Duration("request-timeout", 30*time.Second, "fail a request (other than a stream) that takes longer, with 503")
 	cmd.RunE = e.runE(func(ctx context.Context, _ []string) error {
+		e.longRunning = true
 		pool, err := e.open(ctx)
 		if err != nil {
 			return err
@@ -99,7 +100,7 @@ followers read, /status and /metrics. Listens on loopback by default.`,
 				}
 				out := make([]replay.ProjectionStatus, len(sts))
 				for i, s := range sts {
-					out[i] = replay.ProjectionStatus{Name: s.Name, Checkpoint: s.Checkpoint}
+					out[i] = replay.ProjectionStatus{Name: s.Name, Checkpoint: s.Checkpoint, State: s.State}
 				}
 				return out, nil
 			},
@@ -154,6 +155,7 @@ func newReplicateCmd(e *env) *cobra.Command {
 		if *to == "" {
 			return usageError(errors.New("replicate needs --to nats://HOST:PORT"))
 		}
+		e.longRunning = true
 		pool, err := e.open(ctx)
 		if err != nil {
 			return err
@@ -198,6 +200,7 @@ status 3 when the follower's state diverges from the leader's.`,
 				return err
 			}
 		}
+		e.longRunning = true
 		pool, err := e.open(ctx)
 		if err != nil {
 			return err

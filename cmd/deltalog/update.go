@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/deltalog/deltalog/internal/ingest"
 	"github.com/deltalog/deltalog/internal/input/formats"
 	"github.com/deltalog/deltalog/internal/input/version"
+	"github.com/deltalog/deltalog/internal/pg/pgcluster"
 )
 
 func newUpdateCmd(e *env) *cobra.Command {
@@ -34,6 +36,7 @@ current packages, is refused unless --force.`,
 	format := fs.String("format", "", "input format: debian-sources, debian-packages, tsv, jsonl (required)")
 	force := fs.Bool("force", false, "apply an empty snapshot or one under half the repository's size")
 	reparse := fs.Bool("reparse", false, "read the files even when they are byte-identical to the last batch's input")
+	parseCache := fs.String("parse-cache", "", "directory keeping the parse of each file of a snapshot of several files, so that an unchanged suite read with new overlays is not parsed again (default $DELTALOG_HOME/parse-cache; \"off\" for none)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	project := fs.Bool("project", false, "apply the projections right after the update")
 	var pf projectFlags
@@ -74,10 +77,18 @@ current packages, is refused unless --force.`,
 			return err
 		}
 
+		var cache *formats.ParseCache
+		switch *parseCache {
+		case "off":
+		case "":
+			cache = &formats.ParseCache{Dir: filepath.Join(pgcluster.DefaultHome(), "parse-cache")}
+		default:
+			cache = &formats.ParseCache{Dir: *parseCache}
+		}
 		prog := newProgress(e.stderr, *repo)
 		sum, err := ingest.Run(ctx, u, ingest.Params{
 			Repo: *repo, Format: f, Files: args, Force: *force, Reparse: *reparse, PhaseFunc: prog.phase, ProgressFunc: prog.bytes,
-			VersionScheme: version.Scheme(*scheme), Seed: seed,
+			VersionScheme: version.Scheme(*scheme), Seed: seed, ParseCache: cache,
 		})
 		if err == nil && *project {
 			prog.phase("project")

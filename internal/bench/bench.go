@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -323,36 +322,11 @@ type harness struct {
 	runner  *projections.Runner
 	// pages collects what each projection page did (Config.PageFunc),
 	// for the pass that runs them.
-	pages pageCounter
-}
-
-// pageCounter sums the projections' page statistics per derived table.
-type pageCounter struct {
-	mu     sync.Mutex
-	tables map[string]projections.TableStats
-}
-
-func (c *pageCounter) add(s projections.PageStats) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.tables == nil {
-		c.tables = map[string]projections.TableStats{}
-	}
-	for name, t := range s.Tables {
-		sum := c.tables[name]
-		sum.Rederived += t.Rederived
-		sum.Changed += t.Changed
-		c.tables[name] = sum
-	}
-}
-
-// take returns the sums so far and starts again.
-func (c *pageCounter) take() map[string]projections.TableStats {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := c.tables
-	c.tables = nil
-	return t
+	pages projections.StatsSum
+	// cache is the updates' parse cache, as `deltalog update` keeps one;
+	// last holds each repository's files of its last update.
+	cache *formats.ParseCache
+	last  map[string][]string
 }
 
 func (h *harness) progress(format string, args ...any) {
@@ -407,6 +381,14 @@ func (h *harness) wipe(ctx context.Context) error {
 		return fmt.Errorf("wiping the database: %w", err)
 	}
 	h.pool.Reset() // cached statements name dropped relations
+	// A new database has seen no file: nor has the parse cache.
+	h.last = map[string][]string{}
+	if h.dir != "" {
+		h.cache = &formats.ParseCache{Dir: filepath.Join(h.dir, "parse-cache")}
+		if err := os.RemoveAll(h.cache.Dir); err != nil {
+			return err
+		}
+	}
 	conn, err := h.pool.Acquire(ctx)
 	if err != nil {
 		return err
@@ -424,7 +406,7 @@ func (h *harness) wipe(ctx context.Context) error {
 		return err
 	}
 	h.runner, err = projections.NewRunner(projections.Config{
-		DB: h.pool, Projections: ps, PageSize: h.cfg.PageSize, Logger: h.cfg.Logger, PageFunc: h.pages.add,
+		DB: h.pool, Projections: ps, PageSize: h.cfg.PageSize, Logger: h.cfg.Logger, PageFunc: h.pages.Add,
 	})
 	return err
 }
@@ -446,17 +428,43 @@ type pass struct {
 	tables map[string]projections.TableStats
 }
 
+// keepUnchanged leaves in the parse cache, of s's repository, only the
+// entries of the files its last update read too: the cases alternate
+// between two states, so the cache would otherwise hold both states'
+// files, where a real sequence of updates finds only the unchanged ones
+// (a suite, not its new overlays) parsed before.
+func (h *harness) keepUnchanged(ctx context.Context, s snapshot) error {
+	if h.cache == nil {
+		return nil
+	}
+	var same []string
+	for _, f := range s.files {
+		if slices.Contains(h.last[s.repo], f) {
+			same = append(same, f)
+		}
+	}
+	files, err := formats.HashFiles(ctx, same)
+	if err != nil {
+		return err
+	}
+	return h.cache.Retain(s.repo, s.format, files)
+}
+
 // update applies the snapshots one after the other, then runs the
 // projections until they have caught up.
 func (h *harness) update(ctx context.Context, snaps []snapshot) (pass, error) {
 	var p pass
 	for _, s := range snaps {
+		if err := h.keepUnchanged(ctx, s); err != nil {
+			return p, err
+		}
 		sum, err := ingest.Run(ctx, h.updater, ingest.Params{
-			Repo: s.repo, Format: s.format, Files: s.files, Force: true, VersionScheme: s.scheme,
+			Repo: s.repo, Format: s.format, Files: s.files, Force: true, VersionScheme: s.scheme, ParseCache: h.cache,
 		})
 		if err != nil {
 			return p, err
 		}
+		h.last[s.repo] = s.files
 		total, parse := secs(sum.Seconds), secs(sum.ParseSeconds)
 		p.e2e += total
 		p.parse += parse
@@ -465,12 +473,12 @@ func (h *harness) update(ctx context.Context, snaps []snapshot) (pass, error) {
 		p.packages += sum.Packages
 	}
 	start := time.Now()
-	h.pages.take()
+	h.pages.Take()
 	if err := h.runner.Run(ctx, false); err != nil {
 		return p, fmt.Errorf("projections: %w", err)
 	}
 	p.project = time.Since(start)
-	p.tables = h.pages.take()
+	p.tables = h.pages.Take()
 	p.e2e += p.project
 	p.db += p.project
 	return p, nil

@@ -33,6 +33,11 @@ type Params struct {
 	// diffed (a file removed at once, gone with the process); "" means the
 	// system's temporary directory. Memory holds about 40 bytes a package.
 	SpillDir string
+	// ParseCache, when set, keeps what parsing each file of a snapshot of
+	// several files gave (formats.ParseCache), so that a suite that did not
+	// change under new overlays is decoded, not decompressed and parsed. An
+	// update that read its files retains their entries for Repo.
+	ParseCache *formats.ParseCache
 	// Seed is the hash seed; zero means hashing.DefaultSeed.
 	Seed uint64
 	// VersionScheme orders versions; empty means formats.DefaultScheme
@@ -122,6 +127,9 @@ func Run(ctx context.Context, u *changelog.Updater, p Params) (*Summary, error) 
 	if p.ProgressFunc != nil {
 		opts = append(opts, formats.WithProgress(p.ProgressFunc))
 	}
+	if p.ParseCache != nil {
+		opts = append(opts, formats.WithParseCache(p.ParseCache))
+	}
 	h := hashing.New(p.Seed)
 	snap, err := readSpilled(ctx, p, h, p.SpillDir, opts...)
 	if err != nil {
@@ -137,6 +145,11 @@ func Run(ctx context.Context, u *changelog.Updater, p Params) (*Summary, error) 
 	})
 	if err != nil {
 		return nil, err
+	}
+	if p.ParseCache != nil && len(p.Files) > 1 {
+		if err := p.ParseCache.Retain(p.Repo, p.Format, snap.read.Files); err != nil {
+			return nil, err
+		}
 	}
 
 	s := summarize(p, res)

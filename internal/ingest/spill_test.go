@@ -93,13 +93,13 @@ func FuzzDecodeCanonical(f *testing.F) {
 	f.Add([]byte{hashing.AlgorithmVersion, 200})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var p events.Package
-		if decodeCanonical(b, &p) != nil {
+		if hashing.DecodeCanonical(b, &p) != nil {
 			return
 		}
 		// One round through the encoding reaches its fixed point.
 		b2 := hashing.AppendCanonical(nil, &p)
 		var p2 events.Package
-		require.NoError(t, decodeCanonical(b2, &p2))
+		require.NoError(t, hashing.DecodeCanonical(b2, &p2))
 		require.Equal(t, b2, hashing.AppendCanonical(nil, &p2))
 	})
 }

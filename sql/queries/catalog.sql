@@ -491,3 +491,62 @@ WHERE (h.version_key, h.count) IS DISTINCT FROM (excluded.version_key, excluded.
 -- name: expect-history-versions
 SELECT project, repo_id, version, version_key, count(*)::integer AS count
 FROM /* TEMPLATE: input */packages GROUP BY project, repo_id, version, version_key
+
+-- name: history-bulk
+-- A run of "added" events of fresh pairs, set-based (see History.bulk):
+-- $1-$10 one row per event (seq, batch, project, repository; its best
+-- version by the repository's order where that is not its greatest
+-- version; its greatest version key, that version's spelling and how many
+-- packages have it; the project's greatest key and spelling among its
+-- earlier events in the run, if any), $11-$15 one row per other version of
+-- an event (project, repository, version, key, count), $16-$17 the times
+-- of the batches. Every event gets its "added" entry, and a "new_newest"
+-- one when its greatest key is above the project's newest before it: the
+-- greater of the run's earlier events' and of the versions stored before
+-- the run (by key, then by spelling: the fold's order). If any pair already
+-- has versions (stale), nothing is written and the caller folds the run.
+-- The reads see the tables as before this statement.
+WITH ev AS (
+    SELECT e.*, b.at
+    FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::integer[], $5::text[],
+                $6::bytea[], $7::text[], $8::integer[], $9::bytea[], $10::text[])
+        AS e (seq, batch_id, project, repo_id, best, top_key, top_version, top_count, run_key, run_version)
+    JOIN unnest($16::bigint[], $17::timestamptz[]) AS b (batch_id, at) ON b.batch_id = e.batch_id
+), stale AS (
+    SELECT EXISTS (
+        SELECT 1 FROM ev JOIN /* TEMPLATE: schema */history_versions h ON h.project = ev.project AND h.repo_id = ev.repo_id
+    ) AS stale
+), versions AS (
+    INSERT INTO /* TEMPLATE: schema */history_versions (project, repo_id, version, version_key, count)
+    SELECT * FROM (
+        SELECT project, repo_id, top_version, top_key, top_count FROM ev
+        UNION ALL
+        SELECT * FROM unnest($11::text[], $12::integer[], $13::text[], $14::bytea[], $15::integer[])
+    ) v
+    WHERE NOT (SELECT stale FROM stale)
+), prior AS (
+    SELECT DISTINCT ON (h.project) h.project, h.version_key, h.version
+    FROM /* TEMPLATE: schema */history_versions h
+    WHERE h.project IN (SELECT project FROM ev)
+    ORDER BY h.project, h.version_key DESC, h.version COLLATE "C" DESC
+), before AS (
+    SELECT ev.*,
+           CASE WHEN ev.run_key IS NULL OR (p.version_key, p.version COLLATE "C") > (ev.run_key, ev.run_version COLLATE "C")
+                THEN p.version_key ELSE ev.run_key END AS before_key,
+           CASE WHEN ev.run_key IS NULL OR (p.version_key, p.version COLLATE "C") > (ev.run_key, ev.run_version COLLATE "C")
+                THEN p.version ELSE ev.run_version END AS before_version
+    FROM ev LEFT JOIN prior p ON p.project = ev.project
+)
+INSERT INTO /* TEMPLATE: schema */project_history (project, repo_id, seq, batch_id, kind, old_version, new_version, at)
+SELECT project, repo_id, seq, batch_id, kind, old_version, new_version, at
+FROM (
+    SELECT project, repo_id, seq, batch_id, 'added' AS kind, NULL AS old_version,
+           coalesce(best, top_version) AS new_version, at, 0 AS rank
+    FROM ev
+    UNION ALL
+    SELECT project, repo_id, seq, batch_id, 'new_newest', before_version, top_version, at, 1
+    FROM before
+    WHERE before_key IS NULL OR top_key > before_key
+) entries
+WHERE NOT (SELECT stale FROM stale)
+ORDER BY seq, rank;

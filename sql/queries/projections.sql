@@ -25,13 +25,26 @@ ON CONFLICT (name) DO UPDATE SET failed_at = now(), error = $4;
 -- name: projection-try-lock
 SELECT pg_try_advisory_lock(1684368501, hashtext($1));
 
+-- name: projection-lock-held
+-- Whether the session with backend PID $2 holds the projection's lock: a
+-- worker's page checks it in its transaction, so that a lock lost with its
+-- session (a restarted server) does not let the worker's pages go on.
+SELECT EXISTS (SELECT 1 FROM pg_locks l
+               WHERE l.locktype = 'advisory' AND l.classid = 1684368501 AND l.objid = hashtext($1)::oid
+                 AND l.objsubid = 2 AND l.granted AND l.pid = $2
+                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()));
+
 -- name: projection-status
--- Checkpoint, state and whether a worker holds the projection's lock.
+-- Checkpoint, state and whether a worker holds the projection's lock; for
+-- the watchdog, the server's time and when the first event the projection
+-- has not applied was appended (its batch's end; NULL when caught up).
 SELECT c.name, c.seq, c.updated_at, c.failed_at, c.error, c.cache_stats,
        EXISTS (SELECT 1 FROM pg_locks l
                WHERE l.locktype = 'advisory' AND l.classid = 1684368501 AND l.objid = hashtext(c.name)::oid
                  AND l.objsubid = 2 AND l.granted
-                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS running
+                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())) AS running,
+       now(),
+       (SELECT b.finished_at FROM batches b WHERE b.last_seq > c.seq ORDER BY b.last_seq LIMIT 1) AS pending_since
 FROM projection_checkpoints c
 ORDER BY c.name;
 

@@ -169,3 +169,43 @@ func BenchmarkParseJSONL(b *testing.B) {
 	}
 	benchParse(b, data, JSONL)
 }
+
+// BenchmarkReadOverlays reads bookworm's Sources with its -updates and
+// -security overlays as one snapshot, as an update of a suite with
+// overlays does: parsed, and through a ParseCache that holds the files'
+// entries (the suite unchanged since the last update: its entry is
+// decoded, not decompressed and parsed).
+//
+//	go test ./internal/input/formats -run '^$' -bench ReadOverlays -benchtime 5x
+func BenchmarkReadOverlays(b *testing.B) {
+	dir := filepath.Join("..", "..", "..", "..", "shared", "data", "debian")
+	var files []string
+	for _, pattern := range []string{"debian-bookworm-main-Sources-*.xz", "debian-bookworm-updates-main-Sources-*.xz",
+		"debian-bookworm-security-main-Sources-*.xz"} {
+		m, _ := filepath.Glob(filepath.Join(dir, pattern))
+		if len(m) != 1 {
+			b.Skipf("shared Debian data not found (%s)", pattern)
+		}
+		files = append(files, m[0])
+	}
+	ctx := context.Background()
+	read := func(b *testing.B, opts ...Option) {
+		var n int
+		for b.Loop() {
+			s, err := ReadSnapshot(ctx, DebianSources, files, opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n = len(s.Packages)
+		}
+		b.ReportMetric(float64(n), "packages")
+	}
+	b.Run("parsed", func(b *testing.B) { read(b) })
+	b.Run("cached", func(b *testing.B) {
+		cache := &ParseCache{Dir: b.TempDir()}
+		if _, err := ReadSnapshot(ctx, DebianSources, files, WithParseCache(cache)); err != nil {
+			b.Fatal(err)
+		}
+		read(b, WithParseCache(cache))
+	})
+}

@@ -100,7 +100,11 @@ func ReadSnapshotFunc[T any](ctx context.Context, f Format, paths []string,
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		kept, file, stats, err := readFile(ctx, f, path, o, keep)
+		read1 := readFile[T]
+		if o.cache != nil && len(paths) > 1 {
+			read1 = readCached[T]
+		}
+		kept, file, stats, err := read1(ctx, f, path, o, keep)
 		if err != nil {
 			return nil, err
 		}
@@ -252,6 +256,15 @@ type options struct {
 	progress    func(done, total int64)
 	done, total int64
 	scheme      version.Scheme
+	cache       *ParseCache
+}
+
+// advance reports n more raw bytes read.
+func (o *options) advance(n int64) {
+	if o.progress != nil {
+		o.done += n
+		o.progress(o.done, o.total)
+	}
 }
 
 // WithVersionScheme sets the version scheme whose order decides which of
@@ -296,9 +309,8 @@ func (hr *hashingReader) Read(p []byte) (int, error) {
 	n, err := hr.r.Read(p)
 	hr.h.Write(p[:n])
 	hr.n += int64(n)
-	if hr.o != nil && hr.o.progress != nil && n > 0 {
-		hr.o.done += int64(n)
-		hr.o.progress(hr.o.done, hr.o.total)
+	if hr.o != nil && n > 0 {
+		hr.o.advance(int64(n))
 	}
 	return n, err
 }

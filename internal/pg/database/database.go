@@ -32,8 +32,12 @@ type Options struct {
 	// pgcluster.ErrNoCluster when its home holds none, rather than create
 	// one: for read-only commands.
 	MustExist bool
-	MaxConns  int32
-	Logger    *slog.Logger
+	// Wait makes Open wait out an unreachable server, with backoff, for
+	// as long as ctx lasts, rather than fail: for the long-running
+	// commands, which may start while the database restarts.
+	Wait     bool
+	MaxConns int32
+	Logger   *slog.Logger
 }
 
 // ErrBadURL is returned (wrapped) for a database URL that does not parse.
@@ -84,6 +88,19 @@ func URL(ctx context.Context, o Options) (string, error) {
 
 // Open returns a pool to the migrated database.
 func Open(ctx context.Context, o Options) (*pgxpool.Pool, error) {
+	if !o.Wait {
+		return open(ctx, o)
+	}
+	var pool *pgxpool.Pool
+	err := Retry(ctx, &Backoff{Who: "open", Logger: o.Logger}, func(ctx context.Context) error {
+		var err error
+		pool, err = open(ctx, o)
+		return err
+	})
+	return pool, err
+}
+
+func open(ctx context.Context, o Options) (*pgxpool.Pool, error) {
 	url, err := URL(ctx, o)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,8 @@ package dbtest
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -113,4 +115,35 @@ func tables(t *testing.T, db Querier) []string {
 	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
 	return names
+}
+
+// TestServerCrashAndStart: a test's own cluster crashes (its sessions end,
+// connections are refused) and starts again with its data; NewServer
+// first removes the cluster homes of test processes that no longer run.
+func TestServerCrashAndStart(t *testing.T) {
+	t.Parallel()
+	leaked := filepath.Join(os.TempDir(), "deltalog-server-999999999-leaked")
+	require.NoError(t, os.MkdirAll(leaked, 0o755))
+	s := NewServer(t)
+	require.NoDirExists(t, leaked)
+
+	ctx := context.Background()
+	url := s.NewURL(t, "crash")
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "CREATE TABLE kept AS SELECT 1 AS one")
+	require.NoError(t, err)
+	s.Crash(t)
+	_, err = conn.Exec(ctx, "SELECT 1")
+	require.Error(t, err, "the session ended")
+	_, err = pgx.Connect(ctx, url)
+	require.Error(t, err, "no server")
+	s.Start(t)
+	again, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer again.Close(ctx)
+	var one int
+	require.NoError(t, again.QueryRow(ctx, "SELECT one FROM kept").Scan(&one))
+	require.Equal(t, 1, one)
 }

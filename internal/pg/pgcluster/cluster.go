@@ -231,7 +231,15 @@ func (c *Cluster) Start(ctx context.Context) error {
 
 // Stop stops the server (pg_ctl stop -m fast: sessions are disconnected,
 // transactions rolled back). It returns nil when the server is not running.
-func (c *Cluster) Stop(ctx context.Context) error {
+func (c *Cluster) Stop(ctx context.Context) error { return c.stop(ctx, "fast") }
+
+// Crash stops the server as a crash would (pg_ctl stop -m immediate: every
+// process quits at once, without a shutdown checkpoint; the next Start
+// recovers from the WAL). For tests of what survives a lost database. It
+// returns nil when the server is not running.
+func (c *Cluster) Crash(ctx context.Context) error { return c.stop(ctx, "immediate") }
+
+func (c *Cluster) stop(ctx context.Context, mode string) error {
 	if err := supported(); err != nil {
 		return err
 	}
@@ -256,10 +264,10 @@ func (c *Cluster) Stop(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c.logger.InfoContext(ctx, "pgcluster: stopping PostgreSQL", "data_dir", c.dataDir)
-	out, err := c.command(ctx, u, bins.PgCtl, "stop", "-D", c.dataDir, "-m", "fast", "-w", "-t", c.waitSeconds(ctx), "-s").CombinedOutput()
+	c.logger.InfoContext(ctx, "pgcluster: stopping PostgreSQL", "data_dir", c.dataDir, "mode", mode)
+	out, err := c.command(ctx, u, bins.PgCtl, "stop", "-D", c.dataDir, "-m", mode, "-w", "-t", c.waitSeconds(ctx), "-s").CombinedOutput()
 	if err != nil && c.livePID() != 0 {
-		return fmt.Errorf("pgcluster: pg_ctl stop -D %s: %w: %s", c.dataDir, err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("pgcluster: pg_ctl stop -m %s -D %s: %w: %s", mode, c.dataDir, err, strings.TrimSpace(string(out)))
 	}
 	c.mu.Lock()
 	c.liveDir, c.livePort = "", 0 // the next start applies the configuration
