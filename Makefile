@@ -68,11 +68,29 @@ demo: deps build ## ingest the real Debian data into the managed PostgreSQL and 
 	@echo "== the last two events"
 	$(BIN) tail --from $$($(BIN) status --json | sed -n 's/.*"head_seq": \([0-9]*\).*/\1/p' | awk '{print $$1-2}') | cut -c1-300
 
-test: deps ## vet, lint, run the tests (they start their own PostgreSQL), then the race run: what CI runs
-	$(GO) vet ./...
-	@$(MAKE) --no-print-directory lint
-	$(GO) test -count=1 -timeout 30m ./...
-	@$(MAKE) --no-print-directory race
+# The tests share one PostgreSQL cluster per checkout (see
+# internal/pg/dbtest), started by the first test process that needs it and
+# left running between `go test` runs so that re-runs start at once. `make
+# test` stops it when it ends, passed, failed or interrupted (the trap); a
+# cluster left by a run that was killed is reused by the next one, which
+# stops it in turn.
+test: deps ## vet, lint, run the tests (they start their own PostgreSQL), then the race run: what CI runs; stops the test cluster after
+	@trap '$(MAKE) --no-print-directory test-db-stop' EXIT; \
+	set -e; \
+	echo "$(GO) vet ./..."; $(GO) vet ./...; \
+	$(MAKE) --no-print-directory lint; \
+	echo "$(GO) test -count=1 -timeout 30m ./..."; $(GO) test -count=1 -timeout 30m ./...; \
+	$(MAKE) --no-print-directory race
+
+# This checkout's test cluster: under .deltalog/test-cluster, or, as root
+# with a checkout the postgres user cannot reach, under $TMPDIR named by a
+# hash of the checkout's path (dbtest's testCluster).
+TEST_CLUSTERS = .deltalog/test-cluster $${TMPDIR:-/tmp}/deltalog-test-$$(printf %s "$(CURDIR)" | sha256sum | cut -c1-12)
+
+test-db-stop: ## stop this checkout's test cluster, if one runs
+	@for h in $(TEST_CLUSTERS); do \
+		if [ -f "$$h/pgdata/postmaster.pid" ]; then echo "stopping the test cluster in $$h"; DELTALOG_HOME=$$h $(GO) run ./cmd/deltalog db stop || true; fi; \
+	done
 
 # The packages that run goroutines of their own, tested again under the race
 # detector. It makes their tests several times slower (the real-data
@@ -133,4 +151,4 @@ demo-pypi: build ## add the PyPI list (886k packages) as a third repository
 clean: db-stop ## stop the clusters and remove build output and the managed data
 	rm -rf bin .deltalog
 
-.PHONY: help deps deps-browser build demo demo-pypi test bench soak gobench fuzz docs race lint db-stop clean
+.PHONY: help deps deps-browser build demo demo-pypi test test-db-stop bench soak gobench fuzz docs race lint db-stop clean

@@ -39,6 +39,14 @@ type ProjectionStatus struct {
 type ServerConfig struct {
 	// DB is the database to serve (required).
 	DB *pgxpool.Pool
+	// StatusDB, when set, is the pool /status and /metrics read: a small
+	// one of their own, so that they answer while slow requests hold
+	// every connection of DB (default: DB).
+	StatusDB *pgxpool.Pool
+	// RequestTimeout bounds a request other than a stream, queries
+	// included (default 30s): past it the request fails with 503 and its
+	// connection goes back to the pool.
+	RequestTimeout time.Duration
 	// DefaultLimit and MaxLimit bound GET /changelog pages (defaults 1000
 	// and changelog.MaxPage); a larger limit is refused with 400.
 	DefaultLimit int
@@ -80,6 +88,12 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 30 * time.Second
+	}
+	if c.StatusDB == nil {
+		c.StatusDB = c.DB
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 30 * time.Second
 	}
 	if c.KeepAlive <= 0 {
 		c.KeepAlive = 15 * time.Second
@@ -148,10 +162,10 @@ func NewServer(ctx context.Context, cfg ServerConfig) (*Server, error) {
 		return changelog.ReadPage(ctx, cfg.DB, p)
 	}, s.m.hits.Inc, s.m.misses.Inc)
 
-	s.handle("GET /changelog", s.getChangelog)
-	s.handle("GET /changelog/stream", s.getStream)
-	s.handle("GET /batches/{id}", s.getBatch)
-	s.handle("GET /status", s.getStatus)
+	s.handle("GET /changelog", s.getChangelog, false)
+	s.handle("GET /changelog/stream", s.getStream, true)
+	s.handle("GET /batches/{id}", s.getBatch, false)
+	s.handle("GET /status", s.getStatus, false)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{}))
 	return s, nil
 }
@@ -162,15 +176,25 @@ func (s *Server) Handler() http.Handler { return s.mux }
 // Close stops the server's watcher; open streams end.
 func (s *Server) Close() { s.watcher.Close() }
 
-func (s *Server) handle(pattern string, h func(http.ResponseWriter, *http.Request) error) {
+// handle serves pattern with h, bounded by RequestTimeout unless timeless
+// (a stream lives as long as its client reads).
+func (s *Server) handle(pattern string, h func(http.ResponseWriter, *http.Request) error, timeless bool) {
 	obs := s.m.requests.WithLabelValues(pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		client := r.Context()
+		if !timeless {
+			ctx, cancel := context.WithTimeoutCause(client, s.cfg.RequestTimeout, errRequestTimeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
 		if err := h(w, r); err != nil {
 			var he *httpError
 			switch {
 			case errors.As(err, &he):
 				http.Error(w, he.msg, he.code)
+			case client.Err() == nil && context.Cause(r.Context()) == errRequestTimeout:
+				http.Error(w, fmt.Sprintf("request took longer than %s", s.cfg.RequestTimeout), http.StatusServiceUnavailable)
 			case r.Context().Err() != nil:
 				// The client went away.
 			case database.Unreachable(err):
@@ -185,6 +209,10 @@ func (s *Server) handle(pattern string, h func(http.ResponseWriter, *http.Reques
 		obs.Observe(time.Since(start).Seconds())
 	})
 }
+
+// errRequestTimeout is the cause of a request's context past
+// RequestTimeout.
+var errRequestTimeout = errors.New("request timeout")
 
 type httpError struct {
 	code int
@@ -392,7 +420,7 @@ type ProjectionLag struct {
 func (s *Server) getStatus(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	var st *changelog.Status
-	err := pgx.BeginTxFunc(ctx, s.cfg.DB, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
+	err := pgx.BeginTxFunc(ctx, s.cfg.StatusDB, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
 			var err error
 			st, err = changelog.ReadStatus(ctx, tx)
@@ -465,7 +493,7 @@ func (c dbCollector) Collect(ch chan<- prometheus.Metric) {
 	m := &c.s.m
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	db := c.s.cfg.DB
+	db := c.s.cfg.StatusDB
 	head, err := changelog.Head(ctx, db)
 	if database.Unreachable(err) {
 		// Scraped all the same: the outage is what the scrape must show.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"strconv"
@@ -68,6 +69,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		http.Error(w, err.Error(), http.StatusNotFound)
 	case errors.As(err, &bad):
 		http.Error(w, bad.msg, http.StatusBadRequest)
+	case context.Cause(r.Context()) == errRequestTimeout:
+		http.Error(w, fmt.Sprintf("request took longer than %s", s.cfg.RequestTimeout), http.StatusServiceUnavailable)
 	case r.Context().Err() != nil:
 		// The client went away; nobody reads an answer.
 	default:

@@ -2,8 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"slices"
 	"testing"
 
@@ -110,31 +108,11 @@ func TestProjectsPlansUseIndexes(t *testing.T) {
 	q("web-audit-runs", 10)
 
 	for name, p := range plans {
-		var out []byte
-		require.NoError(t, reader.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+p.sql, p.args...).Scan(&out), name)
-		var doc []struct{ Plan planNode }
-		require.NoError(t, json.Unmarshal(out, &doc), name)
-		for _, scan := range doc[0].Plan.seqScans() {
-			require.False(t, slices.Contains(big, scan), "%s: sequential scan of %s:\n%s\n%s", name, scan, p.sql, out)
+		scans, plan, err := dbtest.Scans(ctx, reader, p.sql, p.args...)
+		require.NoError(t, err, name)
+		for _, scan := range scans {
+			require.False(t, scan.NodeType == "Seq Scan" && slices.Contains(big, scan.Relation),
+				"%s: sequential scan of %s:\n%s\n%s", name, scan.Relation, p.sql, plan)
 		}
 	}
 }
-
-type planNode struct {
-	NodeType string     `json:"Node Type"`
-	Relation string     `json:"Relation Name"`
-	Plans    []planNode `json:"Plans"`
-}
-
-func (n planNode) seqScans() []string {
-	var out []string
-	if n.NodeType == "Seq Scan" {
-		out = append(out, n.Relation)
-	}
-	for _, c := range n.Plans {
-		out = append(out, c.seqScans()...)
-	}
-	return out
-}
-
-func (n planNode) String() string { return fmt.Sprintf("%s %s", n.NodeType, n.Relation) }

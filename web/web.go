@@ -42,6 +42,10 @@ type Config struct {
 	// disconnected, not buffered for.
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
+	// RequestTimeout bounds the work of one request, queries included
+	// (default 10s, the read-only pool's statement_timeout): past it the
+	// request fails with 503 and its connection goes back to the pool.
+	RequestTimeout time.Duration
 	// FeedEntries is the number of entries in a feed (default 50).
 	FeedEntries int
 	// Streams, when set, lists the open changelog streams of the server
@@ -71,6 +75,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.WriteTimeout <= 0 {
 		c.WriteTimeout = 30 * time.Second
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 10 * time.Second
 	}
 	if c.FeedEntries <= 0 {
 		c.FeedEntries = 50
@@ -132,8 +139,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "request headers too large", http.StatusRequestHeaderFieldsTooLarge)
 		return
 	}
-	s.mux.ServeHTTP(w, r)
+	ctx, cancel := context.WithTimeoutCause(r.Context(), s.cfg.RequestTimeout, errRequestTimeout)
+	defer cancel()
+	s.mux.ServeHTTP(w, r.WithContext(ctx))
 }
+
+// errRequestTimeout is the cause of a request's context past
+// RequestTimeout.
+var errRequestTimeout = errors.New("request timeout")
 
 func headerBytes(h http.Header) int {
 	n := 0

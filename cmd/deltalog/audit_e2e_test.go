@@ -175,7 +175,10 @@ func TestAuditCommands(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	require.NoError(t, cmd.Process.Signal(syscall.SIGINT))
-	require.NoError(t, cmd.Wait(), fout.String())
+	var ee *exec.ExitError
+	require.ErrorAs(t, cmd.Wait(), &ee, fout.String())
+	require.Equal(t, 130, ee.ExitCode(), "SIGINT ends it with 130: %s", fout.String())
+	require.Contains(t, fout.String(), "interrupted by SIGINT")
 	require.Contains(t, fout.String(), ": consistent at head seq")
 	out, _ = cli(t, url, "status")
 	require.True(t, strings.Contains(out, "consistent at head seq") && strings.Contains(out, "(follow by "), out)

@@ -86,6 +86,13 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"", []string{"db", "bogus"}, "db", `unknown db command "bogus"`},
 		{"", []string{"audit", "--bogus"}, "audit", "unknown flag: --bogus"},
 		{"", []string{"completion", "tcsh"}, "completion", `"tcsh"`},
+		{"", []string{"project", "--only", "bogus", "--db", nowhere}, "project", `"bogus"`},
+		{"", []string{"project", "--page-size", "-1", "--db", nowhere}, "project", "--page-size -1"},
+		{"", []string{"project", "--rebuild-lag", "-2", "--db", nowhere}, "project", "--rebuild-lag -2"},
+		{"", []string{"project", "--audit-every", "1m", "--db", nowhere}, "project", "--audit-every needs --follow"},
+		{"", []string{"update", file, "--repo", "a", "--format", "jsonl", "--project", "--only", "bogus", "--db", nowhere}, "update", `"bogus"`},
+		{"", []string{"update", file, "--repo", strings.Repeat("r", 10_000), "--format", "jsonl", "--db", nowhere}, "update", "--repo: repository name: oversized field: 10000 bytes"},
+		{"", []string{"follow", "--from", "http://127.0.0.1:1", "--project", "--only", "bogus", "--db", nowhere}, "follow", `"bogus"`},
 	} {
 		out, code := runBinary(t, []string{c.env, "DELTALOG_HOME=" + home}, c.args...)
 		require.Equal(t, 2, code, "%q: %s", c.args, out)

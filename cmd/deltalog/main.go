@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
@@ -66,11 +67,46 @@ func (u usageErr) Unwrap() error { return u.error }
 // --help).
 func usageError(err error) error { return &exitError{exitUsage, usageErr{err}} }
 
+// shutdownGrace is how long a command has, after SIGINT or SIGTERM
+// cancelled its context, to return on its own before the process exits
+// anyway, so that any command ends within a second of the signal. Every
+// read and query honours the context; what cannot be cancelled is a
+// system call such as opening a FIFO that no one writes to. Exiting is
+// safe for the database: a transaction in flight rolls back when its
+// connection closes with the process.
+const shutdownGrace = 800 * time.Millisecond
+
+// signalled is the cause of the context of a command ended by a signal.
+type signalled struct{ sig syscall.Signal }
+
+func (s *signalled) Error() string { return "interrupted by " + signalName(s.sig) }
+
+// exitCode is the shell's status of a process ended by the signal: 130 for
+// SIGINT, 143 for SIGTERM.
+func (s *signalled) exitCode() int { return 128 + int(s.sig) }
+
+func signalName(sig syscall.Signal) string {
+	switch sig {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return sig.String()
+}
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := &signalled{(<-sigs).(syscall.Signal)}
+		cancel(s)
+		time.Sleep(shutdownGrace)
+		fmt.Fprintf(os.Stderr, "deltalog: %v: did not stop within %s, exiting\n", s, shutdownGrace)
+		os.Exit(s.exitCode())
+	}()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // run executes the command line args and returns the exit status. Errors
@@ -80,6 +116,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCmd(e)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
+	var sig *signalled
+	if errors.As(context.Cause(ctx), &sig) {
+		// Whatever the command made of its cancelled context — an error,
+		// or a clean stop of a command that runs until stopped — the
+		// signal ended it.
+		if err != nil && !errors.Is(err, context.Canceled) {
+			fmt.Fprintf(stderr, "%s: %v\n", cmd.CommandPath(), err)
+		}
+		fmt.Fprintf(stderr, "%s: %v\n", cmd.CommandPath(), sig)
+		return sig.exitCode()
+	}
 	if err == nil {
 		return exitOK
 	}

@@ -29,7 +29,23 @@ func (f *projectFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.rebuildLag, "rebuild-lag", 0, "a catalog more events than this behind catches up by a rebuild from state (0: automatic, over a fifth of its packagesets; -1: never)")
 }
 
-func (f *projectFlags) runner(e *env, pool *pgxpool.Pool) (*projections.Runner, error) {
+// check reports a bad flag value as a usage error, before anything
+// connects to a database.
+func (f *projectFlags) check() error {
+	if _, err := f.selected(); err != nil {
+		return err
+	}
+	if f.pageSize < 0 {
+		return usageError(fmt.Errorf("--page-size %d: must not be negative", f.pageSize))
+	}
+	if f.rebuildLag < -1 {
+		return usageError(fmt.Errorf("--rebuild-lag %d: want -1 (never), 0 (automatic) or a number of events", f.rebuildLag))
+	}
+	return nil
+}
+
+// selected returns the projections --only names (default all).
+func (f *projectFlags) selected() ([]projections.Projection, error) {
 	all, err := projections.Default(projections.CatalogConfig{CacheSize: f.cacheSize})
 	if err != nil {
 		return nil, err
@@ -41,6 +57,14 @@ func (f *projectFlags) runner(e *env, pool *pgxpool.Pool) (*projections.Runner, 
 	ps, err := projections.Select(all, only)
 	if err != nil {
 		return nil, usageError(err)
+	}
+	return ps, nil
+}
+
+func (f *projectFlags) runner(e *env, pool *pgxpool.Pool) (*projections.Runner, error) {
+	ps, err := f.selected()
+	if err != nil {
+		return nil, err
 	}
 	return projections.NewRunner(projections.Config{
 		DB: pool, Projections: ps, PageSize: f.pageSize, RebuildLag: int64(f.rebuildLag), Logger: e.logger(),
@@ -64,6 +88,12 @@ until interrupted.`,
 	var pf projectFlags
 	pf.register(fs)
 	cmd.RunE = e.runE(func(ctx context.Context, _ []string) error {
+		if err := pf.check(); err != nil {
+			return err
+		}
+		if *auditEvery > 0 && !*follow {
+			return usageError(errors.New("--audit-every needs --follow"))
+		}
 		e.longRunning = *follow
 		pool, err := e.open(ctx)
 		if err != nil {
@@ -75,9 +105,6 @@ until interrupted.`,
 			return err
 		}
 		if *auditEvery > 0 {
-			if !*follow {
-				return usageError(errors.New("--audit-every needs --follow"))
-			}
 			var only []string
 			if pf.only != "" {
 				only = strings.Split(pf.only, ",")

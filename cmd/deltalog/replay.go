@@ -77,6 +77,7 @@ followers read, /status and /metrics. Listens on loopback by default.`,
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address (loopback by default)")
 	maxStreams := fs.Int("max-streams", 64, "concurrent /changelog/stream connections")
 	writeTimeout := fs.Duration("write-timeout", 30*time.Second, "drop a stream client that does not read for this long")
+	requestTimeout := fs.Duration("request-timeout", 30*time.Second, "fail a request (other than a stream) that takes longer, with 503")
 	cmd.RunE = e.runE(func(ctx context.Context, _ []string) error {
 		e.longRunning = true
 		pool, err := e.open(ctx)
@@ -84,10 +85,16 @@ followers read, /status and /metrics. Listens on loopback by default.`,
 			return err
 		}
 		defer pool.Close()
+		statusPool, err := openStatusPool(ctx, pool)
+		if err != nil {
+			return err
+		}
+		defer statusPool.Close()
 		srv, err := replay.NewServer(ctx, replay.ServerConfig{
-			DB: pool, MaxStreams: *maxStreams, WriteTimeout: *writeTimeout, Logger: e.logger(),
+			DB: pool, StatusDB: statusPool, MaxStreams: *maxStreams, WriteTimeout: *writeTimeout,
+			RequestTimeout: *requestTimeout, Logger: e.logger(),
 			ProjectionStatusFunc: func(ctx context.Context) ([]replay.ProjectionStatus, error) {
-				sts, err := projections.ReadStatus(ctx, pool)
+				sts, err := projections.ReadStatus(ctx, statusPool)
 				if err != nil {
 					return nil, err
 				}
@@ -106,13 +113,13 @@ followers read, /status and /metrics. Listens on loopback by default.`,
 		if err != nil {
 			return err
 		}
-		handler, closeReadSide, err := withReadSide(ctx, pool, srv, e.logger()) // web.go
+		handler, closeReadSide, err := withReadSide(ctx, pool, srv, *requestTimeout, e.logger()) // web.go
 		if err != nil {
 			return err
 		}
 		defer closeReadSide()
-		hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10,
-			BaseContext: func(net.Listener) context.Context { return ctx }}
+		hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+			MaxHeaderBytes: 16 << 10, BaseContext: func(net.Listener) context.Context { return ctx }}
 		fmt.Fprintf(e.stderr, "deltalog: serving http://%s\n", ln.Addr())
 		errc := make(chan error, 1)
 		go func() { errc <- hs.Serve(ln) }()
@@ -187,6 +194,11 @@ status 3 when the follower's state diverges from the leader's.`,
 	cmd.RunE = e.runE(func(ctx context.Context, _ []string) error {
 		if *from == "" {
 			return usageError(errors.New("follow needs --from URL (and --db for the follower's database)"))
+		}
+		if *project {
+			if err := pf.check(); err != nil {
+				return err
+			}
 		}
 		e.longRunning = true
 		pool, err := e.open(ctx)

@@ -51,12 +51,20 @@ current packages, is refused unless --force.`,
 		if *repo == "" || *format == "" {
 			return usageError(fmt.Errorf("update needs --repo, --format and at least one FILE"))
 		}
+		if err := formats.ValidateRepo(*repo); err != nil {
+			return usageError(fmt.Errorf("--repo: %w", err))
+		}
 		f, err := formats.ParseFormat(*format)
 		if err != nil {
 			return usageError(err)
 		}
 		if *scheme != "" && !version.Valid(version.Scheme(*scheme)) {
 			return usageError(fmt.Errorf("--version-scheme %q: want debian, pypi, semver (or npm) or generic", *scheme))
+		}
+		if *project {
+			if err := pf.check(); err != nil {
+				return err
+			}
 		}
 
 		pool, err := e.open(ctx)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -15,15 +16,30 @@ import (
 // the read side's.
 var replayPaths = []string{"/changelog", "/changelog/", "/batches/", "/status", "/metrics"}
 
+// statusConns is the size of the pool /status and /metrics read through.
+const statusConns = 2
+
+// openStatusPool opens a small pool like pool's for /status and /metrics,
+// so that they answer while slow requests hold every connection of the
+// main pool: an operator's view must not queue behind the load it is
+// meant to show.
+func openStatusPool(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Pool, error) {
+	cfg := pool.Config().Copy()
+	cfg.MaxConns = statusConns
+	cfg.MinConns = 0
+	return pgxpool.NewWithConfig(ctx, cfg)
+}
+
 // withReadSide mounts the read side (package web: API, feeds, dashboard)
 // beside the replication API, on a pool of its own that runs as the
 // read-only role. The returned func closes that pool.
-func withReadSide(ctx context.Context, pool *pgxpool.Pool, srv *replay.Server, logger *slog.Logger) (http.Handler, func(), error) {
+func withReadSide(ctx context.Context, pool *pgxpool.Pool, srv *replay.Server, requestTimeout time.Duration,
+	logger *slog.Logger) (http.Handler, func(), error) {
 	reader, err := web.OpenReadOnly(ctx, pool.Config())
 	if err != nil {
 		return nil, nil, err
 	}
-	rs, err := web.New(web.Config{DB: reader, Logger: logger, Streams: srv.Streams})
+	rs, err := web.New(web.Config{DB: reader, RequestTimeout: requestTimeout, Logger: logger, Streams: srv.Streams})
 	if err != nil {
 		reader.Close()
 		return nil, nil, err

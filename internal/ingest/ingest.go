@@ -91,6 +91,11 @@ func (s *Summary) Result() *changelog.UpdateResult { return s.result }
 // Run reads, hashes and applies one snapshot.
 func Run(ctx context.Context, u *changelog.Updater, p Params) (*Summary, error) {
 	start := time.Now()
+	// Before anything names the repository (or a transaction starts): a
+	// name the schema cannot index fails here, not in the database.
+	if err := formats.ValidateRepo(p.Repo); err != nil {
+		return nil, fmt.Errorf("update: %w", err)
+	}
 	if p.Seed == 0 {
 		p.Seed = hashing.DefaultSeed
 	}

@@ -122,16 +122,15 @@ ORDER BY c.seq
 LIMIT $3;
 
 -- name: page-repo
--- page limited to one repository. A batch is one repository's
--- contiguous seq range, so the batches of the repository select the ranges
--- to read through the changelog's primary key.
-SELECT c.seq, c.batch_id, r.name, c.project, c.kind, c.old_checksum, c.new_checksum,
+-- page limited to one repository: a range of the index on (repo_id, seq)
+-- (migration 011), read in seq order and stopped at the limit, so a page
+-- costs its own events however rare the repository's are. The repository
+-- is a scalar subquery, not a join, so that the scan's order is the page's.
+SELECT c.seq, c.batch_id, $4::text, c.project, c.kind, c.old_checksum, c.new_checksum,
        c.removed, c.added, b.repo_state_checksum, b.global_state_checksum
-FROM repos r
-JOIN batches rb ON rb.repo_id = r.id AND rb.last_seq > $1 AND rb.first_seq <= $2
-JOIN changelog c ON c.seq BETWEEN rb.first_seq AND rb.last_seq
+FROM changelog c
 LEFT JOIN batches b ON b.id = c.batch_id AND b.last_seq = c.seq
-WHERE r.name = $4 AND c.seq > $1 AND c.seq <= $2
+WHERE c.repo_id = (SELECT id FROM repos WHERE name = $4) AND c.seq > $1 AND c.seq <= $2
 ORDER BY c.seq
 LIMIT $3;
 

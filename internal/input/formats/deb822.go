@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/deltalog/deltalog/events"
 )
@@ -146,6 +145,10 @@ func parseDeb822(r io.Reader, name string, binary bool, fn func(events.Package) 
 			}
 			return p.stats, nil
 		}
+		if err == errLineTooLong && bytes.IndexByte(line, 0) >= 0 {
+			// Binary data, not text (/dev/zero given for a file).
+			return p.stats, p.errorf(lr.line, "", "%w", ErrNULByte)
+		}
 		if err == errLineTooLong {
 			// Located, like any oversized field, at the field's first line.
 			field, at := p.curName, p.curLine
@@ -155,7 +158,7 @@ func parseDeb822(r io.Reader, name string, binary bool, fn func(events.Package) 
 					field = line[:i]
 				}
 			}
-			return p.stats, p.errorf(at, validString(field), "%w: line longer than %d bytes", ErrOversizedField, MaxFieldSize)
+			return p.stats, p.errorf(at, truncate(field, maxEchoed), "%w: line longer than %d bytes", ErrOversizedField, MaxFieldSize)
 		}
 		if err != nil {
 			return p.stats, readError(name, lr.line, err)
@@ -197,12 +200,12 @@ func (p *debParser) line(line []byte, n int) error {
 		if !p.inStanza {
 			return p.errorf(n, "", "%w: continuation line outside a field", ErrMalformed)
 		}
-		if !utf8.Valid(line) {
-			return p.errorf(n, string(p.curName), "%w", ErrInvalidUTF8)
+		if err := checkLine(line); err != nil {
+			return p.errorf(n, truncate(p.curName, maxEchoed), "%w", err)
 		}
 		p.curSize += len(line) + 1
 		if p.curSize > MaxFieldSize {
-			return p.errorf(p.curLine, string(p.curName), "%w: more than %d bytes", ErrOversizedField, MaxFieldSize)
+			return p.errorf(p.curLine, truncate(p.curName, maxEchoed), "%w: more than %d bytes", ErrOversizedField, MaxFieldSize)
 		}
 		if p.curSpan != nil {
 			// Folded field: continuation lines join with one space.
@@ -231,14 +234,14 @@ func (p *debParser) line(line []byte, n int) error {
 		p.inStanza = true
 		p.stanzaLine = n
 	}
-	if !utf8.Valid(line) {
-		return p.errorf(n, validString(fieldName), "%w", ErrInvalidUTF8)
+	if err := checkLine(line); err != nil {
+		return p.errorf(n, truncate(fieldName, maxEchoed), "%w", err)
 	}
 	p.curName = append(p.curName[:0], fieldName...)
 	p.curLine = n
 	p.curSize = len(line) + 1
 	if p.curSize > MaxFieldSize {
-		return p.errorf(n, string(fieldName), "%w: more than %d bytes", ErrOversizedField, MaxFieldSize)
+		return p.errorf(n, truncate(fieldName, maxEchoed), "%w: more than %d bytes", ErrOversizedField, MaxFieldSize)
 	}
 	p.cur = lookupDebField(fieldName, p.binary)
 	p.curSpan = nil
@@ -252,7 +255,7 @@ func (p *debParser) line(line []byte, n int) error {
 		kind := p.intern.lower(fieldName, &p.lower)
 		for i := range p.vcs {
 			if p.vcs[i].kind == kind {
-				return p.errorf(n, string(fieldName), "%w (first on line %d)", ErrDuplicateField, p.vcs[i].line)
+				return p.errorf(n, truncate(fieldName, maxEchoed), "%w (first on line %d)", ErrDuplicateField, p.vcs[i].line)
 			}
 		}
 		p.vcs = append(p.vcs, vcsSpan{kind: kind})
@@ -260,7 +263,7 @@ func (p *debParser) line(line []byte, n int) error {
 	} else {
 		sp = &p.fields[p.cur]
 		if sp.set {
-			return p.errorf(n, string(fieldName), "%w (first on line %d)", ErrDuplicateField, sp.line)
+			return p.errorf(n, truncate(fieldName, maxEchoed), "%w (first on line %d)", ErrDuplicateField, sp.line)
 		}
 	}
 	*sp = span{start: len(p.buf), line: n, set: true}
@@ -344,9 +347,49 @@ func (p *debParser) emit() error {
 		pkg.Links = append([]events.Link(nil), ls...)
 	}
 
+	if field, value, err := validatePackage(&pkg); err != nil {
+		f, line := p.debFieldOf(field, value)
+		return p.errorf(line, f, "%w", err)
+	}
 	pkg.Normalize()
 	p.stats.Packages++
 	return p.fn(pkg)
+}
+
+// debFieldOf names the deb822 field a package field came from, given the
+// value at fault, and the line it starts on (the stanza's for a field
+// not found).
+func (p *debParser) debFieldOf(field, value string) (string, int) {
+	var candidates []debField
+	switch field {
+	case "project":
+		candidates = []debField{fSource, fPackage}
+	case "name":
+		candidates = []debField{fPackage}
+	case "version":
+		candidates = []debField{fVersion, fSource}
+	case "category":
+		candidates = []debField{fSection}
+	case "summary":
+		candidates = []debField{fDescription}
+	case "maintainers":
+		candidates = []debField{fMaintainer, fUploaders}
+	case "links":
+		candidates = []debField{fHomepage}
+		for _, v := range p.vcs {
+			if bytes.Contains(p.buf[v.start:v.end], []byte(value)) {
+				return v.kind, v.line
+			}
+		}
+	case "extra":
+		candidates = []debField{fSource, fArchitecture}
+	}
+	for _, f := range candidates {
+		if p.fields[f].set && bytes.Contains(p.value(f), []byte(value)) {
+			return debFieldNames[f], p.fields[f].line
+		}
+	}
+	return field, p.stanzaLine
 }
 
 // binaryFields fills what a binary Packages stanza has beyond a source one:

@@ -17,8 +17,12 @@ var (
 	// ErrInvalidUTF8: the input contains bytes that are not valid UTF-8.
 	ErrInvalidUTF8 = errors.New("invalid UTF-8")
 	// ErrOversizedField: a field (deb822, including its continuation lines)
-	// or a line (TSV, JSONL) is larger than MaxFieldSize.
+	// or a line (TSV, JSONL) is larger than MaxFieldSize, or a name, version
+	// or URL is longer than MaxNameSize or MaxURLSize.
 	ErrOversizedField = errors.New("oversized field")
+	// ErrNULByte: a value contains a NUL byte, which PostgreSQL's text
+	// cannot store.
+	ErrNULByte = errors.New("NUL byte")
 	// ErrMissingField: a required field or column is absent or empty.
 	ErrMissingField = errors.New("missing required field")
 	// ErrDuplicateField: a field appears twice in one stanza, or a column
@@ -66,7 +70,8 @@ func (e *ParseError) Error() string {
 		b.WriteString(": ")
 	}
 	if e.Field != "" {
-		fmt.Fprintf(&b, "field %q: ", e.Field)
+		// A field name comes from the input: quoted, and cut when long.
+		fmt.Fprintf(&b, "field %s: ", echo(e.Field))
 	}
 	if e.Err != nil {
 		b.WriteString(e.Err.Error())

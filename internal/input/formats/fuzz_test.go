@@ -11,10 +11,26 @@ import (
 )
 
 // checkPackage is what every emitted package must satisfy, whatever the
-// input.
+// input: what the database stores without a raw error (UTF-8 without NUL
+// bytes, names it can index) included.
 func checkPackage(p events.Package) error {
 	if p.Name == "" || p.Version == "" || p.Project == "" {
 		return fmt.Errorf("empty identity: %+v", p)
+	}
+	for _, s := range []string{p.Project, p.Name, p.Version, p.Category} {
+		if len(s) > MaxNameSize {
+			return fmt.Errorf("name of %d bytes: %.80q", len(s), s)
+		}
+	}
+	for _, m := range p.Maintainers {
+		if len(m.Email) > MaxNameSize || len(m.Name) > MaxNameSize {
+			return fmt.Errorf("maintainer of %d bytes: %.80q", len(m.Email)+len(m.Name), m.Email)
+		}
+	}
+	for _, l := range p.Links {
+		if len(l.URL) > MaxURLSize {
+			return fmt.Errorf("URL of %d bytes: %.80q", len(l.URL), l.URL)
+		}
 	}
 	strs := []string{p.Project, p.Name, p.Version, p.Summary, p.Category}
 	for _, m := range p.Maintainers {
@@ -35,6 +51,9 @@ func checkPackage(p events.Package) error {
 	for _, s := range strs {
 		if !utf8.ValidString(s) {
 			return fmt.Errorf("invalid UTF-8 %q in %+v", s, p)
+		}
+		if strings.IndexByte(s, 0) >= 0 {
+			return fmt.Errorf("NUL byte in %q of %+v", s, p)
 		}
 	}
 	return nil
@@ -72,6 +91,9 @@ func FuzzParseDeb822(f *testing.F) {
 	}
 	f.Add([]byte("Package: a\nVersion: 1\nMaintainer: \"A, B\" <a@b>, C <C@D> E <e@f>,\nVcs-Git: x -b y\n"), false)
 	f.Add([]byte("Package: a\nSource: b (1)\nVersion: 1\nDescription: x\n y\n .\n"), true)
+	f.Add([]byte("Package: a\nVersion: 1\nMaintainer: A <a@b\x00>\n"), false)
+	f.Add([]byte("Package: a\nVersion: 1\nDescription: x\n \x00\n"), true)
+	f.Add([]byte("Package: "+strings.Repeat("a", MaxNameSize+1)+"\nVersion: 1\n"), false)
 	f.Fuzz(func(t *testing.T, data []byte, binary bool) {
 		format := DebianSources
 		if binary {
@@ -88,6 +110,9 @@ func FuzzParseTSV(f *testing.F) {
 		f.Add(bytes.Join(append([][]byte{lines[0]}, lines[39:42]...), nil))
 	}
 	f.Add([]byte("version\tname\n1\tFoo..Bar__\n"))
+	f.Add([]byte("name\tversion\tsummary\na\x00b\t1\tc\n"))
+	f.Add([]byte("name\tversion\tx\x00\na\t1\tc\n"))
+	f.Add([]byte("name\tversion\na\t" + strings.Repeat("1", MaxNameSize+1) + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzParse(t, data, TSV)
 	})
@@ -98,6 +123,9 @@ func FuzzParseJSONL(f *testing.F) {
 		f.Add(line)
 	}
 	f.Add([]byte(`{"name":"a","version":"1","maintainers":[{"email":"A@\u00c4"}],"links":[{"kind":"k","url":"u"}],"extra":{"":""}}`))
+	f.Add([]byte(`{"name":"a\u0000","version":"1"}`))
+	f.Add([]byte(`{"name":"a","version":"1","maintainers":[{"email":"a@b","name":"\u0000"}],"extra":{"k\u0000":"v"}}`))
+	f.Add([]byte(`{"name":"a","version":"1","links":[{"kind":"homepage","url":"https://` + strings.Repeat("x", MaxURLSize) + `"}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fuzzParse(t, data, JSONL)
 	})

@@ -1,6 +1,7 @@
 package formats
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,8 @@ func parseJSONL(r io.Reader, name string, fn func(events.Package) error) (Stats,
 		switch {
 		case err == io.EOF:
 			return stats, nil
+		case err == errLineTooLong && bytes.IndexByte(line, 0) >= 0:
+			return stats, errorf(lr.line, "", "%w", ErrNULByte)
 		case err == errLineTooLong:
 			return stats, errorf(lr.line, "", "%w: line longer than %d bytes", ErrOversizedField, MaxFieldSize)
 		case err != nil:
@@ -69,6 +72,9 @@ func parseJSONL(r io.Reader, name string, fn func(events.Package) error) (Stats,
 			if l.Kind == "" || l.URL == "" {
 				return stats, errorf(n, "links", "%w: entry %d needs both kind and url", ErrMissingField, i+1)
 			}
+		}
+		if field, _, err := validatePackage(&pkg); err != nil {
+			return stats, errorf(n, field, "%w", err)
 		}
 		pkg.Normalize()
 		stats.Packages++

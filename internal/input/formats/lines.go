@@ -2,8 +2,10 @@ package formats
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
+	"unicode/utf8"
 )
 
 // readBufferSize is the bufio buffer of every parser: large enough that
@@ -63,6 +65,17 @@ func (lr *lineReader) next() ([]byte, error) {
 		return line, errLineTooLong
 	}
 	return line, nil
+}
+
+// checkLine rejects a line that is not valid UTF-8 or holds a NUL byte.
+func checkLine(line []byte) error {
+	if !utf8.Valid(line) {
+		return ErrInvalidUTF8
+	}
+	if bytes.IndexByte(line, 0) >= 0 {
+		return ErrNULByte
+	}
+	return nil
 }
 
 // readError turns an error of the underlying reader (a decompression error,

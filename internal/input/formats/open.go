@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ulikunitz/xz"
 )
@@ -119,6 +120,16 @@ func decompress(ctx context.Context, raw io.Reader, name, xzBin string) (io.Read
 	return io.NopCloser(br), nil
 }
 
+// isDecoder reports whether r is a decompressing reader of decompress,
+// rather than the raw input passed through.
+func isDecoder(r io.Reader) bool {
+	switch r.(type) {
+	case *checkedReader, *xzCommand:
+		return true
+	}
+	return false
+}
+
 func corrupt(name, method string, err error) error {
 	if err == io.EOF {
 		err = io.ErrUnexpectedEOF
@@ -212,6 +223,9 @@ func newXZCommand(ctx context.Context, in io.Reader, name, xzBin string) (*xzCom
 	cmd := exec.CommandContext(ctx, xzBin, "--decompress", "--stdout", "--quiet")
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	cmd.Stdin = in
+	// Killing xz does not end the copy of in to its input while that copy
+	// waits on a read (a pipe nothing writes to): Wait gives up on it.
+	cmd.WaitDelay = time.Second
 	stderr := &bytes.Buffer{}
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()

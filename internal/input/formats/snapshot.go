@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/deltalog/deltalog/events"
 	"github.com/deltalog/deltalog/internal/input/version"
@@ -133,12 +134,12 @@ func HashFiles(ctx context.Context, paths []string, opts ...Option) ([]events.In
 	o := newOptions(paths, opts)
 	files := make([]events.InputFile, 0, len(paths))
 	for _, path := range paths {
-		fh, err := os.Open(path)
+		fh, err := openInput(ctx, path)
 		if err != nil {
 			return nil, err
 		}
 		hr := &hashingReader{o: o, r: fh, h: sha256.New()}
-		_, err = io.Copy(io.Discard, &ctxReader{ctx: ctx, r: hr})
+		_, err = io.Copy(io.Discard, hr)
 		fh.Close()
 		if err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
@@ -151,17 +152,49 @@ func HashFiles(ctx context.Context, paths []string, opts ...Option) ([]events.In
 	return files, nil
 }
 
-// ctxReader stops reading once ctx is done.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
+// inputFile is an input file read under a context: once the context is
+// done, every Read fails with its error, and a Read blocked on a pipe or a
+// FIFO that nothing writes to returns at once.
+type inputFile struct {
+	ctx  context.Context
+	f    *os.File
+	stop func() bool
 }
 
-func (r *ctxReader) Read(p []byte) (int, error) {
-	if err := r.ctx.Err(); err != nil {
+// openInput opens the file at path for reading under ctx.
+//
+// Files on Linux that can block (pipes, FIFOs, sockets) are read through
+// the runtime's poller, so a read deadline in the past wakes a blocked
+// Read; regular files and devices such as /dev/zero never block, and the
+// context check before each Read stops them.
+func openInput(ctx context.Context, path string) (*inputFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	in := &inputFile{ctx: ctx, f: f}
+	// SetReadDeadline fails on files without deadlines; those do not block.
+	in.stop = context.AfterFunc(ctx, func() { _ = f.SetReadDeadline(time.Unix(1, 0)) })
+	return in, nil
+}
+
+func (in *inputFile) Read(p []byte) (int, error) {
+	if err := in.ctx.Err(); err != nil {
 		return 0, err
 	}
-	return r.r.Read(p)
+	n, err := in.f.Read(p)
+	if err != nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		if ctxErr := in.ctx.Err(); ctxErr != nil {
+			err = ctxErr
+		}
+	}
+	return n, err
+}
+
+// Close releases the file.
+func (in *inputFile) Close() error {
+	in.stop()
+	return in.f.Close()
 }
 
 // DefaultScheme is the version scheme of a format's repositories when none
@@ -292,7 +325,7 @@ const ctxCheckEvery = 4096
 
 func readFile[T any](ctx context.Context, f Format, path string, o *options, keep func(*events.Package) (T, error)) ([]T, events.InputFile, Stats, error) {
 	var file events.InputFile
-	fh, err := os.Open(path)
+	fh, err := openInput(ctx, path)
 	if err != nil {
 		return nil, file, Stats{}, err
 	}
@@ -335,15 +368,31 @@ func readFile[T any](ctx context.Context, f Format, path string, o *options, kee
 	return slices.Clip(kept), hr.file(path), stats, nil
 }
 
+// maxTrailingRead bounds how much decompressed input rootCause reads past a
+// parse error, looking for the decoder's verdict: 4 MiB, a few
+// milliseconds of decompression. A truncated or corrupt stream that
+// garbles the data the parser sees is almost always reported by the
+// decoder within this much (a truncated file at its end, a bad LZMA
+// sequence as soon as it is decoded); a corruption that only a block's
+// checksum at the end of a large file reveals is then reported as the
+// parse error it caused, still naming file and line.
+const maxTrailingRead = 4 << 20
+
 // rootCause returns the decompression error behind a parse error, if there
 // is one. Decoders check integrity at the end of a block, after they have
 // handed out its data, so corrupt input usually shows first as a strange
-// parse error; reading on to the decoder's verdict names the real problem.
+// parse error; reading on a little, to the decoder's verdict, names the
+// real problem. Uncompressed input has no decoder to ask: its parse error
+// is returned at once, however much input follows (an endless pipe,
+// /dev/zero).
 func rootCause(parseErr error, rc io.Reader) error {
 	if _, ok := errors.AsType[*ParseError](parseErr); !ok || errors.Is(parseErr, ErrCorrupt) {
 		return parseErr
 	}
-	if _, err := io.Copy(io.Discard, rc); errors.Is(err, ErrCorrupt) {
+	if !isDecoder(rc) {
+		return parseErr
+	}
+	if _, err := io.CopyN(io.Discard, rc, maxTrailingRead); errors.Is(err, ErrCorrupt) {
 		return err
 	}
 	return parseErr

@@ -24,6 +24,8 @@ func parseTSV(r io.Reader, name string, fn func(events.Package) error) (Stats, e
 	switch {
 	case err == io.EOF:
 		return stats, errorf(1, "", "%w: empty input, want a header line", ErrMissingField)
+	case err == errLineTooLong && bytes.IndexByte(header, 0) >= 0:
+		return stats, errorf(lr.line, "", "%w in header", ErrNULByte)
 	case err == errLineTooLong:
 		return stats, errorf(lr.line, "", "%w: header longer than %d bytes", ErrOversizedField, MaxFieldSize)
 	case err != nil:
@@ -31,8 +33,8 @@ func parseTSV(r io.Reader, name string, fn func(events.Package) error) (Stats, e
 	}
 	// Spreadsheet exports start with a byte order mark.
 	header = bytes.TrimPrefix(header, []byte("\ufeff"))
-	if !utf8.Valid(header) {
-		return stats, errorf(1, "", "%w in header", ErrInvalidUTF8)
+	if err := checkLine(header); err != nil {
+		return stats, errorf(1, "", "%w in header", err)
 	}
 	cols := strings.Split(string(header), "\t")
 	nameCol, versionCol, summaryCol := -1, -1, -1
@@ -41,6 +43,9 @@ func parseTSV(r io.Reader, name string, fn func(events.Package) error) (Stats, e
 		cols[i] = c
 		if c == "" {
 			return stats, errorf(1, "", "%w: column %d has no name", ErrMalformed, i+1)
+		}
+		if len(c) > MaxNameSize {
+			return stats, errorf(1, "", "column %d: %w", i+1, checkValue(c, MaxNameSize))
 		}
 		if j := indexOf(cols[:i], c); j >= 0 {
 			return stats, errorf(1, c, "%w: columns %d and %d", ErrDuplicateField, j+1, i+1)
@@ -71,6 +76,8 @@ func parseTSV(r io.Reader, name string, fn func(events.Package) error) (Stats, e
 		switch {
 		case err == io.EOF:
 			return stats, nil
+		case err == errLineTooLong && bytes.IndexByte(line, 0) >= 0:
+			return stats, errorf(lr.line, "", "%w", ErrNULByte)
 		case err == errLineTooLong:
 			return stats, errorf(lr.line, "", "%w: line longer than %d bytes", ErrOversizedField, MaxFieldSize)
 		case err != nil:
@@ -105,10 +112,10 @@ func parseTSV(r io.Reader, name string, fn func(events.Package) error) (Stats, e
 			}
 			return stats, errorf(n, col, "%w: %d, the header has %d", ErrColumnCount, got, len(cols))
 		}
-		if !utf8.Valid(line) {
+		if checkLine(line) != nil {
 			for i, f := range fields {
-				if !utf8.Valid(f) {
-					return stats, errorf(n, cols[i], "%w", ErrInvalidUTF8)
+				if err := checkLine(f); err != nil {
+					return stats, errorf(n, cols[i], "%w", err)
 				}
 			}
 		}
@@ -145,12 +152,31 @@ func parseTSV(r io.Reader, name string, fn func(events.Package) error) (Stats, e
 			}
 			pkg.Extra[cols[i]] = intern.get(v)
 		}
+		if field, value, err := validatePackage(&pkg); err != nil {
+			return stats, errorf(n, tsvColumn(cols, fields, field, value), "%w", err)
+		}
 		pkg.Normalize()
 		stats.Packages++
 		if err := fn(pkg); err != nil {
 			return stats, err
 		}
 	}
+}
+
+// tsvColumn names the column a package field came from, given the value at
+// fault.
+func tsvColumn(cols []string, fields [][]byte, field, value string) string {
+	if field == "project" {
+		field = "name"
+	}
+	if field == "extra" {
+		for i, f := range fields {
+			if string(trimSpace(f)) == value {
+				return cols[i]
+			}
+		}
+	}
+	return field
 }
 
 func indexOf(s []string, v string) int {

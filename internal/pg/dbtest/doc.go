@@ -4,8 +4,8 @@
 // used as the maintenance database; the role needs CREATEDB) or, when that is
 // unset, a cluster managed by [pgcluster] at <repo root>/.deltalog/test-cluster
 // (with fsync off). That cluster is shared by every test process and left
-// running after the tests, so re-runs start instantly (a make target stops
-// it). [Digest] summarizes table contents for before/after comparisons.
+// running after `go test`, so re-runs start instantly; `make test` stops it
+// when it ends (`make test-db-stop` alone). [Digest] summarizes table contents for before/after comparisons.
 //
 // Databases come from a template (the pattern of river's riverdbtest and
 // sqlc's sqltest): the migrations run once into a template database named
