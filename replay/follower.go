@@ -69,13 +69,23 @@ func (c FollowerConfig) withDefaults() FollowerConfig {
 	return c
 }
 
+// CheckFeedURL says whether s names a leader's feed a Follower can read:
+// http(s)://HOST:PORT (deltalog serve) or nats://HOST:PORT. Commands check
+// it before they connect to anything.
+func CheckFeedURL(s string) error {
+	if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "nats") || u.Host == "" {
+		return fmt.Errorf("%q: want http://HOST:PORT or nats://HOST:PORT", s)
+	}
+	return nil
+}
+
 func (c FollowerConfig) validate() error {
 	var errs []error
 	if c.DB == nil {
 		errs = append(errs, errors.New("replay: FollowerConfig.DB is required"))
 	}
-	if u, err := url.Parse(c.From); err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "nats") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("replay: FollowerConfig.From %q: want http://HOST:PORT or nats://HOST:PORT", c.From))
+	if err := CheckFeedURL(c.From); err != nil {
+		errs = append(errs, fmt.Errorf("replay: FollowerConfig.From: %w", err))
 	}
 	if c.Until < 0 {
 		errs = append(errs, errors.New("replay: FollowerConfig.Until must not be negative"))

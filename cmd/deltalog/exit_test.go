@@ -78,6 +78,8 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"", []string{"rebuild", "bogus", "--db", nowhere}, "rebuild", `unknown projection "bogus"`},
 		{"", []string{"rebuild", "catalog", "--from", "bogus", "--db", nowhere}, "rebuild", `--from "bogus"`},
 		{"", []string{"invalidate", "--db", nowhere}, "invalidate", "needs --all"},
+		{"", []string{"follow", "--from", "ftp://x", "--db", nowhere}, "follow", `--from "ftp://x"`},
+		{"", []string{"replicate", "--to", "bogus", "--db", nowhere}, "replicate", `got "bogus"`},
 		{"", []string{"replicate", "--db", nowhere}, "replicate", "needs --to"},
 		{"", []string{"follow", "--db", nowhere}, "follow", "needs --from"},
 		{"", []string{"gen", "--packages", "300"}, "gen", "needs --out"},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -152,8 +153,8 @@ func newReplicateCmd(e *env) *cobra.Command {
 	stream := fs.String("stream", replay.DefaultStream, "JetStream stream name (created if missing)")
 	until := fs.Int64("until", 0, "stop once this seq is published (0: follow the changelog)")
 	cmd.RunE = e.runE(func(ctx context.Context, _ []string) error {
-		if *to == "" {
-			return usageError(errors.New("replicate needs --to nats://HOST:PORT"))
+		if !strings.HasPrefix(*to, "nats://") || replay.CheckFeedURL(*to) != nil {
+			return usageError(fmt.Errorf("replicate needs --to nats://HOST:PORT, got %q", *to))
 		}
 		e.longRunning = true
 		pool, err := e.open(ctx)
@@ -194,6 +195,9 @@ status 3 when the follower's state diverges from the leader's.`,
 	cmd.RunE = e.runE(func(ctx context.Context, _ []string) error {
 		if *from == "" {
 			return usageError(errors.New("follow needs --from URL (and --db for the follower's database)"))
+		}
+		if err := replay.CheckFeedURL(*from); err != nil {
+			return usageError(fmt.Errorf("--from %w", err))
 		}
 		if *project {
 			if err := pf.check(); err != nil {
