@@ -47,9 +47,11 @@ type touched struct {
 	new     *hashing.Packageset
 }
 
-// diff compares the snapshot with the stored state and computes the events
-// and table writes. Only packagesets whose checksum differs (or whose stored
-// checksum was invalidated) have their packages read. A change of seed or
+// diff compares the snapshot with the stored state: the packagesets that
+// differ, the counts, the state checksum after (their events and table
+// writes are built chunk by chunk as they are written: delta.chunk). Only
+// packagesets whose checksum differs (or whose stored checksum was
+// invalidated) have their packages read, then. A change of seed or
 // hash algorithm makes every stored checksum meaningless, a change of
 // version scheme or of the version orders every version key: then the
 // whole repository is re-derived.
@@ -200,8 +202,7 @@ func (df *differ) advanceState(state hashing.State, w *touched) hashing.State {
 
 // classify sorts the snapshot's packagesets against the stored ones (those
 // of the buckets sc reads) into the touched ones, in project order, and
-// counts the unchanged; needOld are the projects whose stored packages the
-// diff reads.
+// counts the unchanged.
 func (df *differ) classify(snap hashing.Grouped, sc *scope, stored map[string]StoredSet, counts *events.Counts) (work []touched) {
 	for i := range snap.Packagesets {
 		ps := &snap.Packagesets[i]
