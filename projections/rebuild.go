@@ -276,15 +276,10 @@ func (b *rebuilder) buildFromState(ctx context.Context) error {
 			// again since its checkpoint, has one as any other: the
 			// identities' one definition, audit-identities), committed
 			// before the snapshot is taken.
-			if _, err := b.pool.Exec(ctx, dlsql.Query("rebuild-identities-from-packages")); err != nil {
-				return fmt.Errorf("identities: %w", err)
-			}
-			head, err := changelog.Head(ctx, b.pool)
-			if err != nil {
-				return err
-			}
-			if err := createIdentities(ctx, b.pool, head); err != nil {
-				return fmt.Errorf("identities: %w", err)
+			for _, q := range []string{"rebuild-identities-from-packages", "rebuild-identities-from-removed"} {
+				if _, err := b.pool.Exec(ctx, dlsql.Query(q)); err != nil {
+					return fmt.Errorf("identities: %w", err)
+				}
 			}
 		}
 		err := b.buildStateSnapshot(ctx)
@@ -319,17 +314,7 @@ func (b *rebuilder) buildStateSnapshot(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if b.catalog {
-		// Events committed since createIdentities ran may name emails or
-		// URLs without a row yet.
-		c, _, err := checkIdentities(ctx, tx, head)
-		if err != nil {
-			return err
-		}
-		if c.Missing > 0 {
-			return errIdentitiesMoved
-		}
-	}
+
 	b.seq = head
 	total := int64(len(b.tables))
 	b.progress("build", 0, total)

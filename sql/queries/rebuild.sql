@@ -27,14 +27,57 @@ WITH m AS (
 )
 SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM l);
 
+-- name: rebuild-identities-from-removed
+-- Makes sure every email and URL the changelog added and no current package
+-- carries any more has its identity row too (born orphaned), as a catalog
+-- that applied the events has one: audit-identities' definition is every
+-- email and URL ever added. Each of them was carried by a package a later
+-- event removed or replaced, so it is in that event's removed packages:
+-- reading those (few, and none on a first load) instead of every added
+-- package finds the same set.
+WITH v AS (
+    SELECT x.kind, x.value
+    FROM changelog c
+    CROSS JOIN LATERAL jsonb_array_elements(c.removed) p
+    CROSS JOIN LATERAL (
+        SELECT 'maintainer' AS kind, m ->> 'email' AS value FROM jsonb_array_elements(p -> 'maintainers') m
+        UNION ALL
+        SELECT 'link', l ->> 'url' FROM jsonb_array_elements(p -> 'links') l
+    ) x
+    WHERE c.removed <> '[]'::jsonb
+), m AS (
+    INSERT INTO public.maintainers (email, orphaned_at)
+    SELECT DISTINCT value, now() FROM v WHERE kind = 'maintainer'
+    ON CONFLICT (email) DO NOTHING RETURNING 1
+), l AS (
+    INSERT INTO public.links (url, orphaned_at)
+    SELECT DISTINCT value, now() FROM v WHERE kind = 'link'
+    ON CONFLICT (url) DO NOTHING RETURNING 1
+)
+SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM l);
+
 -- name: rebuild-identities-missing
--- Emails and URLs of the current packages still without an identity row (a
--- package that arrived after rebuild-identities-from-packages ran).
+-- Emails and URLs of the current packages, and of the changelog's removed
+-- packages, still without an identity row (an update committed after
+-- rebuild-identities-from-packages and -from-removed ran).
+WITH past AS (
+    SELECT x.kind, x.value
+    FROM changelog c
+    CROSS JOIN LATERAL jsonb_array_elements(c.removed) p
+    CROSS JOIN LATERAL (
+        SELECT 'maintainer' AS kind, m ->> 'email' AS value FROM jsonb_array_elements(p -> 'maintainers') m
+        UNION ALL
+        SELECT 'link', l ->> 'url' FROM jsonb_array_elements(p -> 'links') l
+    ) x
+    WHERE c.removed <> '[]'::jsonb
+)
 SELECT (SELECT count(*) FROM (
-            SELECT DISTINCT e ->> 'email' AS email FROM packages p CROSS JOIN LATERAL jsonb_array_elements(p.maintainers) e) x
+            SELECT e ->> 'email' AS email FROM packages p CROSS JOIN LATERAL jsonb_array_elements(p.maintainers) e
+            UNION SELECT value FROM past WHERE kind = 'maintainer') x
         WHERE NOT EXISTS (SELECT 1 FROM public.maintainers m WHERE m.email = x.email))
      + (SELECT count(*) FROM (
-            SELECT DISTINCT e ->> 'url' AS url FROM packages p CROSS JOIN LATERAL jsonb_array_elements(p.links) e) x
+            SELECT e ->> 'url' AS url FROM packages p CROSS JOIN LATERAL jsonb_array_elements(p.links) e
+            UNION SELECT value FROM past WHERE kind = 'link') x
         WHERE NOT EXISTS (SELECT 1 FROM public.links l WHERE l.url = x.url));
 
 -- name: rebuild-seed-identities
