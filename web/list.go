@@ -17,7 +17,7 @@ type ProjectsParams struct {
 	// After is the keyset cursor: the page starts after this name.
 	After string
 	Limit int
-	// Search keeps the projects whose name contains it.
+	// Search keeps the projects whose name contains it, ignoring case.
 	Search string
 	// Maintainer keeps the projects with a package maintained by this
 	// email.
@@ -91,7 +91,9 @@ func projectsQuery(p ProjectsParams) (string, []any, error) {
 		b = b.Where(sq.Gt{"p.name": p.After})
 	}
 	if p.Search != "" {
-		b = b.Where("p.name LIKE ?", "%"+escapeLike(p.Search)+"%")
+		// lower(name): the expression of the trigram index (migration
+		// 012), which an equality on name cannot use.
+		b = b.Where("lower(p.name) LIKE lower(?)", "%"+escapeLike(p.Search)+"%")
 	}
 	if p.Maintainer != "" {
 		b = b.Where(`EXISTS (SELECT 1 FROM project_maintainers pm JOIN maintainers m ON m.id = pm.maintainer_id

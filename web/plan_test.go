@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -106,6 +107,19 @@ func TestProjectsPlansUseIndexes(t *testing.T) {
 	q("web-history-repository", 7, int64(1)<<62, 50)
 	q("web-batches", 30)
 	q("web-audit-runs", 10)
+
+	// The search's trigram index must not serve the catalog's lookups of
+	// projects by name (a page's o_projects, its UPDATE of projects): it
+	// once did, at ~2.6 ms a name (migration 012).
+	names := make([]string, 0, 2000)
+	for i := range 2000 {
+		names = append(names, fmt.Sprintf("project-%07d", 1+i*97))
+	}
+	lookup, explained, err := dbtest.Scans(ctx, admin, "SELECT * FROM projects WHERE name = ANY ($1)", names)
+	require.NoError(t, err)
+	for _, scan := range lookup {
+		require.True(t, scan.Relation != "projects" || scan.Index == "projects_pkey", "a lookup by name:\n%s", explained)
+	}
 
 	for name, p := range plans {
 		scans, plan, err := dbtest.Scans(ctx, reader, p.sql, p.args...)
