@@ -124,6 +124,11 @@ func (h *harness) api(ctx context.Context, names []string, snaps0 []snapshot) er
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		// Stopping may cut an update between its commit and its
+		// projections: catch them up, for the audit that follows.
+		if err := h.runner.Run(ctx, false); err != nil {
+			return fmt.Errorf("api: projections after the update under load: %w", err)
+		}
 	}
 	return nil
 }
