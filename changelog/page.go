@@ -186,10 +186,7 @@ func ReadBatches(ctx context.Context, q Querier, ids []int64) ([]events.Batch, e
 		&b.HashVersion, &b.VersionScheme, &b.FirstSeq, &b.LastSeq, &counts, &b.Reason, &b.Actor, &repoSt, &global,
 		&parse, &diff, &write}, func() error {
 		r := b
-		r.Timings = nil
-		if parse != nil && diff != nil && write != nil {
-			r.Timings = &events.BatchTimings{Parse: *parse, Diff: *diff, Write: *write}
-		}
+		r.Timings = events.TimingsOf(parse, diff, write)
 		r.Files = nil
 		if err := json.Unmarshal(files, &r.Files); err != nil {
 			return fmt.Errorf("batch %d: files: %w", r.ID, err)

@@ -93,6 +93,15 @@ type BatchTimings struct {
 	Write float64 `json:"write"`
 }
 
+// TimingsOf is the split of a batch record's columns, nil when any is
+// NULL (not recorded).
+func TimingsOf(parse, diff, write *float64) *BatchTimings {
+	if parse == nil || diff == nil || write == nil {
+		return nil
+	}
+	return &BatchTimings{Parse: *parse, Diff: *diff, Write: *write}
+}
+
 // InputFile records one file of a snapshot, so that a batch can be traced
 // back to exactly the bytes it was computed from.
 type InputFile struct {

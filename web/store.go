@@ -282,9 +282,7 @@ func (s *store) batches(ctx context.Context, limit int) ([]Batch, error) {
 			&parse, &diff, &write); err != nil {
 			return b, err
 		}
-		if parse != nil && diff != nil && write != nil {
-			b.Timings = &events.BatchTimings{Parse: *parse, Diff: *diff, Write: *write}
-		}
+		b.Timings = events.TimingsOf(parse, diff, write)
 		return b, json.Unmarshal(counts, &b.Counts)
 	}, dlsql.Query("web-batches"), limit)
 }
