@@ -32,19 +32,12 @@ SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM l);
 -- carries any more has its identity row too (born orphaned), as a catalog
 -- that applied the events has one: audit-identities' definition is every
 -- email and URL ever added. Each of them was carried by a package a later
--- event removed or replaced, so it is in that event's removed packages:
--- reading those (few, and none on a first load) instead of every added
--- package finds the same set.
+-- event removed or replaced, so it is in that event's removed packages
+-- (the view changelog_removed_identities, migration 013): reading those
+-- (few, and none on a first load) instead of every added package finds the
+-- same set.
 WITH v AS (
-    SELECT x.kind, x.value
-    FROM changelog c
-    CROSS JOIN LATERAL jsonb_array_elements(c.removed) p
-    CROSS JOIN LATERAL (
-        SELECT 'maintainer' AS kind, m ->> 'email' AS value FROM jsonb_array_elements(p -> 'maintainers') m
-        UNION ALL
-        SELECT 'link', l ->> 'url' FROM jsonb_array_elements(p -> 'links') l
-    ) x
-    WHERE c.removed <> '[]'::jsonb
+    SELECT kind, value FROM changelog_removed_identities
 ), m AS (
     INSERT INTO public.maintainers (email, orphaned_at)
     SELECT DISTINCT value, now() FROM v WHERE kind = 'maintainer'
@@ -61,15 +54,7 @@ SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM l);
 -- packages, still without an identity row (an update committed after
 -- rebuild-identities-from-packages and -from-removed ran).
 WITH past AS (
-    SELECT x.kind, x.value
-    FROM changelog c
-    CROSS JOIN LATERAL jsonb_array_elements(c.removed) p
-    CROSS JOIN LATERAL (
-        SELECT 'maintainer' AS kind, m ->> 'email' AS value FROM jsonb_array_elements(p -> 'maintainers') m
-        UNION ALL
-        SELECT 'link', l ->> 'url' FROM jsonb_array_elements(p -> 'links') l
-    ) x
-    WHERE c.removed <> '[]'::jsonb
+    SELECT kind, value FROM changelog_removed_identities
 )
 SELECT (SELECT count(*) FROM (
             SELECT e ->> 'email' AS email FROM packages p CROSS JOIN LATERAL jsonb_array_elements(p.maintainers) e
