@@ -8,10 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
 	"github.com/deltalog/deltalog/events"
+	"github.com/deltalog/deltalog/projections"
 	"github.com/deltalog/deltalog/web"
 )
 
@@ -206,6 +208,28 @@ func TestReadOnlyRole(t *testing.T) {
 	var role string
 	require.NoError(t, f.reader.QueryRow(ctx, "SELECT current_user").Scan(&role))
 	require.Equal(t, web.ReaderRole, role)
+	require.Equal(t, int64(4), count(t, f, "SELECT count(*) FROM projects"))
+}
+
+// TestReaderKeepsItsGrantsAfterARebuild: a rebuild swaps new tables in
+// under the read tables' names (reader_tables); the read side can still
+// read every one of them.
+func TestReaderKeepsItsGrantsAfterARebuild(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	catalog(t, f)
+	ctx := context.Background()
+	_, err := projections.Rebuild(ctx, f.admin, projections.RebuildOpts{})
+	require.NoError(t, err)
+	rows, err := f.admin.Query(ctx, "SELECT name FROM reader_tables ORDER BY name")
+	require.NoError(t, err)
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Contains(t, tables, "projects")
+	for _, tb := range tables {
+		_, err := f.reader.Exec(ctx, "SELECT 1 FROM "+pgx.Identifier{tb}.Sanitize()+" LIMIT 1")
+		require.NoError(t, err, tb)
+	}
 	require.Equal(t, int64(4), count(t, f, "SELECT count(*) FROM projects"))
 }
 

@@ -192,7 +192,7 @@ func newRootCmd(e *env) *cobra.Command {
 			root.AddCommand(c)
 		}
 	}
-	add("data", newUpdateCmd(e), newProjectCmd(e), newTailCmd(e), newStatusCmd(e))
+	add("data", newUpdateCmd(e), newProjectCmd(e), newTailCmd(e), newStatusCmd(e), newReportCmd(e))
 	add("check", newAuditCmd(e), newRebuildCmd(e), newInvalidateCmd(e))
 	add("replication", newServeCmd(e), newReplicateCmd(e), newFollowCmd(e))
 	add("admin", newMigrateCmd(e), newDBCmd(e), newGenCmd(e), newBenchCmd(e), newSoakCmd(e))
