@@ -254,12 +254,29 @@ func (h History) bulk(ctx context.Context, tx pgx.Tx, page *Page, evs []events.E
 // entries.
 func (h History) fold(ctx context.Context, tx pgx.Tx, page *Page, evs []events.Event) error {
 	sch := deltaSchemas(h.schema)
-	touched := map[string]struct{}{}
+	// The versions of the (project, repository) pairs the events touch, and
+	// per project the newest of its other repositories' versions: what the
+	// events cannot change, newest() needs only the top of (see
+	// history-load).
+	type pair struct {
+		project string
+		repo    int32
+	}
+	touched := map[pair]struct{}{}
+	var projects []string
+	var repos []int32
 	for _, ev := range evs {
-		touched[ev.Project] = struct{}{}
+		repo, ok := page.Repos[ev.Repo]
+		if !ok {
+			return fmt.Errorf("event %d: unknown repository %q", ev.Seq, ev.Repo)
+		}
+		if _, dup := touched[pair{ev.Project, repo.ID}]; !dup {
+			touched[pair{ev.Project, repo.ID}] = struct{}{}
+			projects, repos = append(projects, ev.Project), append(repos, repo.ID)
+		}
 	}
 	before := map[hvKey]hvRow{}
-	rows, err := tx.Query(ctx, dlsql.Render("history-load", sch), keys(touched))
+	rows, err := tx.Query(ctx, dlsql.Render("history-load", sch), projects, repos)
 	if err != nil {
 		return err
 	}
@@ -444,8 +461,9 @@ func (h History) fold(ctx context.Context, tx pgx.Tx, page *Page, evs []events.E
 			return fmt.Errorf("history versions: %w", err)
 		}
 	}
-	// Re-derived: the versions read and those the page created; changed:
-	// those written.
+	// Re-derived: the versions read (of the touched pairs, and one per
+	// project of the others) and those the page created; changed: those
+	// written.
 	statsFrom(ctx).add("history_versions", int64(len(before)+len(created)), int64(len(del.projects)+len(up.projects)+len(created)))
 	statsFrom(ctx).add("project_history", int64(len(entries)), int64(len(entries)))
 	if len(entries) > 0 {

@@ -21,12 +21,16 @@ const liveSchema = "public"
 // tempSchema holds a session's temporary tables.
 const tempSchema = "pg_temp"
 
+// inputPrefix names the delta path's copies of its input: pg_temp.page_packages
+// and so on (see catalog-scope-packages).
+const inputPrefix = "page_"
+
 // deltaSchemas are the schemas of the delta path writing into schema: the
 // projection's tables and the levels its definitions read are there, its
 // input is the page's temporary copies.
 func deltaSchemas(schema string) dlsql.Schemas {
 	schema = cmp.Or(schema, liveSchema)
-	return dlsql.Schemas{Schema: schema, Levels: schema, Input: tempSchema}
+	return dlsql.Schemas{Schema: schema, Levels: schema, Input: tempSchema, InputPrefix: inputPrefix}
 }
 
 // fullSchemas are the schemas of a recomputation from scratch (recompute):

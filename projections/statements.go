@@ -16,14 +16,15 @@ import (
 // of every table it touches (qualified): the counterpart of the marked
 // queries of sql/queries. Their callers run them.
 
-// syncSQL creates n_<table>, the expected rows of the keys in scope
+// syncSQL fills n_<table>, the expected rows of the keys in scope
 // (tb.expected rendered with sch), and o_<table>, the rows of the table in
-// sch.Schema before.
+// sch.Schema before: scratch tables catalog-scope declares.
 func (tb table) syncSQL(sch dlsql.Schemas) []string {
+	cols := strings.Join(tb.cols(), ", ")
 	return []string{
-		fmt.Sprintf("CREATE TEMP TABLE n_%s ON COMMIT DROP AS SELECT * FROM (%s\n) t WHERE %s", tb.name, dlsql.Render(tb.expected, sch), tb.scope),
-		fmt.Sprintf("CREATE TEMP TABLE o_%s ON COMMIT DROP AS SELECT %s FROM %s t WHERE %s",
-			tb.name, prefixed("t", tb.cols()), qualified(sch.Schema, tb.name), tb.scope),
+		fmt.Sprintf("INSERT INTO n_%s (%s) SELECT %s FROM (%s\n) t WHERE %s", tb.name, cols, prefixed("t", tb.cols()), dlsql.Render(tb.expected, sch), tb.scope),
+		fmt.Sprintf("INSERT INTO o_%s (%s) SELECT %s FROM %s t WHERE %s",
+			tb.name, cols, prefixed("t", tb.cols()), qualified(sch.Schema, tb.name), tb.scope),
 	}
 }
 

@@ -107,6 +107,12 @@ type Schemas struct {
 	// path (copies holding the touched projects' rows only), "public" on
 	// the full path.
 	Input string
+	// InputPrefix is put before the name of each table read through the
+	// input marker: "page_" on the delta path, whose copies live on in the
+	// session (emptied at each commit) and so must not take the live
+	// tables' names, which they would shadow for every later unqualified
+	// statement of the connection.
+	InputPrefix string
 }
 
 var (
@@ -120,7 +126,7 @@ type renderKey struct {
 }
 
 // Render returns the named query with each template marker replaced by its
-// schema, quoted, and a dot. It panics on a marker the query uses and s
+// schema, quoted, and a dot (and, for the input marker, InputPrefix). It panics on a marker the query uses and s
 // leaves empty, or one it does not know: a programming error any test of
 // the code path finds. Rendered texts are cached.
 func Render(name string, s Schemas) string {
@@ -129,21 +135,21 @@ func Render(name string, s Schemas) string {
 		return q.(string)
 	}
 	q := marker.ReplaceAllStringFunc(raw(name), func(m string) string {
-		var schema string
+		var schema, prefix string
 		switch which := marker.FindStringSubmatch(m)[1]; which {
 		case "schema":
 			schema = s.Schema
 		case "levels":
 			schema = s.Levels
 		case "input":
-			schema = s.Input
+			schema, prefix = s.Input, s.InputPrefix
 		default:
 			panic(fmt.Sprintf("sql: query %s: unknown template marker %q", name, which))
 		}
 		if schema == "" {
 			panic(fmt.Sprintf("sql: query %s: no schema for %s", name, m))
 		}
-		return pgx.Identifier{schema}.Sanitize() + "."
+		return pgx.Identifier{schema}.Sanitize() + "." + prefix
 	})
 	rendered.Store(k, q)
 	return q

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
@@ -39,15 +41,18 @@ var (
 // behind cannot hide its queue (no coordinated omission). Percentiles are
 // exact, over every request of the step.
 type APIRun struct {
-	Endpoint string  `json:"endpoint"`
-	Rate     int     `json:"rate"`
-	Updating bool    `json:"updating"`
-	Requests int     `json:"requests"`
-	Errors   int     `json:"errors"`
-	Achieved float64 `json:"achieved_rate"`
-	P50      float64 `json:"p50_ms"`
-	P99      float64 `json:"p99_ms"`
-	Max      float64 `json:"max_ms"`
+	Endpoint string `json:"endpoint"`
+	Rate     int    `json:"rate"`
+	Updating bool   `json:"updating"`
+	Requests int    `json:"requests"`
+	Errors   int    `json:"errors"`
+	// Failures counts the failed requests by cause: the transport's error,
+	// or the status and the first line of the body.
+	Failures map[string]int `json:"failures,omitempty"`
+	Achieved float64        `json:"achieved_rate"`
+	P50      float64        `json:"p50_ms"`
+	P99      float64        `json:"p99_ms"`
+	Max      float64        `json:"max_ms"`
 	// HeapMiB is the process's in-use heap after the step: the server
 	// (and the load generator) must stay flat across steps.
 	HeapMiB float64 `json:"heap_mib"`
@@ -76,7 +81,20 @@ func (h *harness) api(ctx context.Context, names []string, snaps0 []snapshot) er
 	defer srv.Close()
 	base := "http://" + ln.Addr().String()
 
-	projects, err := h.sampleProjects(ctx, 20000)
+	gc := h.cfg.Gen
+	gc.Rate = apiUpdateRate
+	g1, err := gen.New(gc)
+	if err != nil {
+		return err
+	}
+	h.progress("api: generating generation 1 at rate %v for the update under load", apiUpdateRate)
+	files1, _, err := g1.WriteFiles(ctx, 1, filepath.Join(h.dir, "api-gen1"))
+	if err != nil {
+		return err
+	}
+	gens := [2][]snapshot{snapshots(names, files1), snaps0}
+
+	projects, err := h.sampleProjects(ctx, 20000, gens)
 	if err != nil {
 		return err
 	}
@@ -90,18 +108,6 @@ func (h *harness) api(ctx context.Context, names []string, snaps0 []snapshot) er
 		urls []string
 	}{{"project lookup", lookups}, {"project list page", lists}}
 
-	gc := h.cfg.Gen
-	gc.Rate = apiUpdateRate
-	g1, err := gen.New(gc)
-	if err != nil {
-		return err
-	}
-	h.progress("api: generating generation 1 at rate %v for the update under load", apiUpdateRate)
-	files1, _, err := g1.WriteFiles(ctx, 1, filepath.Join(h.dir, "api-gen1"))
-	if err != nil {
-		return err
-	}
-	gens := [2][]snapshot{snapshots(names, files1), snaps0}
 
 	for _, updating := range []bool{false, true} {
 		stop := func() error { return nil }
@@ -116,6 +122,9 @@ func (h *harness) api(ctx context.Context, names []string, snaps0 []snapshot) er
 				h.progress("api: %s at %d/s%s: p50 %.2fms p99 %.2fms max %.1fms, %d/%d errors, %.0f/s achieved",
 					ep.name, rate, map[bool]string{true: " during an update"}[updating],
 					run.P50, run.P99, run.Max, run.Errors, run.Requests, run.Achieved)
+				for _, cause := range slices.Sorted(maps.Keys(run.Failures)) {
+					h.progress("api:   %d× %s", run.Failures[cause], cause)
+				}
 			}
 		}
 		if err := stop(); err != nil {
@@ -156,14 +165,30 @@ func (h *harness) updateLoop(ctx context.Context, gens [2][]snapshot) (stop func
 	}
 }
 
-// sampleProjects returns up to n project names spread over the catalog.
-func (h *harness) sampleProjects(ctx context.Context, n int) ([]string, error) {
-	rows, err := h.pool.Query(ctx, "SELECT name FROM projects WHERE NOT orphaned ORDER BY md5(name) LIMIT $1", n)
+// sampleProjects returns up to n project names spread over the catalog,
+// of projects present in both states the update under load alternates
+// between (gens[0] is applied, then gens[1], which was the state before):
+// a lookup that is not answered is then a failure, never a project that
+// an update removed for a while.
+func (h *harness) sampleProjects(ctx context.Context, n int, gens [2][]snapshot) ([]string, error) {
+	rows, err := h.pool.Query(ctx, query("api-sample"), n)
 	if err != nil {
 		return nil, err
 	}
 	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
+		return nil, err
+	}
+	if _, err := h.update(ctx, gens[0]); err != nil {
+		return nil, err
+	}
+	if rows, err = h.pool.Query(ctx, query("api-present"), names); err != nil {
+		return nil, err
+	}
+	if names, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		return nil, err
+	}
+	if _, err := h.update(ctx, gens[1]); err != nil {
 		return nil, err
 	}
 	if len(names) == 0 {
@@ -187,17 +212,23 @@ func attack(ctx context.Context, urls []string, rate int, d time.Duration) APIRu
 	defer stopped()
 	period := time.Second / time.Duration(rate)
 	type sample struct {
-		seq    uint64
-		sent   time.Time
-		done   time.Time
-		failed bool
+		seq  uint64
+		sent time.Time
+		done time.Time
 	}
 	var samples []sample
+	run := APIRun{Rate: rate}
 	for res := range a.Attack(targeter, vegeta.ConstantPacer{Freq: rate, Per: time.Second}, d, "api") {
-		samples = append(samples, sample{res.Seq, res.Timestamp, res.Timestamp.Add(res.Latency),
-			res.Error != "" || res.Code != http.StatusOK})
+		samples = append(samples, sample{res.Seq, res.Timestamp, res.Timestamp.Add(res.Latency)})
+		if cause := failure(res); cause != "" {
+			if run.Failures == nil {
+				run.Failures = map[string]int{}
+			}
+			run.Failures[cause]++
+			run.Errors++
+		}
 	}
-	run := APIRun{Rate: rate, Requests: len(samples)}
+	run.Requests = len(samples)
 	if len(samples) == 0 {
 		return run
 	}
@@ -213,9 +244,6 @@ func attack(ctx context.Context, urls []string, rate int, d time.Duration) APIRu
 	lat := make([]float64, len(samples))
 	for i, s := range samples {
 		lat[i] = float64(s.done.Sub(began.Add(time.Duration(s.seq)*period))) / float64(time.Millisecond)
-		if s.failed {
-			run.Errors++
-		}
 	}
 	slices.Sort(lat)
 	run.P50, run.P99, run.Max = quantile(lat, 0.50), quantile(lat, 0.99), lat[len(lat)-1]
@@ -225,6 +253,18 @@ func attack(ctx context.Context, urls []string, rate int, d time.Duration) APIRu
 	runtime.ReadMemStats(&ms)
 	run.HeapMiB = float64(ms.HeapInuse) / (1 << 20)
 	return run
+}
+
+// failure is why a request failed ("" if it did not).
+func failure(res *vegeta.Result) string {
+	switch {
+	case res.Error != "":
+		return res.Error
+	case res.Code != http.StatusOK:
+		body, _, _ := strings.Cut(strings.TrimSpace(string(res.Body)), "\n")
+		return fmt.Sprintf("%d %s", res.Code, body[:min(len(body), 200)])
+	}
+	return ""
 }
 
 func minTime(a, b time.Time) time.Time {
@@ -256,5 +296,13 @@ func writeAPI(w io.Writer, runs []APIRun) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%d\t%d\t%.2f\t%.2f\t%.1f\t%.1f\t\n",
 			r.Endpoint, cond, r.Rate, r.Achieved, r.Requests, r.Errors, r.P50, r.P99, r.Max, r.HeapMiB)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range runs {
+		for _, cause := range slices.Sorted(maps.Keys(r.Failures)) {
+			fmt.Fprintf(w, "  %s at %d/s: %d× %s\n", r.Endpoint, r.Rate, r.Failures[cause], cause)
+		}
+	}
+	return nil
 }

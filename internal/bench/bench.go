@@ -244,6 +244,8 @@ type Case struct {
 	// Rows counts the rows or packages one run handled.
 	Rows    int64 `json:"rows,omitempty"`
 	PeakRSS int64 `json:"peak_rss_bytes,omitempty"`
+	// WALBytes is the median of the WAL one run wrote (update cases).
+	WALBytes int64 `json:"wal_bytes,omitempty"`
 	// Floor is the ideal-delta floor and amplification of a delta case.
 	Floor *Floor `json:"floor,omitempty"`
 	// PeerSeconds is the peer's published time for the same case.
@@ -424,6 +426,9 @@ type snapshot struct {
 type pass struct {
 	e2e, db, parse, project time.Duration
 	events, packages        int
+	// wal is the bytes of WAL the pass wrote (the server's, so another
+	// database's writes would count too: the benchmark's server is its own).
+	wal int64
 	// tables is what the projections' pages did, per derived table.
 	tables map[string]projections.TableStats
 }
@@ -454,6 +459,10 @@ func (h *harness) keepUnchanged(ctx context.Context, s snapshot) error {
 // projections until they have caught up.
 func (h *harness) update(ctx context.Context, snaps []snapshot) (pass, error) {
 	var p pass
+	var lsn string
+	if err := h.pool.QueryRow(ctx, query("wal-position")).Scan(&lsn); err != nil {
+		return p, err
+	}
 	for _, s := range snaps {
 		if err := h.keepUnchanged(ctx, s); err != nil {
 			return p, err
@@ -481,6 +490,9 @@ func (h *harness) update(ctx context.Context, snaps []snapshot) (pass, error) {
 	p.tables = h.pages.Take()
 	p.e2e += p.project
 	p.db += p.project
+	if err := h.pool.QueryRow(ctx, query("wal-since"), lsn).Scan(&p.wal); err != nil {
+		return p, err
+	}
 	return p, nil
 }
 
@@ -491,7 +503,7 @@ type recorder struct {
 	c                  Case
 	db, parse, project []float64
 	events             []int
-	rows               []int64
+	rows, wal          []int64
 }
 
 func newCase(name, what string) *recorder {
@@ -506,6 +518,7 @@ func (r *recorder) addPass(p pass) {
 	r.project = append(r.project, p.project.Seconds())
 	r.events = append(r.events, p.events)
 	r.rows = append(r.rows, int64(p.packages))
+	r.wal = append(r.wal, p.wal)
 }
 
 // addDB records a run that is all database work.
@@ -532,6 +545,9 @@ func (r *recorder) done(rep *Report) Case {
 	}
 	if len(r.rows) > 0 {
 		c.Rows = int64(median(ints(r.rows)))
+	}
+	if len(r.wal) > 0 {
+		c.WALBytes = int64(median(ints(r.wal)))
 	}
 	c.PeakRSS = peakRSS()
 	rep.PeakRSS = max(rep.PeakRSS, c.PeakRSS)

@@ -271,7 +271,7 @@ func writeCases(w io.Writer, cases []Case) error {
 		width = max(width, utf8.RuneCountInString(c.Name))
 	}
 	peer := slices.ContainsFunc(cases, func(c Case) bool { return c.PeerSeconds != nil })
-	head := pad("case", width) + "\truns\tmedian\tdatabase\tfloor\tamplif.\tparse+hash\tprojections\tevents\tpeak RSS\t"
+	head := pad("case", width) + "\truns\tmedian\tdatabase\tfloor\tamplif.\tparse+hash\tprojections\tevents\tWAL\tpeak RSS\t"
 	if peer {
 		head += "peer\tpeer ÷ this\t"
 	}
@@ -288,8 +288,8 @@ func writeCases(w io.Writer, cases []Case) error {
 				amp = fmt.Sprintf("%.2f", a)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t", pad(c.Name, width), c.Runs, dur(c.Seconds), durp(c.DBSeconds),
-			floor, amp, durp(c.ParseSeconds), durp(c.ProjectSeconds), events, mib(c.PeakRSS))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t", pad(c.Name, width), c.Runs, dur(c.Seconds), durp(c.DBSeconds),
+			floor, amp, durp(c.ParseSeconds), durp(c.ProjectSeconds), events, bytesOf(c.WALBytes), mib(c.PeakRSS))
 		if peer {
 			ratio := "—"
 			if c.PeerSeconds != nil {
@@ -339,6 +339,17 @@ func durp(s *float64) string {
 		return "—"
 	}
 	return dur(*s)
+}
+
+// bytesOf is b in KiB or MiB.
+func bytesOf(b int64) string {
+	switch {
+	case b <= 0:
+		return "—"
+	case b < 10<<20:
+		return fmt.Sprintf("%.0f KiB", float64(b)/(1<<10))
+	}
+	return mib(b)
 }
 
 func mib(b int64) string {

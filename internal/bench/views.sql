@@ -175,3 +175,20 @@ TRUNCATE bench.copy_floor;
 
 -- name: copy-floor-drop
 DROP SCHEMA IF EXISTS bench CASCADE;
+
+-- name: wal-position
+-- The server's WAL insert position: the bytes of WAL an update writes are a
+-- measure of its writes that a busy machine does not blur (catalog rows of
+-- temporary tables included), next to its times.
+SELECT pg_current_wal_insert_lsn()::text;
+
+-- name: wal-since
+SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)::bigint;
+
+-- name: api-sample
+-- The API load case's projects: spread over the catalog by name hash.
+SELECT name FROM projects WHERE NOT orphaned ORDER BY md5(name) LIMIT $1;
+
+-- name: api-present
+-- Those of $1 that are projects now.
+SELECT name FROM projects WHERE name = ANY ($1::text[]) AND NOT orphaned ORDER BY md5(name);

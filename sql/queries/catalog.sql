@@ -15,16 +15,65 @@
 -- temporary copies, or the live ones).
 
 -- name: catalog-scope
-CREATE TEMP TABLE t_projects (project text PRIMARY KEY) ON COMMIT DROP;
+-- The scratch tables of a page, declared once per session and emptied by
+-- every commit (ON COMMIT DELETE ROWS): creating and dropping some thirty
+-- temporary tables in each page's transaction cost more than the page's
+-- queries did (catalog rows are written for each at creation and deleted
+-- at commit). The statements below fill them by INSERT, naming the
+-- columns. A page is one transaction, so it always starts with them empty.
+-- None takes the name of a live table, which a table living on in the
+-- session would shadow for every later unqualified statement of the
+-- connection: the page's copies of its input are page_<table>.
+-- The notices of IF NOT EXISTS are not sent for the rest of the page.
+SET LOCAL client_min_messages = warning;
+CREATE TEMP TABLE IF NOT EXISTS t_projects (project text PRIMARY KEY) ON COMMIT DELETE ROWS;
 -- links: an event of the page moved the count of a URL among the pair's
 -- packages (false too for pairs in scope only because the project's newest
 -- version moved, which moves the pair's counts and nothing else).
-CREATE TEMP TABLE t_pairs (project text, repo_id integer, links boolean NOT NULL,
-                           PRIMARY KEY (project, repo_id)) ON COMMIT DROP;
-CREATE TEMP TABLE t_maintainers (id integer PRIMARY KEY) ON COMMIT DROP;
-CREATE TEMP TABLE t_links (id integer PRIMARY KEY) ON COMMIT DROP;
-CREATE TEMP TABLE t_newest ON COMMIT DROP AS
-SELECT ''::text AS project, ''::bytea AS newest_key, ''::text AS newest_version LIMIT 0;
+CREATE TEMP TABLE IF NOT EXISTS t_pairs (project text, repo_id integer, links boolean NOT NULL,
+                                         PRIMARY KEY (project, repo_id)) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS t_maintainers (id integer PRIMARY KEY) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS t_links (id integer PRIMARY KEY) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS t_newest (project text, newest_key bytea, newest_version text) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS t_moved (project text, newest_key bytea) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS t_emails (email text) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS t_urls (url text) ON COMMIT DELETE ROWS;
+-- The page's input (catalog-scope-packages).
+CREATE TEMP TABLE IF NOT EXISTS page_packages (project text, repo_id integer, version text, version_key bytea,
+    maintainers jsonb, links jsonb) ON COMMIT DELETE ROWS;
+CREATE INDEX IF NOT EXISTS page_packages_pair ON page_packages (project, repo_id);
+CREATE TEMP TABLE IF NOT EXISTS page_maintainer_ids (email text, id integer) ON COMMIT DELETE ROWS;
+CREATE INDEX IF NOT EXISTS page_maintainer_ids_email ON page_maintainer_ids (email);
+CREATE TEMP TABLE IF NOT EXISTS page_link_ids (url text, id integer) ON COMMIT DELETE ROWS;
+CREATE INDEX IF NOT EXISTS page_link_ids_url ON page_link_ids (url);
+-- n_ and o_: the rows of a table's keys in scope after and before the page
+-- (the columns its description lists: keys, values, orphaned).
+CREATE TEMP TABLE IF NOT EXISTS n_project_repositories (project text, repo_id integer, num_packages integer,
+    num_newest integer, num_outdated integer, best_version text) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS o_project_repositories (LIKE n_project_repositories) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS n_project_maintainers (project text, maintainer_id integer, repo_id integer,
+    name text, num_packages integer, num_newest integer, num_outdated integer) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS o_project_maintainers (LIKE n_project_maintainers) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS n_project_links (project text, repo_id integer, link_id integer,
+    refcount integer) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS o_project_links (LIKE n_project_links) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS n_projects (name text, num_repos integer, num_packages integer,
+    newest_version text, newest_key bytea, num_updates integer, orphaned boolean) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS o_projects (LIKE n_projects) ON COMMIT DELETE ROWS;
+-- d_: the counter differences of the levels kept by them.
+CREATE TEMP TABLE IF NOT EXISTS d_maintainer_repositories (maintainer_id integer, repo_id integer,
+    d_packages integer, d_projects integer, d_newest integer, d_outdated integer) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS n_maintainer_repositories (maintainer_id integer, repo_id integer,
+    num_packages integer, num_projects integer, num_newest integer, num_outdated integer) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS o_maintainer_repositories (LIKE n_maintainer_repositories) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS t_maintainers_changed (id integer) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS n_maintainers (id integer, email text, name text, num_packages integer,
+    num_projects integer, num_repos integer, num_newest integer, num_outdated integer, repo_counts jsonb,
+    orphaned boolean) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS o_maintainers (LIKE n_maintainers) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS d_links (id integer, d_refcount integer) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS n_links (id integer, url text, refcount integer, orphaned boolean) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS o_links (LIKE n_links) ON COMMIT DELETE ROWS;
 
 -- name: catalog-scope-pairs
 -- The (project, repository) pairs a page touched: $1 projects, $2 their
@@ -45,7 +94,7 @@ INSERT INTO t_projects SELECT DISTINCT project FROM pairs ON CONFLICT DO NOTHING
 -- packages_project_newest each). Any other pair has no package at either
 -- key: none newest before or after, its rows stay. A newest that moved by
 -- its spelling alone ("1.0" to "1.00") moves only the projects row.
-CREATE TEMP TABLE t_moved ON COMMIT DROP AS
+INSERT INTO t_moved (project, newest_key)
 SELECT t.project, n.newest_key
 FROM t_projects t
 LEFT JOIN t_newest n ON n.project = t.project
@@ -63,32 +112,28 @@ ANALYZE t_pairs;
 
 -- name: catalog-scope-packages
 -- On the delta path, the packages of the pairs in scope are read once into
--- a temporary table (the definitions' input there: pg_temp.packages), so
--- the definitions below, which read packages several times, read this
+-- a scratch table (the definitions' input there: pg_temp.page_packages),
+-- so the definitions below, which read packages several times, read this
 -- small copy instead of making random lookups in the whole table each
--- time. The full path does not shadow. Only the columns the definitions
--- read are copied (a definition reading another fails loudly on the delta
--- path).
-CREATE TEMP TABLE packages ON COMMIT DROP AS
+-- time. Only the columns the definitions read are copied (a definition
+-- reading another fails loudly on the delta path).
+INSERT INTO page_packages (project, repo_id, version, version_key, maintainers, links)
 SELECT p.project, p.repo_id, p.version, p.version_key, p.maintainers, p.links
 FROM public.packages p JOIN t_pairs t ON t.repo_id = p.repo_id AND t.project = p.project;
-CREATE INDEX ON pg_temp.packages (project, repo_id);
-ANALYZE pg_temp.packages (project, repo_id, version, version_key); -- not the jsonb: slow, and unused
+ANALYZE page_packages (project, repo_id, version, version_key); -- not the jsonb: slow, and unused
 -- Likewise the ids of the emails and URLs these packages carry (see
 -- migration 005: the lists are analyzed first, so that the ids are found by
 -- index, not by hashing the whole tables).
-CREATE TEMP TABLE t_emails ON COMMIT DROP AS
-SELECT DISTINCT e ->> 'email' AS email FROM pg_temp.packages p, jsonb_array_elements(p.maintainers) e;
-CREATE TEMP TABLE t_urls ON COMMIT DROP AS
-SELECT DISTINCT e ->> 'url' AS url FROM pg_temp.packages p, jsonb_array_elements(p.links) e;
+INSERT INTO t_emails (email)
+SELECT DISTINCT e ->> 'email' AS email FROM page_packages p, jsonb_array_elements(p.maintainers) e;
+INSERT INTO t_urls (url)
+SELECT DISTINCT e ->> 'url' AS url FROM page_packages p, jsonb_array_elements(p.links) e;
 ANALYZE t_emails, t_urls;
-CREATE TEMP TABLE maintainer_ids ON COMMIT DROP AS
+INSERT INTO page_maintainer_ids (email, id)
 SELECT m.email, m.id FROM /* TEMPLATE: schema */maintainers m JOIN t_emails e ON e.email = m.email;
-CREATE TEMP TABLE link_ids ON COMMIT DROP AS
+INSERT INTO page_link_ids (url, id)
 SELECT l.url, l.id FROM /* TEMPLATE: schema */links l JOIN t_urls u ON u.url = l.url;
-CREATE INDEX ON pg_temp.maintainer_ids (email);
-CREATE INDEX ON pg_temp.link_ids (url);
-ANALYZE pg_temp.maintainer_ids, pg_temp.link_ids;
+ANALYZE page_maintainer_ids, page_link_ids;
 
 -- name: catalog-scope-all
 -- Every key there is: the full path.
@@ -239,7 +284,7 @@ GROUP BY l.id, l.url
 -- the audit checks these counters against them.
 -- d_: the difference per (maintainer, repository); o_ and n_: the rows
 -- before and after, for the levels above.
-CREATE TEMP TABLE d_maintainer_repositories ON COMMIT DROP AS
+INSERT INTO d_maintainer_repositories (maintainer_id, repo_id, d_packages, d_projects, d_newest, d_outdated)
 SELECT coalesce(n.maintainer_id, o.maintainer_id) AS maintainer_id,
        coalesce(n.repo_id, o.repo_id) AS repo_id,
        sum(coalesce(n.num_packages, 0) - coalesce(o.num_packages, 0))::integer AS d_packages,
@@ -255,7 +300,7 @@ HAVING (sum(coalesce(n.num_packages, 0) - coalesce(o.num_packages, 0)),
         sum(coalesce(n.num_newest, 0) - coalesce(o.num_newest, 0)),
         sum(coalesce(n.num_outdated, 0) - coalesce(o.num_outdated, 0))) IS DISTINCT FROM (0, 0, 0, 0);
 ANALYZE d_maintainer_repositories;
-CREATE TEMP TABLE o_maintainer_repositories ON COMMIT DROP AS
+INSERT INTO o_maintainer_repositories (maintainer_id, repo_id, num_packages, num_projects, num_newest, num_outdated)
 SELECT t.maintainer_id, t.repo_id, t.num_packages, t.num_projects, t.num_newest, t.num_outdated
 FROM /* TEMPLATE: schema */maintainer_repositories t
 JOIN d_maintainer_repositories d ON d.maintainer_id = t.maintainer_id AND d.repo_id = t.repo_id;
@@ -271,7 +316,7 @@ ON CONFLICT (maintainer_id, repo_id) DO UPDATE SET
 DELETE FROM /* TEMPLATE: schema */maintainer_repositories t
 USING d_maintainer_repositories d
 WHERE d.maintainer_id = t.maintainer_id AND d.repo_id = t.repo_id AND t.num_projects = 0;
-CREATE TEMP TABLE n_maintainer_repositories ON COMMIT DROP AS
+INSERT INTO n_maintainer_repositories (maintainer_id, repo_id, num_packages, num_projects, num_newest, num_outdated)
 SELECT t.maintainer_id, t.repo_id, t.num_packages, t.num_projects, t.num_newest, t.num_outdated
 FROM /* TEMPLATE: schema */maintainer_repositories t
 JOIN d_maintainer_repositories d ON d.maintainer_id = t.maintainer_id AND d.repo_id = t.repo_id;
@@ -287,7 +332,7 @@ JOIN d_maintainer_repositories d ON d.maintainer_id = t.maintainer_id AND d.repo
 -- Only maintainers whose row can change are read: those whose counters
 -- move, and those a touched row names differently (rows that come and go
 -- move counters too).
-CREATE TEMP TABLE t_maintainers_changed ON COMMIT DROP AS
+INSERT INTO t_maintainers_changed (id)
 SELECT maintainer_id AS id FROM d_maintainer_repositories
 UNION
 SELECT coalesce(n.maintainer_id, o.maintainer_id)
@@ -295,12 +340,12 @@ FROM n_project_maintainers n
 FULL JOIN o_project_maintainers o
   ON o.project = n.project AND o.maintainer_id = n.maintainer_id AND o.repo_id = n.repo_id
 WHERE n.name IS DISTINCT FROM o.name;
-CREATE TEMP TABLE o_maintainers ON COMMIT DROP AS
+INSERT INTO o_maintainers (id, email, name, num_packages, num_projects, num_repos, num_newest, num_outdated, repo_counts, orphaned)
 SELECT t.id, t.email, t.name, t.num_packages, t.num_projects, t.num_repos, t.num_newest,
        t.num_outdated, t.repo_counts, t.orphaned
 FROM /* TEMPLATE: schema */maintainers t JOIN t_maintainers_changed c ON c.id = t.id;
 ANALYZE o_maintainers;
-CREATE TEMP TABLE n_maintainers ON COMMIT DROP AS
+INSERT INTO n_maintainers (id, email, name, num_packages, num_projects, num_repos, num_newest, num_outdated, repo_counts, orphaned)
 WITH mr AS (
     SELECT d.maintainer_id, sum(d.d_packages) AS d_packages, sum(d.d_newest) AS d_newest,
            sum(d.d_outdated) AS d_outdated
@@ -370,16 +415,16 @@ FROM totals x;
 -- A link's refcount moves by the differences of project_links; it is
 -- orphaned when no package carries it (refcount 0). Only links whose
 -- refcount moves are read.
-CREATE TEMP TABLE d_links ON COMMIT DROP AS
+INSERT INTO d_links (id, d_refcount)
 SELECT coalesce(n.link_id, o.link_id) AS id,
        sum(coalesce(n.refcount, 0) - coalesce(o.refcount, 0))::integer AS d_refcount
 FROM n_project_links n
 FULL JOIN o_project_links o ON o.project = n.project AND o.repo_id = n.repo_id AND o.link_id = n.link_id
 GROUP BY 1
 HAVING sum(coalesce(n.refcount, 0) - coalesce(o.refcount, 0)) <> 0;
-CREATE TEMP TABLE o_links ON COMMIT DROP AS
+INSERT INTO o_links (id, url, refcount, orphaned)
 SELECT t.id, t.url, t.refcount, t.orphaned FROM /* TEMPLATE: schema */links t JOIN d_links d ON d.id = t.id;
-CREATE TEMP TABLE n_links ON COMMIT DROP AS
+INSERT INTO n_links (id, url, refcount, orphaned)
 SELECT o.id, o.url, o.refcount + d.d_refcount AS refcount, o.refcount + d.d_refcount = 0 AS orphaned
 FROM o_links o JOIN d_links d ON d.id = o.id;
 
@@ -474,7 +519,34 @@ SELECT true AS singleton,
 -- ---- history projection ----
 
 -- name: history-load
-SELECT project, repo_id, version, version_key, count FROM /* TEMPLATE: schema */history_versions WHERE project = ANY ($1::text[]);
+-- The state a fold of events of the pairs ($1 projects, $2 repositories)
+-- starts from: every version of those pairs, which the events change, and
+-- for each of their projects the newest version of its other
+-- repositories, which they do not: the project's newest across
+-- repositories, all the fold asks of them, is the greater of that one and
+-- the pairs' own. One probe of history_versions_project_newest per
+-- project (the first entry not of a touched pair), not the project's
+-- versions in every repository.
+WITH pairs AS (
+    SELECT * FROM unnest($1::text[], $2::integer[]) AS p (project, repo_id)
+), projects AS (
+    -- A project's touched repositories as an array: the probe below skips
+    -- them by a test of the few elements, not by an anti-join with every
+    -- pair of the page (once per project: quadratic in a large page).
+    SELECT project, array_agg(repo_id) AS repos FROM pairs GROUP BY project
+)
+SELECT h.project, h.repo_id, h.version, h.version_key, h.count
+FROM pairs p JOIN /* TEMPLATE: schema */history_versions h ON h.project = p.project AND h.repo_id = p.repo_id
+UNION ALL
+SELECT o.*
+FROM projects t
+CROSS JOIN LATERAL (
+    SELECT h.project, h.repo_id, h.version, h.version_key, h.count
+    FROM /* TEMPLATE: schema */history_versions h
+    WHERE h.project = t.project AND h.repo_id <> ALL (t.repos)
+    ORDER BY h.version_key DESC, h.version COLLATE "C" DESC
+    LIMIT 1
+) o;
 
 -- name: history-delete
 DELETE FROM /* TEMPLATE: schema */history_versions h
@@ -525,10 +597,14 @@ WITH ev AS (
     ) v
     WHERE NOT (SELECT stale FROM stale)
 ), prior AS (
-    SELECT DISTINCT ON (h.project) h.project, h.version_key, h.version
-    FROM /* TEMPLATE: schema */history_versions h
-    WHERE h.project IN (SELECT project FROM ev)
-    ORDER BY h.project, h.version_key DESC, h.version COLLATE "C" DESC
+    SELECT t.project, n.version_key, n.version
+    FROM (SELECT DISTINCT project FROM ev) t
+    CROSS JOIN LATERAL (
+        SELECT h.version_key, h.version FROM /* TEMPLATE: schema */history_versions h
+        WHERE h.project = t.project
+        ORDER BY h.version_key DESC, h.version COLLATE "C" DESC
+        LIMIT 1
+    ) n
 ), before AS (
     SELECT ev.*,
            CASE WHEN ev.run_key IS NULL OR (p.version_key, p.version COLLATE "C") > (ev.run_key, ev.run_version COLLATE "C")
