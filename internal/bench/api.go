@@ -108,7 +108,6 @@ func (h *harness) api(ctx context.Context, names []string, snaps0 []snapshot) er
 		urls []string
 	}{{"project lookup", lookups}, {"project list page", lists}}
 
-
 	for _, updating := range []bool{false, true} {
 		stop := func() error { return nil }
 		if updating {
