@@ -23,6 +23,9 @@ CREATE TEMP TABLE t_pairs (project text, repo_id integer, links boolean NOT NULL
                            PRIMARY KEY (project, repo_id)) ON COMMIT DROP;
 CREATE TEMP TABLE t_maintainers (id integer PRIMARY KEY) ON COMMIT DROP;
 CREATE TEMP TABLE t_links (id integer PRIMARY KEY) ON COMMIT DROP;
+-- Related projects' scope (sql/queries/related.sql).
+CREATE TEMP TABLE t_related_urls (url text PRIMARY KEY) ON COMMIT DROP;
+CREATE TEMP TABLE t_related (project text PRIMARY KEY) ON COMMIT DROP;
 CREATE TEMP TABLE t_newest ON COMMIT DROP AS
 SELECT ''::text AS project, ''::bytea AS newest_key, ''::text AS newest_version LIMIT 0;
 
@@ -96,6 +99,8 @@ INSERT INTO t_projects
 SELECT project FROM /* TEMPLATE: input */packages UNION SELECT name FROM /* TEMPLATE: schema */projects ON CONFLICT DO NOTHING;
 INSERT INTO t_maintainers SELECT id FROM /* TEMPLATE: schema */maintainers ON CONFLICT DO NOTHING;
 INSERT INTO t_links SELECT id FROM /* TEMPLATE: schema */links ON CONFLICT DO NOTHING;
+INSERT INTO t_related_urls SELECT DISTINCT public.normalize_url(url) FROM /* TEMPLATE: schema */links ON CONFLICT DO NOTHING;
+INSERT INTO t_related SELECT project FROM t_projects ON CONFLICT DO NOTHING;
 
 -- name: catalog-newest
 -- The newest version key of every project in scope, across repositories,
