@@ -104,3 +104,41 @@ SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::integer[], $5::bi
 -- Like project_history, not derivable from the current state: a rebuild
 -- from state keeps the live rows.
 INSERT INTO /* TEMPLATE: schema */project_redirects SELECT * FROM public.project_redirects;
+
+-- ---- the read side (package web) ----
+
+-- name: web-project-related
+-- A project's related projects, the most shared URLs first ($2: at most).
+SELECT r.related, r.weight
+FROM public.project_related r
+WHERE r.project = $1
+ORDER BY r.weight DESC, r.related
+LIMIT $2;
+
+-- name: web-project-redirect
+-- Where a lookup of a project that does not exist (or no longer: orphaned)
+-- goes: its latest redirect, followed while the project it leads to does
+-- not exist either (each hop a later redirect than the one before, so a
+-- move back and forth ends; at most 8 hops). No row: no redirect leads to
+-- an existing project. Of redirects of one event to several projects (a
+-- project split), the least name.
+WITH RECURSIVE hop (name, seq, depth) AS (
+    SELECT $1::text, 0::bigint, 0
+    UNION ALL
+    SELECT x.new_project, x.seq, h.depth + 1
+    FROM hop h
+    CROSS JOIN LATERAL (
+        SELECT r.new_project, r.seq FROM public.project_redirects r
+        WHERE r.old_project = h.name AND r.seq > h.seq
+        ORDER BY r.seq DESC, r.new_project
+        LIMIT 1
+    ) x
+    WHERE h.depth < 8
+      AND NOT EXISTS (SELECT 1 FROM public.projects p WHERE p.name = h.name AND NOT p.orphaned)
+)
+SELECT h.name
+FROM hop h
+JOIN public.projects p ON p.name = h.name AND NOT p.orphaned
+WHERE h.depth > 0
+ORDER BY h.depth
+LIMIT 1;
