@@ -2,9 +2,11 @@ package projections
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/deltalog/deltalog/changelog"
 	dlsql "github.com/deltalog/deltalog/sql"
 )
 
@@ -41,4 +43,54 @@ func applyRelated(ctx context.Context, tx pgx.Tx, sch dlsql.Schemas) error {
 		return err
 	}
 	return projects.sync(ctx, tx, sch)
+}
+
+// RelatedReport summarizes the related projects (deltalog report
+// related).
+type RelatedReport struct {
+	// Projects have related projects; Relations counts the related pairs
+	// (once each).
+	Projects  int64 `json:"projects"`
+	Relations int64 `json:"relations"`
+	// SharedURLs are the normalized URLs that relate projects (of 2 to Cap
+	// projects); OverCap those of more than Cap projects, which relate
+	// nobody.
+	SharedURLs int64 `json:"shared_urls"`
+	OverCap    int64 `json:"over_cap"`
+	Cap        int   `json:"cap"`
+	// Redirects are the moves of packages between projects recorded.
+	Redirects int64 `json:"redirects"`
+	// Top are the most related projects.
+	Top []RelatedProject `json:"top"`
+}
+
+// RelatedProject is one project of the report: how many projects it is
+// related to, the sum of the weights, and its most related ones.
+type RelatedProject struct {
+	Project    string   `json:"project"`
+	NumRelated int      `json:"num_related"`
+	Weight     int      `json:"weight"`
+	Related    []string `json:"related"`
+}
+
+// ReportRelated reads the related projects' summary and the limit most
+// related projects.
+func ReportRelated(ctx context.Context, q changelog.Querier, limit int) (*RelatedReport, error) {
+	r := &RelatedReport{}
+	if err := q.QueryRow(ctx, dlsql.Query("report-related-totals")).
+		Scan(&r.Projects, &r.Relations, &r.SharedURLs, &r.OverCap, &r.Cap, &r.Redirects); err != nil {
+		return nil, fmt.Errorf("related report: %w", err)
+	}
+	rows, err := q.Query(ctx, dlsql.Query("report-related-top"), limit)
+	if err != nil {
+		return nil, fmt.Errorf("related report: %w", err)
+	}
+	r.Top, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (RelatedProject, error) {
+		var p RelatedProject
+		return p, row.Scan(&p.Project, &p.NumRelated, &p.Weight, &p.Related)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("related report: %w", err)
+	}
+	return r, nil
 }

@@ -142,3 +142,26 @@ JOIN public.projects p ON p.name = h.name AND NOT p.orphaned
 WHERE h.depth > 0
 ORDER BY h.depth
 LIMIT 1;
+
+-- ---- deltalog report related ----
+
+-- name: report-related-totals
+-- Projects with related projects, relations (pairs, counted once), the
+-- normalized URLs that relate (2 to the cap's projects) and those over
+-- the cap, the cap, and the redirects recorded.
+SELECT (SELECT count(DISTINCT project) FROM public.project_related),
+       (SELECT count(*) FROM public.project_related WHERE project < related),
+       (SELECT count(*) FROM public.related_urls WHERE num_projects BETWEEN 2 AND public.related_url_cap()),
+       (SELECT count(*) FROM public.related_urls WHERE num_projects > public.related_url_cap()),
+       public.related_url_cap(),
+       (SELECT count(*) FROM public.project_redirects);
+
+-- name: report-related-top
+-- The most related projects ($1: how many): by number of related
+-- projects, then by total weight; with their most related ones (at most 5).
+SELECT r.project, count(*)::integer, sum(r.weight)::integer,
+       (array_agg(r.related ORDER BY r.weight DESC, r.related))[1:5]
+FROM public.project_related r
+GROUP BY r.project
+ORDER BY count(*) DESC, sum(r.weight) DESC, r.project
+LIMIT $1;
