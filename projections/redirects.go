@@ -64,17 +64,25 @@ func (h History) redirects(ctx context.Context, tx pgx.Tx, page *Page) error {
 		return nil
 	}
 	var froms, tos []int64
+	begun := map[int64]bool{}
 	for _, b := range page.Batches {
 		if b.FirstSeq <= page.After && b.LastSeq > page.After {
 			froms, tos = append(froms, b.FirstSeq), append(tos, page.After)
+			begun[b.ID] = true
 		}
 	}
 	if len(froms) > 0 {
-		names := map[string]struct{}{}
-		for k := range sides {
-			names[k.name] = struct{}{}
+		// Sought: the other side of each of the page's halves.
+		var names []string
+		var lost []bool
+		for k, ss := range sides {
+			if begun[k.batch] {
+				for _, s := range ss {
+					names, lost = append(names, k.name), append(lost, !s.lost)
+				}
+			}
 		}
-		rows, err := tx.Query(ctx, dlsql.Query("history-redirect-counterparts"), froms, tos, keys(names))
+		rows, err := tx.Query(ctx, dlsql.Query("history-redirect-counterparts"), froms, tos, names, lost)
 		if err != nil {
 			return fmt.Errorf("project_redirects: %w", err)
 		}

@@ -76,25 +76,36 @@ ANALYZE t_related;
 -- ---- redirects (history projection) ----
 
 -- name: history-redirect-counterparts
--- The events of the page's batches that lie before the page ($1, $2: the
--- seq ranges, from each batch's first seq to the page's start, found by
--- the changelog's primary key): per event, the names among $3 it removed
--- without adding again (lost) or added without having removed (gained).
-SELECT c.seq, c.batch_id, c.project, x.name, x.lost
-FROM unnest($1::bigint[], $2::bigint[]) AS r (first_seq, last_seq)
-JOIN public.changelog c ON c.seq BETWEEN r.first_seq AND r.last_seq
+-- The other halves of the page's moves among the events of its batches
+-- that lie before the page ($1, $2: the seq ranges, from each batch's
+-- first seq to the page's start, read by the changelog's primary key).
+-- $3, $4: the names sought and the side sought (lost: a package removed
+-- and not added back; gained: added, not there before). Events that
+-- cannot hold the side sought are not parsed: in a first load nothing was
+-- removed, and nothing is.
+WITH want AS (
+    SELECT DISTINCT w.name, w.lost FROM unnest($3::text[], $4::boolean[]) AS w (name, lost)
+), ev AS (
+    SELECT c.seq, c.batch_id, c.project, c.removed, c.added
+    FROM unnest($1::bigint[], $2::bigint[]) AS r (first_seq, last_seq)
+    JOIN public.changelog c ON c.seq BETWEEN r.first_seq AND r.last_seq
+    WHERE c.kind <> 'invalidated'
+      AND (c.removed <> '[]'::jsonb AND EXISTS (SELECT 1 FROM want WHERE lost)
+           OR c.added <> '[]'::jsonb AND EXISTS (SELECT 1 FROM want WHERE NOT lost))
+)
+SELECT ev.seq, ev.batch_id, ev.project, x.name, x.lost
+FROM ev
 CROSS JOIN LATERAL (
     SELECT n.name, bool_or(n.removed) AS lost
     FROM (
-        SELECT p ->> 'name' AS name, true AS removed FROM jsonb_array_elements(c.removed) p
+        SELECT p ->> 'name' AS name, true AS removed FROM jsonb_array_elements(ev.removed) p
         UNION ALL
-        SELECT p ->> 'name', false FROM jsonb_array_elements(c.added) p
+        SELECT p ->> 'name', false FROM jsonb_array_elements(ev.added) p
     ) n
-    WHERE n.name = ANY ($3::text[])
     GROUP BY n.name
     HAVING bool_or(n.removed) <> bool_or(NOT n.removed)
 ) x
-WHERE c.kind <> 'invalidated';
+JOIN want w ON w.name = x.name AND w.lost = x.lost;
 
 -- name: history-redirects
 INSERT INTO /* TEMPLATE: schema */project_redirects (seq, old_project, new_project, repo_id, batch_id, at)
