@@ -12,7 +12,8 @@ import (
 
 // relatedTables are the catalog's related projects, derived after the
 // links (sql/queries/related.sql): related_urls counts the projects of
-// each normalized URL (normalize_url, migration 015), project_related
+// each normalized URL (links.normalized_url, by normalize_url: migration
+// 015), project_related
 // relates the projects that share URLs, both ways, weighted by how many
 // normalized URLs they share. A URL of more than related_url_cap()
 // projects relates nobody. Whether a project has related projects is not

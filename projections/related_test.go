@@ -6,6 +6,7 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -19,8 +20,8 @@ import (
 )
 
 // TestNormalizeURL checks the one normalization of URLs (the SQL function
-// normalize_url the catalog, its delta path, the audit and the index use)
-// on tricky URLs.
+// normalize_url, whose value the links keep in normalized_url for the
+// catalog, its delta path and the audit) on tricky URLs.
 func TestNormalizeURL(t *testing.T) {
 	t.Parallel()
 	pool := dbtest.New(t)
@@ -45,15 +46,27 @@ func TestNormalizeURL(t *testing.T) {
 		"https://":                              "",
 		"":                                      "",
 	} {
-		var got string
+		var got, kept string
 		require.NoError(t, pool.QueryRow(context.Background(), `SELECT normalize_url($1)`, in).Scan(&got))
 		require.Equal(t, want, got, "normalize_url(%q)", in)
+		// A link keeps the same value.
+		require.NoError(t, pool.QueryRow(context.Background(),
+			`INSERT INTO links (url) VALUES ($1) RETURNING normalized_url`, in).Scan(&kept))
+		require.Equal(t, want, kept, "links.normalized_url of %q", in)
 	}
-	// The index serves the lookups by normalized URL.
-	var plan string
-	require.NoError(t, pool.QueryRow(context.Background(),
-		`EXPLAIN (FORMAT TEXT) SELECT id FROM links WHERE normalize_url(url) = 'example.org'`).Scan(&plan))
-	require.Contains(t, plan, "links_normalized")
+	// An index serves the lookups by normalized URL (the table is tiny:
+	// scans are ruled out).
+	ctx := context.Background()
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck
+	_, err = tx.Exec(ctx, `SET LOCAL enable_seqscan = off`)
+	require.NoError(t, err)
+	rows, err := tx.Query(ctx, `EXPLAIN (FORMAT TEXT) SELECT id FROM links WHERE normalized_url = 'example.org'`)
+	require.NoError(t, err)
+	plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Contains(t, strings.Join(plan, "\n"), "links_normalized")
 }
 
 // related lists project_related as "project>related:weight", sorted.

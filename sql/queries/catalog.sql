@@ -99,7 +99,7 @@ INSERT INTO t_projects
 SELECT project FROM /* TEMPLATE: input */packages UNION SELECT name FROM /* TEMPLATE: schema */projects ON CONFLICT DO NOTHING;
 INSERT INTO t_maintainers SELECT id FROM /* TEMPLATE: schema */maintainers ON CONFLICT DO NOTHING;
 INSERT INTO t_links SELECT id FROM /* TEMPLATE: schema */links ON CONFLICT DO NOTHING;
-INSERT INTO t_related_urls SELECT DISTINCT public.normalize_url(url) FROM /* TEMPLATE: schema */links ON CONFLICT DO NOTHING;
+INSERT INTO t_related_urls SELECT DISTINCT normalized_url FROM /* TEMPLATE: schema */links ON CONFLICT DO NOTHING;
 INSERT INTO t_related SELECT project FROM t_projects ON CONFLICT DO NOTHING;
 
 -- name: catalog-newest

@@ -1,6 +1,6 @@
 -- Related projects (catalog): projects sharing a normalized homepage or
--- repository URL (normalize_url, migration 015). related_urls counts the
--- projects of each normalized URL; project_related holds, for every
+-- repository URL (links.normalized_url: normalize_url, migration 015).
+-- related_urls counts the projects of each normalized URL; project_related holds, for every
 -- project in scope, the projects it shares URLs with and how many
 -- (weight), counting only URLs of 2 to related_url_cap() projects. The
 -- scope is t_related_urls (normalized URLs) and t_related (projects),
@@ -12,13 +12,13 @@
 -- name: expect-related-urls
 SELECT t.url, count(DISTINCT pl.project)::integer AS num_projects
 FROM t_related_urls t
-JOIN /* TEMPLATE: schema */links l ON public.normalize_url(l.url) = t.url
+JOIN /* TEMPLATE: schema */links l ON l.normalized_url = t.url
 JOIN /* TEMPLATE: levels */project_links pl ON pl.link_id = l.id
 GROUP BY t.url
 
 -- name: expect-project-related
 WITH mine AS (
-    SELECT DISTINCT pl.project, public.normalize_url(l.url) AS url
+    SELECT DISTINCT pl.project, l.normalized_url AS url
     FROM /* TEMPLATE: levels */project_links pl
     JOIN /* TEMPLATE: schema */links l ON l.id = pl.link_id
     WHERE pl.project IN (SELECT project FROM t_related)
@@ -30,7 +30,7 @@ WITH mine AS (
 )
 SELECT s.project, o.project AS related, count(DISTINCT s.url)::integer AS weight
 FROM shared s
-JOIN /* TEMPLATE: schema */links l ON public.normalize_url(l.url) = s.url
+JOIN /* TEMPLATE: schema */links l ON l.normalized_url = s.url
 JOIN /* TEMPLATE: levels */project_links o ON o.link_id = l.id
 WHERE o.project <> s.project
 GROUP BY s.project, o.project
@@ -42,7 +42,7 @@ GROUP BY s.project, o.project
 -- a refcount that only moved cannot. d_related holds those rows' projects
 -- and URLs.
 CREATE TEMP TABLE d_related ON COMMIT DROP AS
-SELECT DISTINCT d.project, public.normalize_url(l.url) AS url
+SELECT DISTINCT d.project, l.normalized_url AS url
 FROM (
     SELECT coalesce(n.project, o.project) AS project, coalesce(n.link_id, o.link_id) AS link_id
     FROM n_project_links n
@@ -66,7 +66,7 @@ SELECT pl.project
 FROM t_related_urls t
 LEFT JOIN o_related_urls o ON o.url = t.url
 LEFT JOIN n_related_urls n ON n.url = t.url
-JOIN /* TEMPLATE: schema */links l ON public.normalize_url(l.url) = t.url
+JOIN /* TEMPLATE: schema */links l ON l.normalized_url = t.url
 JOIN /* TEMPLATE: schema */project_links pl ON pl.link_id = l.id
 WHERE least(coalesce(o.num_projects, 0), coalesce(n.num_projects, 0)) <= public.related_url_cap()
 ON CONFLICT DO NOTHING;
