@@ -300,6 +300,7 @@ func TestRelatedAuditRepairRebuild(t *testing.T) {
 
 	rep = audit(t, f, projections.AuditOpts{Repair: true})
 	require.Equal(t, projections.OutcomeRepaired, rep.Outcome, "%+v", rep.Remaining)
+	require.Len(t, rep.Repairs, 2)
 	for _, c := range rep.Repairs {
 		switch c.Name {
 		case "catalog.related_urls":
@@ -311,14 +312,22 @@ func TestRelatedAuditRepairRebuild(t *testing.T) {
 	require.Equal(t, want, digest(t, f.pool))
 	require.Equal(t, rows, related(t, f.pool))
 
-	for _, from := range []string{projections.FromState, projections.FromChangelog} {
-		_, err := projections.Rebuild(ctx, f.pool, projections.RebuildOpts{From: from, PageSize: 5,
-			Projections: []string{projections.CatalogName}})
-		require.NoError(t, err, from)
-		require.Equal(t, want, digest(t, f.pool), from)
-	}
+	rebuildBoth(t, f, projections.CatalogName, want)
 	// And kept by delta from there.
 	f.update(t, "r1", version.SchemeGeneric, []events.Package{linked("p0", "p0", "9", "https://u1.example")})
 	require.NoError(t, f.runner.Run(ctx, false))
 	verifyClean(t, f.pool)
+}
+
+// rebuildBoth rebuilds the projection from the state and from the
+// changelog (pages of 3 events) and requires every table's digest to stay
+// want.
+func rebuildBoth(t *testing.T, f *fixture, projection string, want map[string]string) {
+	t.Helper()
+	for _, from := range []string{projections.FromState, projections.FromChangelog} {
+		_, err := projections.Rebuild(context.Background(), f.pool, projections.RebuildOpts{From: from, PageSize: 3,
+			Projections: []string{projection}})
+		require.NoError(t, err, from)
+		require.Equal(t, want, digest(t, f.pool), "rebuilt from %s", from)
+	}
 }
