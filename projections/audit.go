@@ -35,11 +35,13 @@ const (
 	OutcomeIncomplete = "incomplete"
 )
 
-// CheckIdentities and CheckProjectHistory are the derived-table checks
-// beyond Verify's comparisons (whose checks are named projection.table).
+// CheckIdentities, CheckProjectHistory and CheckProjectRedirects are the
+// derived-table checks beyond Verify's comparisons (whose checks are named
+// projection.table).
 const (
-	CheckIdentities     = CatalogName + ".identities"
-	CheckProjectHistory = HistoryName + ".project_history"
+	CheckIdentities       = CatalogName + ".identities"
+	CheckProjectHistory   = HistoryName + ".project_history"
+	CheckProjectRedirects = HistoryName + ".project_redirects"
 )
 
 // AuditOpts configures Audit.
@@ -288,7 +290,7 @@ func auditTables(ctx context.Context, tx pgx.Tx, names []string, head int64, opt
 		if err != nil {
 			return nil, nil, err
 		}
-		out = append(out, c)
+		out = append(out, c...)
 		timings[HistoryName] += time.Since(start).Seconds()
 	}
 	for _, name := range names {
@@ -352,17 +354,19 @@ var projectHistory = table{name: "project_history", keys: []string{"seq", "kind"
 
 // replayHistory rebuilds the history projection from seq 1 to head into
 // temporary tables of the same names, by running the projection itself,
-// writing pg_temp, over every page, and compares project_history with it. The temporary
+// writing pg_temp, over every page, and compares project_history and
+// project_redirects with it (a check each). The temporary
 // history_versions is dropped again (Verify recomputes it from the current
-// state); the temporary project_history stays until tx ends.
-func replayHistory(ctx context.Context, tx pgx.Tx, head int64, pageSize int) (Check, error) {
+// state); the temporary logs stay until tx ends.
+func replayHistory(ctx context.Context, tx pgx.Tx, head int64, pageSize int) ([]Check, error) {
 	start := time.Now()
 	for _, q := range []string{
 		"CREATE TEMP TABLE history_versions (LIKE public.history_versions INCLUDING ALL) ON COMMIT DROP",
 		"CREATE TEMP TABLE project_history (LIKE public.project_history INCLUDING ALL) ON COMMIT DROP",
+		"CREATE TEMP TABLE project_redirects (LIKE public.project_redirects INCLUDING ALL) ON COMMIT DROP",
 	} {
 		if _, err := tx.Exec(ctx, q); err != nil {
-			return Check{}, fmt.Errorf("replaying history: %w", err)
+			return nil, fmt.Errorf("replaying history: %w", err)
 		}
 	}
 	// The fold alone: the replay checks the set-based path too.
@@ -371,30 +375,35 @@ func replayHistory(ctx context.Context, tx pgx.Tx, head int64, pageSize int) (Ch
 		to := min(head, at+int64(pageSize))
 		page, err := readPage(ctx, tx, at, to)
 		if err != nil {
-			return Check{}, fmt.Errorf("replaying history: %w", err)
+			return nil, fmt.Errorf("replaying history: %w", err)
 		}
 		if _, err := replay.Apply(ctx, tx, page); err != nil {
-			return Check{}, fmt.Errorf("replaying history: page (%d, %d]: %w", at, to, err)
+			return nil, fmt.Errorf("replaying history: page (%d, %d]: %w", at, to, err)
 		}
 		at = to
 	}
-	if _, err := tx.Exec(ctx, "DROP TABLE pg_temp.history_versions; ANALYZE pg_temp.project_history"); err != nil {
-		return Check{}, fmt.Errorf("replaying history: %w", err)
+	if _, err := tx.Exec(ctx, "DROP TABLE pg_temp.history_versions; ANALYZE pg_temp.project_history, pg_temp.project_redirects"); err != nil {
+		return nil, fmt.Errorf("replaying history: %w", err)
 	}
 	d, err := projectHistory.compare(ctx, tx)
 	if err != nil {
-		return Check{}, err
+		return nil, err
 	}
 	c := tableCheck(HistoryName, d)
 	// The join cannot see an entry applied twice: count those apart.
 	var dups int64
 	if err := tx.QueryRow(ctx, "SELECT count(*) - count(DISTINCT (seq, kind)) FROM public.project_history").Scan(&dups); err != nil {
-		return Check{}, err
+		return nil, err
 	}
 	if dups > 0 {
 		c.Extra += dups
 		c.Note = fmt.Sprintf("%d entries are repeated (the same event and kind twice)", dups)
 	}
 	c.Seconds = time.Since(start).Seconds()
-	return c, nil
+	// Its primary key keeps a redirect from being recorded twice.
+	d, err = projectRedirects.compare(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	return []Check{c, tableCheck(HistoryName, d)}, nil
 }

@@ -33,8 +33,8 @@ func ExampleTables() {
 		fmt.Println(name, projections.Tables()[name])
 	}
 	// Output:
-	// catalog [project_repositories project_maintainers project_links maintainer_repositories projects maintainers links repositories statistics]
-	// history [history_versions project_history]
+	// catalog [project_repositories project_maintainers project_links maintainer_repositories projects maintainers links repositories statistics related_urls project_related]
+	// history [history_versions project_history project_redirects]
 }
 
 // An audit report names the checks that found something wrong.

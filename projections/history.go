@@ -72,10 +72,14 @@ type hvRow struct {
 	count int32
 }
 
-// Apply implements Projection: the page's runs of fresh pairs set-based
-// (bulk), the other events folded one by one in seq order (fold), run after
-// run, each seeing the state the runs before it wrote.
+// Apply implements Projection: the page's moves of packages between
+// projects (redirects), then its runs of fresh pairs set-based (bulk), the
+// other events folded one by one in seq order (fold), run after run, each
+// seeing the state the runs before it wrote.
 func (h History) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), error) {
+	if err := h.redirects(ctx, tx, page); err != nil {
+		return nil, err
+	}
 	for _, r := range h.runs(page.Events) {
 		evs := page.Events[r.from:r.to]
 		var err error

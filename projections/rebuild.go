@@ -166,7 +166,7 @@ func shadowTables(name string) []table {
 	case CatalogName:
 		return slices.Concat(catalogLevel1, catalogLevel2, catalogTotals)
 	case HistoryName:
-		return []table{historyVersions, projectHistory}
+		return []table{historyVersions, projectHistory, projectRedirects}
 	}
 	return nil
 }
@@ -326,6 +326,10 @@ func (b *rebuilder) buildStateSnapshot(ctx context.Context) error {
 			// Not derivable from the state: the live entries are kept.
 			if _, err := tx.Exec(ctx, b.q("rebuild-copy-history")); err != nil {
 				return fmt.Errorf("project_history: %w", err)
+			}
+		} else if tb.name == projectRedirects.name {
+			if _, err := tx.Exec(ctx, b.q("rebuild-copy-redirects")); err != nil {
+				return fmt.Errorf("project_redirects: %w", err)
 			}
 		} else if err := b.fill(ctx, tx, tb); err != nil {
 			return err

@@ -37,8 +37,18 @@ func churn(step int) map[string][]events.Package {
 			if (i+step)%5 == 0 {
 				pkg.Links = append(pkg.Links, events.Link{Kind: "vcs", URL: fmt.Sprintf("https://git.example/%d/%d", i, step%3)})
 			}
+			if i%3 == 0 {
+				// Groups of related projects, their homepage spelt
+				// differently (one normalized URL).
+				pkg.Links = append(pkg.Links, events.Link{Kind: "homepage",
+					URL: fmt.Sprintf("%s://www.Group%d.example/", []string{"http", "https"}[i%2], (i/3+step)%3)})
+			}
 			pkg.Normalize()
 			pkgs = append(pkgs, pkg)
+		}
+		if r == 0 {
+			// A package that moves to another project at every step.
+			pkgs = append(pkgs, p(fmt.Sprintf("home%d", step%2), "mover", "1", "m0@x"))
 		}
 		out[repo] = pkgs
 	}

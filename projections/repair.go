@@ -42,7 +42,7 @@ func repair(ctx context.Context, pool *pgxpool.Pool, opts AuditOpts, failed []Ch
 		switch {
 		case c.Name == changelog.CheckPackages || c.Name == changelog.CheckPackagesets || c.Name == changelog.CheckRepos:
 			state = true
-		case c.Name == CheckProjectHistory:
+		case c.Name == CheckProjectHistory || c.Name == CheckProjectRedirects:
 			history, historyReplay = true, true
 		case strings.HasPrefix(c.Name, CatalogName+"."):
 			catalog = true
@@ -124,20 +124,28 @@ func repair(ctx context.Context, pool *pgxpool.Pool, opts AuditOpts, failed []Ch
 		}
 	}
 	if slices.Contains(names, HistoryName) && historyReplay {
-		c, err := replayHistory(ctx, tx, head, opts.PageSize)
+		checks, err := replayHistory(ctx, tx, head, opts.PageSize)
 		if err != nil {
 			return nil, nil, fmt.Errorf("repair: %w", err)
 		}
-		if !c.Clean() {
-			tag, err := tx.Exec(ctx, dlsql.Query("project-history-duplicates"))
-			if err != nil {
-				return nil, nil, fmt.Errorf("repair project_history: %w", err)
+		for _, c := range checks {
+			if c.Clean() {
+				continue
 			}
-			rep, err := projectHistory.applyExpected(ctx, tx, liveSchema)
+			var dups int64
+			tb := projectRedirects
+			if c.Name == CheckProjectHistory {
+				tag, err := tx.Exec(ctx, dlsql.Query("project-history-duplicates"))
+				if err != nil {
+					return nil, nil, fmt.Errorf("repair project_history: %w", err)
+				}
+				dups, tb = tag.RowsAffected(), projectHistory
+			}
+			rep, err := tb.applyExpected(ctx, tx, liveSchema)
 			if err != nil {
 				return nil, nil, fmt.Errorf("repair: %w", err)
 			}
-			rep.Deleted += tag.RowsAffected()
+			rep.Deleted += dups
 			c.Repaired = &rep
 			out = append(out, c)
 		}

@@ -31,7 +31,7 @@ func Tables() map[string][]string {
 	}
 	return map[string][]string{
 		CatalogName: names(catalogLevel1, catalogLevel2, catalogTotals),
-		HistoryName: append(names([]table{historyVersions}), "project_history"),
+		HistoryName: append(names([]table{historyVersions}), "project_history", projectRedirects.name),
 	}
 }
 
@@ -160,7 +160,8 @@ func Digest(ctx context.Context, q interface {
 	out := map[string]string{}
 	all := append(append(append(append([]table{}, catalogLevel1...), catalogLevel2...), catalogTotals...), historyVersions,
 		table{name: "project_history", keys: []string{"seq", "kind", "project"},
-			values: []string{"repo_id", "batch_id", "old_version", "new_version", "direction"}})
+			values: []string{"repo_id", "batch_id", "old_version", "new_version", "direction"}},
+		table{name: projectRedirects.name, keys: projectRedirects.keys, values: []string{"repo_id", "batch_id"}})
 	for _, tb := range all {
 		var d string
 		if err := q.QueryRow(ctx, tb.digestSQL()).Scan(&d); err != nil {

@@ -97,14 +97,11 @@ func jsonBody(c Checkpoint, v any) ([]byte, string, error) {
 }
 
 func (s *Server) apiProject(ctx context.Context, r *http.Request, c Checkpoint) ([]byte, string, error) {
-	p, pkgs, err := s.store.projectPackages(ctx, r.PathValue("name"))
+	v, err := s.store.projectView(ctx, r.PathValue("name"))
 	if err != nil {
 		return nil, "", err
 	}
-	return jsonBody(c, struct {
-		Project  Project   `json:"project"`
-		Packages []Package `json:"packages"`
-	}{p, pkgs})
+	return jsonBody(c, v)
 }
 
 func (s *Server) apiProjects(ctx context.Context, r *http.Request, c Checkpoint) ([]byte, string, error) {

@@ -166,20 +166,18 @@ func (s *Server) pageSearch(ctx context.Context, r *http.Request) (string, any, 
 }
 
 func (s *Server) pageProject(ctx context.Context, r *http.Request) (string, any, error) {
-	name := r.PathValue("name")
-	p, pkgs, err := s.store.projectPackages(ctx, name)
+	v, err := s.store.projectView(ctx, r.PathValue("name"))
 	if err != nil {
 		return "", nil, err
 	}
-	h, err := s.store.history(ctx, "project", name, math.MaxInt64, 20)
+	h, err := s.store.history(ctx, "project", v.Project.Name, math.MaxInt64, 20)
 	if err != nil {
 		return "", nil, err
 	}
 	return "project.html", struct {
-		Project  Project
-		Packages []Package
-		History  []HistoryEntry
-	}{p, pkgs, h}, nil
+		projectView
+		History []HistoryEntry
+	}{v, h}, nil
 }
 
 func (s *Server) pageMaintainer(ctx context.Context, r *http.Request) (string, any, error) {

@@ -83,6 +83,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{"", []string{"replicate", "--db", nowhere}, "replicate", "needs --to"},
 		{"", []string{"follow", "--db", nowhere}, "follow", "needs --from"},
 		{"", []string{"gen", "--packages", "300"}, "gen", "needs --out"},
+		{"", []string{"report", "related", "--limit", "-1", "--db", nowhere}, "report related", "--limit -1"},
 		{"", []string{"bench", "extra", "--db", nowhere}, "bench", `unknown command "extra"`},
 		{"", []string{"db"}, "db", "needs one of start, status, stop, url"},
 		{"", []string{"db", "bogus"}, "db", `unknown db command "bogus"`},

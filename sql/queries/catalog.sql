@@ -34,6 +34,9 @@ CREATE TEMP TABLE IF NOT EXISTS t_pairs (project text, repo_id integer, links bo
                                          PRIMARY KEY (project, repo_id)) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS t_maintainers (id integer PRIMARY KEY) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS t_links (id integer PRIMARY KEY) ON COMMIT DELETE ROWS;
+-- Related projects' scope (sql/queries/related.sql).
+CREATE TEMP TABLE IF NOT EXISTS t_related_urls (url text PRIMARY KEY) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS t_related (project text PRIMARY KEY) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS t_newest (project text, newest_key bytea, newest_version text) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS t_moved (project text, newest_key bytea) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS t_emails (email text) ON COMMIT DELETE ROWS;
@@ -74,6 +77,12 @@ CREATE TEMP TABLE IF NOT EXISTS o_maintainers (LIKE n_maintainers) ON COMMIT DEL
 CREATE TEMP TABLE IF NOT EXISTS d_links (id integer, d_refcount integer) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS n_links (id integer, url text, refcount integer, orphaned boolean) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS o_links (LIKE n_links) ON COMMIT DELETE ROWS;
+-- Related projects (sql/queries/related.sql).
+CREATE TEMP TABLE IF NOT EXISTS d_related (project text, url text) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS n_related_urls (url text, num_projects integer) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS o_related_urls (LIKE n_related_urls) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS n_project_related (project text, related text, weight integer) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS o_project_related (LIKE n_project_related) ON COMMIT DELETE ROWS;
 
 -- name: catalog-scope-pairs
 -- The (project, repository) pairs a page touched: $1 projects, $2 their
@@ -141,6 +150,8 @@ INSERT INTO t_projects
 SELECT project FROM /* TEMPLATE: input */packages UNION SELECT name FROM /* TEMPLATE: schema */projects ON CONFLICT DO NOTHING;
 INSERT INTO t_maintainers SELECT id FROM /* TEMPLATE: schema */maintainers ON CONFLICT DO NOTHING;
 INSERT INTO t_links SELECT id FROM /* TEMPLATE: schema */links ON CONFLICT DO NOTHING;
+INSERT INTO t_related_urls SELECT DISTINCT normalized_url FROM /* TEMPLATE: schema */links ON CONFLICT DO NOTHING;
+INSERT INTO t_related SELECT project FROM t_projects ON CONFLICT DO NOTHING;
 
 -- name: catalog-newest
 -- The newest version key of every project in scope, across repositories,
