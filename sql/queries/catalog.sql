@@ -70,7 +70,7 @@ ANALYZE t_pairs;
 -- read are copied (a definition reading another fails loudly on the delta
 -- path).
 CREATE TEMP TABLE packages ON COMMIT DROP AS
-SELECT p.project, p.repo_id, p.version, p.version_key, p.maintainers, p.links
+SELECT p.project, p.repo_id, p.version, p.version_key, p.category, p.maintainers, p.links
 FROM public.packages p JOIN t_pairs t ON t.repo_id = p.repo_id AND t.project = p.project;
 CREATE INDEX ON pg_temp.packages (project, repo_id);
 ANALYZE pg_temp.packages (project, repo_id, version, version_key); -- not the jsonb: slow, and unused

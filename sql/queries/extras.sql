@@ -1,0 +1,97 @@
+-- The catalog's categories and history snapshots, and the freshness
+-- report's reads of the history (see projections/categories.go,
+-- projections/snapshots.go, web/freshness.go). Template markers as in
+-- catalog.sql.
+
+-- name: expect-project-categories
+-- Level 1: a pair's packages per category (the empty category is no
+-- category).
+SELECT p.project, p.repo_id, p.category, count(*)::integer AS num_packages
+FROM /* TEMPLATE: input */packages p
+WHERE p.category <> ''
+GROUP BY p.project, p.repo_id, p.category
+
+-- name: expect-category-projects
+SELECT pc.category, pc.project, sum(pc.num_packages)::integer AS refcount
+FROM /* TEMPLATE: levels */project_categories pc
+GROUP BY pc.category, pc.project
+
+-- name: expect-repository-categories
+SELECT pc.repo_id, pc.category, count(*)::integer AS num_projects, sum(pc.num_packages)::integer AS num_packages
+FROM /* TEMPLATE: levels */project_categories pc
+GROUP BY pc.repo_id, pc.category
+
+-- name: categories-delta
+-- The delta path moves category_projects and repository_categories by the
+-- differences of the pairs' project_categories rows (o_ and n_ hold them
+-- in full, before and after), never by re-aggregating a category: a
+-- category of ten thousand projects costs the rows that moved. d_: one row
+-- per (pair, category) that moved; o_ and n_ of the two tables: their rows
+-- before and after for the keys that moved (n_ leaves out the rows whose
+-- last package went), for the write that follows.
+CREATE TEMP TABLE d_categories ON COMMIT DROP AS
+SELECT coalesce(n.project, o.project) AS project, coalesce(n.repo_id, o.repo_id) AS repo_id,
+       coalesce(n.category, o.category) AS category,
+       coalesce(n.num_packages, 0) - coalesce(o.num_packages, 0) AS d_packages,
+       (n.project IS NOT NULL)::integer - (o.project IS NOT NULL)::integer AS d_projects
+FROM n_project_categories n
+FULL JOIN o_project_categories o ON o.project = n.project AND o.repo_id = n.repo_id AND o.category = n.category
+WHERE n.num_packages IS DISTINCT FROM o.num_packages;
+ANALYZE d_categories;
+CREATE TEMP TABLE o_category_projects ON COMMIT DROP AS
+SELECT t.category, t.project, t.refcount
+FROM /* TEMPLATE: schema */category_projects t
+JOIN (SELECT DISTINCT category, project FROM d_categories) d ON d.category = t.category AND d.project = t.project;
+CREATE TEMP TABLE n_category_projects ON COMMIT DROP AS
+SELECT d.category, d.project, (coalesce(o.refcount, 0) + d.d_packages)::integer AS refcount
+FROM (SELECT category, project, sum(d_packages) AS d_packages FROM d_categories GROUP BY 1, 2) d
+LEFT JOIN o_category_projects o ON o.category = d.category AND o.project = d.project
+WHERE coalesce(o.refcount, 0) + d.d_packages > 0;
+CREATE TEMP TABLE o_repository_categories ON COMMIT DROP AS
+SELECT t.repo_id, t.category, t.num_projects, t.num_packages
+FROM /* TEMPLATE: schema */repository_categories t
+JOIN (SELECT DISTINCT repo_id, category FROM d_categories) d ON d.repo_id = t.repo_id AND d.category = t.category;
+CREATE TEMP TABLE n_repository_categories ON COMMIT DROP AS
+SELECT d.repo_id, d.category, (coalesce(o.num_projects, 0) + d.d_projects)::integer AS num_projects,
+       (coalesce(o.num_packages, 0) + d.d_packages)::integer AS num_packages
+FROM (SELECT repo_id, category, sum(d_projects) AS d_projects, sum(d_packages) AS d_packages
+      FROM d_categories GROUP BY 1, 2) d
+LEFT JOIN o_repository_categories o ON o.repo_id = d.repo_id AND o.category = d.category
+WHERE coalesce(o.num_projects, 0) + d.d_projects > 0;
+
+-- name: snapshots-repositories
+-- Every repository's row after the page ($1: the seq it ends at, exactly a
+-- batch's end; $2 that batch, $3 its time), compared with the
+-- repository's last row: equal, nothing is written; different, the
+-- batch's row. Every repository, not only those the page moved: a page
+-- that ends no batch writes no row, and what it moved is recorded by the
+-- next page that ends one. One probe of repositories_history_seq per
+-- repository (tens to hundreds of them; the statistics' delta sums the
+-- same table).
+INSERT INTO /* TEMPLATE: schema */repositories_history
+    (repo_id, batch_id, seq, at, num_packages, num_projects, num_maintainers, num_newest, num_outdated)
+SELECT r.id, $2, $1, $3, r.num_packages, r.num_projects, r.num_maintainers, r.num_newest, r.num_outdated
+FROM /* TEMPLATE: schema */repositories r
+LEFT JOIN LATERAL (
+    SELECT h.num_packages, h.num_projects, h.num_maintainers, h.num_newest, h.num_outdated
+    FROM /* TEMPLATE: schema */repositories_history h
+    WHERE h.repo_id = r.id ORDER BY h.seq DESC LIMIT 1
+) l ON true
+WHERE (l.num_packages, l.num_projects, l.num_maintainers, l.num_newest, l.num_outdated)
+      IS DISTINCT FROM (r.num_packages, r.num_projects, r.num_maintainers, r.num_newest, r.num_outdated)
+ON CONFLICT (repo_id, batch_id) DO NOTHING;
+
+-- name: snapshots-statistics
+-- The global statistics after the page, the same way ($1 seq, $2 batch,
+-- $3 time).
+INSERT INTO /* TEMPLATE: schema */statistics_history
+    (batch_id, seq, at, num_packages, num_projects, num_maintainers, num_repos, num_links)
+SELECT $2, $1, $3, s.num_packages, s.num_projects, s.num_maintainers, s.num_repos, s.num_links
+FROM /* TEMPLATE: schema */statistics s
+LEFT JOIN LATERAL (
+    SELECT h.num_packages, h.num_projects, h.num_maintainers, h.num_repos, h.num_links
+    FROM /* TEMPLATE: schema */statistics_history h ORDER BY h.seq DESC LIMIT 1
+) l ON true
+WHERE (l.num_packages, l.num_projects, l.num_maintainers, l.num_repos, l.num_links)
+      IS DISTINCT FROM (s.num_packages, s.num_projects, s.num_maintainers, s.num_repos, s.num_links)
+ON CONFLICT (batch_id) DO NOTHING;
