@@ -75,8 +75,13 @@ INSERT INTO reader_tables (name) VALUES
     ('repositories_history'), ('statistics_history');
 GRANT SELECT ON project_categories, category_projects, repository_categories,
     repositories_history, statistics_history TO deltalog_reader;
+-- Freshness compares versions of different repositories by their keys,
+-- computed under each repository's scheme.
+GRANT SELECT (id, name, version_scheme) ON repos TO deltalog_reader;
 
 ---- create above / drop below ----
+
+REVOKE SELECT (id, name, version_scheme) ON repos FROM deltalog_reader;
 
 DELETE FROM reader_tables WHERE name IN ('project_categories', 'category_projects', 'repository_categories',
     'repositories_history', 'statistics_history');

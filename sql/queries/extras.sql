@@ -95,3 +95,40 @@ LEFT JOIN LATERAL (
 WHERE (l.num_packages, l.num_projects, l.num_maintainers, l.num_repos, l.num_links)
       IS DISTINCT FROM (s.num_packages, s.num_projects, s.num_maintainers, s.num_repos, s.num_links)
 ON CONFLICT (batch_id) DO NOTHING;
+
+-- name: freshness-window
+-- Where the freshness window ends: the last batch the history projection
+-- applied (what the history is a function of, so that a response is one
+-- of the checkpoint), and the seq it applied up to. No row: no history.
+SELECT b.finished_at, c.seq
+FROM projection_checkpoints c
+CROSS JOIN LATERAL (
+    SELECT b.finished_at FROM batches b WHERE b.last_seq <= c.seq ORDER BY b.last_seq DESC LIMIT 1
+) b
+WHERE c.name = $1;
+
+-- name: freshness-entries
+-- The history of every project that got a new newest version in the
+-- window ($1, $2] (by project_history_newest_at), up to seq $3, in seq
+-- order (an event's new_newest entry after its own entry), read by
+-- project_history_project: the window's projects, not all history. $4,
+-- when set, keeps the projects of that maintainer; $5, those that
+-- repository ever had.
+WITH projects AS (
+    SELECT DISTINCT h.project
+    FROM project_history h
+    WHERE h.kind = 'new_newest' AND h.at > $1 AND h.at <= $2 AND h.seq <= $3
+      AND ($4::integer IS NULL OR EXISTS (
+          SELECT 1 FROM project_maintainers pm WHERE pm.maintainer_id = $4 AND pm.project = h.project))
+      AND ($5::integer IS NULL OR EXISTS (
+          SELECT 1 FROM project_history x WHERE x.project = h.project AND x.repo_id = $5))
+)
+SELECT h.project, h.repo_id, h.kind, coalesce(h.new_version, ''), h.at
+FROM projects p
+JOIN project_history h ON h.project = p.project
+WHERE h.seq <= $3 AND h.repo_id IS NOT NULL
+ORDER BY h.project, h.seq, h.kind = 'new_newest';
+
+-- name: freshness-maintainer-pairs
+-- The (project, repository) pairs a maintainer maintains.
+SELECT project, repo_id FROM project_maintainers WHERE maintainer_id = $1;
