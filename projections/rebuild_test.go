@@ -37,6 +37,7 @@ func churn(step int) map[string][]events.Package {
 			if (i+step)%5 == 0 {
 				pkg.Links = append(pkg.Links, events.Link{Kind: "vcs", URL: fmt.Sprintf("https://git.example/%d/%d", i, step%3)})
 			}
+			pkg.Category = []string{"", "libs", "devel", "net"}[(i+step+r)%4]
 			pkg.Normalize()
 			pkgs = append(pkgs, pkg)
 		}

@@ -109,3 +109,23 @@ func TestCatalogExtrasSurviveRebuild(t *testing.T) {
 	require.Greater(t, count(t, f.pool, `SELECT count(*) FROM repositories_history`), n)
 	verifyClean(t, f.pool)
 }
+
+// TestSnapshotsOfACatchUpByRebuild: a catalog far behind is caught up by a
+// rebuild, whose swap records the state at the batch it reached; the
+// batches it skipped get no row, and paging resumes the rows.
+func TestSnapshotsOfACatchUpByRebuild(t *testing.T) {
+	t.Parallel()
+	f := setupRunner(t, projections.Config{PageSize: 7, RebuildLag: 20})
+	ctx := context.Background()
+	f.update(t, "r1", version.SchemeGeneric, numbered(30, func(int) string { return "m@x" }))
+	f.update(t, "r2", version.SchemeGeneric, numbered(5, func(int) string { return "n@x" }))
+	before := relation(t, f.pool)
+	require.NoError(t, f.runner.Run(ctx, false))
+	require.NotEqual(t, before, relation(t, f.pool), "35 events behind: rebuilt")
+	require.Equal(t, []string{"r1@2: 30 30 1 30 0, r2@2: 5 5 1 5 0", "@2: 35 30 2 2 30"}, rows(t, f, snapshotRows))
+
+	f.update(t, "r2", version.SchemeGeneric, numbered(6, func(int) string { return "n@x" }))
+	require.NoError(t, f.runner.Run(ctx, false))
+	require.Equal(t, []string{"r1@2: 30 30 1 30 0, r2@2: 5 5 1 5 0, r2@3: 6 6 1 6 0", "@2: 35 30 2 2 30, @3: 36 30 2 2 30"},
+		rows(t, f, snapshotRows))
+}

@@ -60,18 +60,18 @@ LEFT JOIN o_repository_categories o ON o.repo_id = d.repo_id AND o.category = d.
 WHERE coalesce(o.num_projects, 0) + d.d_projects > 0;
 
 -- name: snapshots-repositories
--- Every repository's row after the page ($1: the seq it ends at, exactly a
--- batch's end; $2 that batch, $3 its time), compared with the
--- repository's last row: equal, nothing is written; different, the
--- batch's row. Every repository, not only those the page moved: a page
--- that ends no batch writes no row, and what it moved is recorded by the
--- next page that ends one. One probe of repositories_history_seq per
--- repository (tens to hundreds of them; the statistics' delta sums the
--- same table).
+-- Every repository's row as it is, when seq $1 is the last of a batch:
+-- each compared with the repository's last row, and written as the
+-- batch's row where it differs. Every repository, not only those the last
+-- page moved: a page that ends no batch writes no row, and what it moved
+-- is recorded by the next one that ends one. One probe of
+-- repositories_history_seq per repository (tens to hundreds of them; the
+-- statistics' delta sums the same table).
 INSERT INTO /* TEMPLATE: schema */repositories_history
     (repo_id, batch_id, seq, at, num_packages, num_projects, num_maintainers, num_newest, num_outdated)
-SELECT r.id, $2, $1, $3, r.num_packages, r.num_projects, r.num_maintainers, r.num_newest, r.num_outdated
-FROM /* TEMPLATE: schema */repositories r
+SELECT r.id, b.id, b.last_seq, b.finished_at, r.num_packages, r.num_projects, r.num_maintainers, r.num_newest, r.num_outdated
+FROM (SELECT id, last_seq, finished_at FROM batches WHERE last_seq = $1 ORDER BY id DESC LIMIT 1) b
+CROSS JOIN /* TEMPLATE: schema */repositories r
 LEFT JOIN LATERAL (
     SELECT h.num_packages, h.num_projects, h.num_maintainers, h.num_newest, h.num_outdated
     FROM /* TEMPLATE: schema */repositories_history h
@@ -82,12 +82,12 @@ WHERE (l.num_packages, l.num_projects, l.num_maintainers, l.num_newest, l.num_ou
 ON CONFLICT (repo_id, batch_id) DO NOTHING;
 
 -- name: snapshots-statistics
--- The global statistics after the page, the same way ($1 seq, $2 batch,
--- $3 time).
+-- The global statistics the same way.
 INSERT INTO /* TEMPLATE: schema */statistics_history
     (batch_id, seq, at, num_packages, num_projects, num_maintainers, num_repos, num_links)
-SELECT $2, $1, $3, s.num_packages, s.num_projects, s.num_maintainers, s.num_repos, s.num_links
-FROM /* TEMPLATE: schema */statistics s
+SELECT b.id, b.last_seq, b.finished_at, s.num_packages, s.num_projects, s.num_maintainers, s.num_repos, s.num_links
+FROM (SELECT id, last_seq, finished_at FROM batches WHERE last_seq = $1 ORDER BY id DESC LIMIT 1) b
+CROSS JOIN /* TEMPLATE: schema */statistics s
 LEFT JOIN LATERAL (
     SELECT h.num_packages, h.num_projects, h.num_maintainers, h.num_repos, h.num_links
     FROM /* TEMPLATE: schema */statistics_history h ORDER BY h.seq DESC LIMIT 1
@@ -114,21 +114,28 @@ WHERE c.name = $1;
 -- project_history_project: the window's projects, not all history. $4,
 -- when set, keeps the projects of that maintainer; $5, those that
 -- repository ever had.
-WITH projects AS (
+WITH targets AS (
     SELECT DISTINCT h.project
-    FROM project_history h
+    FROM public.project_history h
     WHERE h.kind = 'new_newest' AND h.at > $1 AND h.at <= $2 AND h.seq <= $3
       AND ($4::integer IS NULL OR EXISTS (
-          SELECT 1 FROM project_maintainers pm WHERE pm.maintainer_id = $4 AND pm.project = h.project))
+          SELECT 1 FROM public.project_maintainers pm WHERE pm.maintainer_id = $4 AND pm.project = h.project))
       AND ($5::integer IS NULL OR EXISTS (
-          SELECT 1 FROM project_history x WHERE x.project = h.project AND x.repo_id = $5))
+          SELECT 1 FROM public.project_history x WHERE x.project = h.project AND x.repo_id = $5))
 )
 SELECT h.project, h.repo_id, h.kind, coalesce(h.new_version, ''), h.at
-FROM projects p
-JOIN project_history h ON h.project = p.project
+FROM targets p
+JOIN public.project_history h ON h.project = p.project
 WHERE h.seq <= $3 AND h.repo_id IS NOT NULL
 ORDER BY h.project, h.seq, h.kind = 'new_newest';
 
 -- name: freshness-maintainer-pairs
 -- The (project, repository) pairs a maintainer maintains.
-SELECT project, repo_id FROM project_maintainers WHERE maintainer_id = $1;
+SELECT project, repo_id FROM public.project_maintainers WHERE maintainer_id = $1;
+
+-- name: snapshots-repository-history
+-- A repository's last $2 snapshot rows, newest first (the dashboard's
+-- chart).
+SELECT batch_id, at, num_packages, num_newest, num_outdated
+FROM public.repositories_history WHERE repo_id = $1
+ORDER BY seq DESC LIMIT $2;
