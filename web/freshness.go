@@ -280,35 +280,30 @@ func summarize(repo string, lags []float64, pending int) FreshnessRow {
 
 // apiRepositoryFreshness serves a repository's freshness (?days=N).
 func (s *Server) apiRepositoryFreshness(ctx context.Context, r *http.Request, c Checkpoint) ([]byte, string, error) {
-	days, err := intParam(r.URL.Query(), "days", DefaultFreshnessDays, 1, 3650)
-	if err != nil {
-		return nil, "", err
-	}
 	repo, err := s.store.repository(ctx, r.PathValue("name"))
 	if err != nil {
 		return nil, "", err
 	}
-	f, err := ReadFreshness(ctx, s.store.db, FreshnessParams{Days: days, RepoID: &repo.ID})
-	if err != nil {
-		return nil, "", err
-	}
-	return jsonBody(c, struct {
-		Freshness Freshness `json:"freshness"`
-	}{f})
+	return s.freshness(ctx, r, c, FreshnessParams{RepoID: &repo.ID})
 }
 
 // apiMaintainerFreshness serves a maintainer's freshness (?days=N): per
 // repository and in total, over the pairs they maintain.
 func (s *Server) apiMaintainerFreshness(ctx context.Context, r *http.Request, c Checkpoint) ([]byte, string, error) {
-	days, err := intParam(r.URL.Query(), "days", DefaultFreshnessDays, 1, 3650)
-	if err != nil {
-		return nil, "", err
-	}
 	m, err := s.store.maintainer(ctx, r.PathValue("email"))
 	if err != nil {
 		return nil, "", err
 	}
-	f, err := ReadFreshness(ctx, s.store.db, FreshnessParams{Days: days, MaintainerID: &m.ID})
+	return s.freshness(ctx, r, c, FreshnessParams{MaintainerID: &m.ID})
+}
+
+// freshness answers with the figures p selects, over the request's window.
+func (s *Server) freshness(ctx context.Context, r *http.Request, c Checkpoint, p FreshnessParams) ([]byte, string, error) {
+	var err error
+	if p.Days, err = intParam(r.URL.Query(), "days", DefaultFreshnessDays, 1, 3650); err != nil {
+		return nil, "", err
+	}
+	f, err := ReadFreshness(ctx, s.store.db, p)
 	if err != nil {
 		return nil, "", err
 	}
