@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -65,7 +66,9 @@ type Freshness struct {
 	Days  int       `json:"days"`
 	From  time.Time `json:"from"`
 	Until time.Time `json:"until"`
-	// Targets counts the new newest versions of the window.
+	// Targets counts the new newest versions of the window (of the
+	// projects read: a maintainer's, or those the repository ever had,
+	// when the read is limited to one).
 	Targets int `json:"targets"`
 	// Repositories are the rows per repository (those with a sample or a
 	// pending version), by name; Total pools their samples.
@@ -98,7 +101,7 @@ func ReadFreshness(ctx context.Context, db *pgxpool.Pool, p FreshnessParams) (Fr
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read only
 	var upto int64
 	err = tx.QueryRow(ctx, dlsql.Query("freshness-window"), projections.HistoryName).Scan(&out.Until, &upto)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return out, nil
 	}
 	if err != nil {
@@ -148,38 +151,42 @@ func ReadFreshness(ctx context.Context, db *pgxpool.Pool, p FreshnessParams) (Fr
 		}
 	}
 
+	key := func(e historyEntry) []byte { return version.SchemeKey(schemes[e.repo], e.version) }
+	pending := map[int32]int{}
+	lags := map[int32][]float64{}
+	// One project's entries at a time, as they stream in (in project
+	// order): a window over a whole catalog is never held in memory.
+	var project []historyEntry
+	flush := func() {
+		if len(project) == 0 {
+			return
+		}
+		out.Targets += catchUps(project, key, out.From, func(repo int32, lag time.Duration, caught bool) {
+			switch {
+			case keep != nil && !keep(project[0].project, repo):
+			case caught:
+				lags[repo] = append(lags[repo], lag.Seconds())
+			default:
+				pending[repo]++
+			}
+		})
+		project = project[:0]
+	}
 	rows, err = tx.Query(ctx, dlsql.Query("freshness-entries"), out.From, out.Until, upto, p.MaintainerID, p.RepoID)
 	if err != nil {
 		return out, fmt.Errorf("web: freshness: %w", err)
 	}
-	var entries []historyEntry
 	var e historyEntry
 	if _, err := pgx.ForEachRow(rows, []any{&e.project, &e.repo, &e.kind, &e.version, &e.at}, func() error {
-		entries = append(entries, e)
+		if len(project) > 0 && project[0].project != e.project {
+			flush()
+		}
+		project = append(project, e)
 		return nil
 	}); err != nil {
 		return out, fmt.Errorf("web: freshness: history: %w", err)
 	}
-	key := func(e historyEntry) []byte { return version.SchemeKey(schemes[e.repo], e.version) }
-	pending := map[int32]int{}
-	lags := map[int32][]float64{}
-	for from := 0; from < len(entries); {
-		to := from + 1
-		for to < len(entries) && entries[to].project == entries[from].project {
-			to++
-		}
-		out.Targets += catchUps(entries[from:to], key, out.From, func(repo int32, lag time.Duration, caught bool) {
-			if keep != nil && !keep(entries[from].project, repo) {
-				return
-			}
-			if caught {
-				lags[repo] = append(lags[repo], lag.Seconds())
-			} else {
-				pending[repo]++
-			}
-		})
-		from = to
-	}
+	flush()
 	var all []float64
 	for repo := range names {
 		if len(lags[repo]) == 0 && pending[repo] == 0 {
