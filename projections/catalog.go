@@ -35,6 +35,7 @@ var (
 			expected: "expect-project-maintainers", scope: byPair},
 		{name: "project_links", keys: []string{"project", "repo_id", "link_id"}, values: []string{"refcount"},
 			expected: "expect-project-links", scope: byLinkedPair},
+		projectCategories,
 	}
 	// On the delta path only projects is recomputed per key; the others
 	// move by counter differences (applyLevel2). expect-* define them all,
@@ -52,6 +53,7 @@ var (
 			expected: "expect-maintainers", scope: "t.id IN (SELECT id FROM t_maintainers)"},
 		{name: "links", keys: []string{"id"}, orphans: true, values: []string{"url", "refcount"},
 			expected: "expect-links", scope: "t.id IN (SELECT id FROM t_links)"},
+		categoryProjects, repositoryCategories,
 	}
 	// Kept by counter deltas on the delta path; defined in full for the audit.
 	// The related projects (applyRelated) follow in the audit's and
@@ -193,6 +195,9 @@ func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), err
 	if err := applyRelated(ctx, tx, sch); err != nil {
 		return nil, err
 	}
+	if err := applyCategories(ctx, tx, sch); err != nil {
+		return nil, err
+	}
 
 	repoIDs := make([]int32, 0, len(seen))
 	times := make([]time.Time, 0, len(seen))
@@ -208,6 +213,9 @@ func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), err
 		return nil, err
 	}
 	statsFrom(ctx).add("statistics", n, n)
+	if err := c.snapshot(ctx, tx, page); err != nil {
+		return nil, err
+	}
 	return func() {
 		c.maintainers.commit(mPending)
 		c.links.commit(lPending)

@@ -1,7 +1,9 @@
 // Package projections keeps derived tables current from the changelog:
-// the catalog (repositories, projects, maintainers, links, their binding
-// tables with reference counts, statistics, and package statuses) and the
-// history of every project.
+// the catalog (repositories, projects, maintainers, links, categories,
+// their binding tables with reference counts, statistics, and package
+// statuses; and, as history, snapshots of the repositories' counts and the
+// statistics after each batch: snapshots.go) and the history of every
+// project.
 //
 // # Delta and full are one definition
 //

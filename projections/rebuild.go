@@ -575,6 +575,12 @@ func (b *rebuilder) trySwap(ctx context.Context) error {
 		restore()
 		return err
 	}
+	if b.catalog {
+		if err := snapshotAt(ctx, tx, newCP); err != nil { // see Catalog.snapshot
+			restore()
+			return err
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
 		restore()
 		return err

@@ -43,6 +43,7 @@ func churn(step int) map[string][]events.Package {
 				pkg.Links = append(pkg.Links, events.Link{Kind: "homepage",
 					URL: fmt.Sprintf("%s://www.Group%d.example/", []string{"http", "https"}[i%2], (i/3+step)%3)})
 			}
+			pkg.Category = []string{"", "libs", "devel", "net"}[(i+step+r)%4]
 			pkg.Normalize()
 			pkgs = append(pkgs, pkg)
 		}

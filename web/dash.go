@@ -213,9 +213,14 @@ func (s *Server) pageRepository(ctx context.Context, r *http.Request) (string, a
 	if err != nil {
 		return "", nil, err
 	}
+	snaps, err := s.store.repositoryHistory(ctx, repo.ID, 100)
+	if err != nil {
+		return "", nil, err
+	}
 	return "repository.html", struct {
 		Repository Repository
 		Outdated   ProjectsPage
 		History    []HistoryEntry
-	}{repo, outdated, h}, nil
+		Chart      template.HTML
+	}{repo, outdated, h, snapshotChart(snaps)}, nil
 }

@@ -4,7 +4,8 @@
 // mounts beside the replication endpoints of package replay.
 //
 // It only reads. Its store runs the queries of sql/queries/web.sql (and
-// the one dynamic list query built in list.go) on a pool opened with
+// the one dynamic list query built in list.go, and the freshness and
+// snapshot reads of sql/queries/extras.sql) on a pool opened with
 // [OpenReadOnly], under the deltalog_reader role of migration 007, which
 // may SELECT the read tables and nothing else: a bug here cannot write.
 //
@@ -22,4 +23,11 @@
 // Feed entries are history rows, and a history row is named by the
 // changelog seq that caused it and its kind: the same change has the same
 // entry id on every poll, after every rebuild and on every follower.
+//
+// # Freshness
+//
+// How long repositories take to pick up a project's newest version is
+// computed at read time from project_history (freshness.go: the
+// definition, the window, what counts as pending), for the API and for
+// `deltalog report freshness`.
 package web

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -107,6 +108,15 @@ func TestProjectsPlansUseIndexes(t *testing.T) {
 	q("web-history-repository", 7, int64(1)<<62, 50)
 	q("web-batches", 30)
 	q("web-audit-runs", 10)
+	// Freshness over a window of a day (the catalog's history is all of
+	// now: none in it), of every project, a maintainer's, a repository's.
+	day := time.Now().Add(-24 * time.Hour)
+	q("freshness-window", projections.HistoryName)
+	q("freshness-maintainer-pairs", 42)
+	q("snapshots-repository-history", 7, 100)
+	for name, args := range map[string][]any{"": {nil, nil}, " maintainer": {42, nil}, " repository": {nil, 7}} {
+		plans["freshness-entries"+name] = plan{dlsql.Query("freshness-entries"), append([]any{day.Add(-24 * time.Hour), day, int64(1) << 62}, args...)}
+	}
 
 	// The search's trigram index must not serve the catalog's lookups of
 	// projects by name (a page's o_projects, its UPDATE of projects): it

@@ -164,6 +164,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/projects", s.polled(s.apiProjects))
 	s.mux.HandleFunc("GET /api/v1/repository/{name}", s.polled(s.apiRepository))
 	s.mux.HandleFunc("GET /api/v1/maintainer/{email}", s.polled(s.apiMaintainer))
+	s.mux.HandleFunc("GET /api/v1/repository/{name}/freshness", s.polled(s.apiRepositoryFreshness))
+	s.mux.HandleFunc("GET /api/v1/maintainer/{email}/freshness", s.polled(s.apiMaintainerFreshness))
 	s.mux.HandleFunc("GET /api/v1/statistics", s.polled(s.apiStatistics))
 
 	s.mux.HandleFunc("GET /feeds/project/{name}", s.polled(s.feedProject))

@@ -182,7 +182,7 @@ func TestREADMEUsageLines(t *testing.T) {
 		"--from nats://HOST:PORT": "nats://127.0.0.1:4222", "--db FOLLOWER_URL": "postgres:///follower",
 		"--out DIR": filepath.Join(dir, "gen"), "--packages N": "200", "--repos N": "2", "--seed N": "7", "--gen G": "1",
 		"--rate R": "0.1", "--reps N": "1", "--debian DIR": dir, "--pypi FILE": snapshot,
-		"--duration DURATION": "30s", "--kill-every DURATION": "2s", "--restart-every DURATION": "10s", "--home DIR": dir,
+		"--days N": "30", "--duration DURATION": "30s", "--kill-every DURATION": "2s", "--restart-every DURATION": "10s", "--home DIR": dir,
 	}
 	url := dbtest.NewURL(t)
 	home := filepath.Join(dir, "home") // db status|stop|url look at it, and find no cluster

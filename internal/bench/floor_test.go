@@ -140,6 +140,7 @@ func TestFloorAmplification(t *testing.T) {
 		"project_repositories": 1, "project_maintainers": 1, "project_links": 0, "maintainer_repositories": 1,
 		"projects": 1, "maintainers": 1, "links": 0, "repositories": 1, "statistics": 0, "history_versions": 2,
 		"related_urls": 0, "project_related": 0,
+		"project_categories": 0, "category_projects": 0, "repository_categories": 0,
 	}, changed)
 	require.Equal(t, int64(8), s.Changed)
 	for i, run := range runs {

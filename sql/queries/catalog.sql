@@ -42,7 +42,7 @@ CREATE TEMP TABLE IF NOT EXISTS t_moved (project text, newest_key bytea) ON COMM
 CREATE TEMP TABLE IF NOT EXISTS t_emails (email text) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS t_urls (url text) ON COMMIT DELETE ROWS;
 -- The page's input (catalog-scope-packages).
-CREATE TEMP TABLE IF NOT EXISTS page_packages (project text, repo_id integer, version text, version_key bytea,
+CREATE TEMP TABLE IF NOT EXISTS page_packages (project text, repo_id integer, version text, version_key bytea, category text,
     maintainers jsonb, links jsonb) ON COMMIT DELETE ROWS;
 CREATE INDEX IF NOT EXISTS page_packages_pair ON page_packages (project, repo_id);
 CREATE TEMP TABLE IF NOT EXISTS page_maintainer_ids (email text, id integer) ON COMMIT DELETE ROWS;
@@ -77,6 +77,17 @@ CREATE TEMP TABLE IF NOT EXISTS o_maintainers (LIKE n_maintainers) ON COMMIT DEL
 CREATE TEMP TABLE IF NOT EXISTS d_links (id integer, d_refcount integer) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS n_links (id integer, url text, refcount integer, orphaned boolean) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS o_links (LIKE n_links) ON COMMIT DELETE ROWS;
+-- Categories (sql/queries/extras.sql).
+CREATE TEMP TABLE IF NOT EXISTS n_project_categories (project text, repo_id integer, category text,
+    num_packages integer) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS o_project_categories (LIKE n_project_categories) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS d_categories (project text, repo_id integer, category text, d_packages integer,
+    d_projects integer) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS n_category_projects (category text, project text, refcount integer) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS o_category_projects (LIKE n_category_projects) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS n_repository_categories (repo_id integer, category text, num_projects integer,
+    num_packages integer) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS o_repository_categories (LIKE n_repository_categories) ON COMMIT DELETE ROWS;
 -- Related projects (sql/queries/related.sql).
 CREATE TEMP TABLE IF NOT EXISTS d_related (project text, url text) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS n_related_urls (url text, num_projects integer) ON COMMIT DELETE ROWS;
@@ -126,8 +137,8 @@ ANALYZE t_pairs;
 -- small copy instead of making random lookups in the whole table each
 -- time. Only the columns the definitions read are copied (a definition
 -- reading another fails loudly on the delta path).
-INSERT INTO page_packages (project, repo_id, version, version_key, maintainers, links)
-SELECT p.project, p.repo_id, p.version, p.version_key, p.maintainers, p.links
+INSERT INTO page_packages (project, repo_id, version, version_key, category, maintainers, links)
+SELECT p.project, p.repo_id, p.version, p.version_key, p.category, p.maintainers, p.links
 FROM public.packages p JOIN t_pairs t ON t.repo_id = p.repo_id AND t.project = p.project;
 ANALYZE page_packages (project, repo_id, version, version_key); -- not the jsonb: slow, and unused
 -- Likewise the ids of the emails and URLs these packages carry (see
