@@ -17,6 +17,10 @@ type TableStats struct {
 	// Changed counts the rows actually written: inserted, updated or
 	// deleted. Rederived ÷ Changed is the page's amplification on the table.
 	Changed int64 `json:"changed"`
+	// Seconds is the time of the page's statements on the table (or, for
+	// the scope's statements, under the query's name): each table's share
+	// of a page.
+	Seconds float64 `json:"seconds"`
 }
 
 // PageStats describes one page a projection applied: the events (After, To],
@@ -63,6 +67,7 @@ func (s *StatsSum) Add(p PageStats) {
 		sum := s.tables[name]
 		sum.Rederived += t.Rederived
 		sum.Changed += t.Changed
+		sum.Seconds += t.Seconds
 		s.tables[name] = sum
 	}
 }
@@ -91,6 +96,19 @@ func (s *PageStats) add(table string, rederived, changed int64) {
 	t := s.Tables[table]
 	t.Rederived += rederived
 	t.Changed += changed
+	s.Tables[table] = t
+}
+
+// addTime counts the time of a statement on a table.
+func (s *PageStats) addTime(table string, d time.Duration) {
+	if s == nil {
+		return
+	}
+	if s.Tables == nil {
+		s.Tables = map[string]TableStats{}
+	}
+	t := s.Tables[table]
+	t.Seconds += d.Seconds()
 	s.Tables[table] = t
 }
 

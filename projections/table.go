@@ -116,6 +116,7 @@ func timedRows(ctx context.Context, tx pgx.Tx, what, sql string, args ...any) (i
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", what, err)
 	}
+	statsFrom(ctx).addTime(what, time.Since(start))
 	if l := loggerFrom(ctx); l.Enabled(ctx, slog.LevelDebug) {
 		first, _, _ := strings.Cut(strings.TrimSpace(sql), "\n")
 		l.DebugContext(ctx, "statement", "what", what, "rows", tag.RowsAffected(),

@@ -87,6 +87,10 @@ func TestRunEndToEnd(t *testing.T) {
 		require.Positive(t, f.StateRows, name)
 		require.Positive(t, f.Changed, name)
 		require.GreaterOrEqual(t, f.Amplification(), 1.0, name)
+		// The tables the delta path wrote took time in its statements.
+		for _, table := range []string{"project_repositories", "projects", "repositories"} {
+			require.Positive(t, f.StatementSeconds[table], "%s: %s", name, table)
+		}
 		for table, td := range f.Tables {
 			require.Equal(t, td.Changed, td.Written, "%s: %s: the projections wrote exactly the rows that changed", name, table)
 		}

@@ -93,6 +93,10 @@ type Floor struct {
 	Written   int64                 `json:"written"`
 	StateRows int64                 `json:"state_rows"`
 	Tables    map[string]TableDelta `json:"tables"`
+	// StatementSeconds is the time of the delta path's statements per
+	// derived table (the scope's under their queries' names), the mean of
+	// a run: each table's share of the projections' database time.
+	StatementSeconds map[string]float64 `json:"statement_seconds,omitempty"`
 }
 
 // Amplification is Rederived ÷ Changed (NaN when nothing changed).
@@ -374,6 +378,12 @@ func (fl *Floor) measured(runs []map[string]projections.TableStats) {
 		return
 	}
 	n := int64(len(runs))
+	fl.StatementSeconds = map[string]float64{}
+	for _, r := range runs {
+		for name, t := range r {
+			fl.StatementSeconds[name] += t.Seconds / float64(n)
+		}
+	}
 	for name, t := range fl.Tables {
 		var sum projections.TableStats
 		for _, r := range runs {

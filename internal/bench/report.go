@@ -1,8 +1,10 @@
 package bench
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -309,9 +311,38 @@ func writeCases(w io.Writer, cases []Case) error {
 		if f := c.Floor; f != nil {
 			fmt.Fprintf(w, "  %s: floor writes %d derived rows (and %d of packagesets and packages); the delta path re-derived %d and wrote %d a run\n",
 				c.Name, f.Changed, f.StateRows, f.Rederived, f.Written)
+			if line := statementShares(f.StatementSeconds); line != "" {
+				fmt.Fprintf(w, "  %s: projections' statement time by table: %s\n", c.Name, line)
+			}
 		}
 	}
 	return nil
+}
+
+// statementShares renders each table's share of the statements' time,
+// largest first: the eight largest, the rest summed.
+func statementShares(secs map[string]float64) string {
+	var total float64
+	for _, v := range secs {
+		total += v
+	}
+	if total <= 0 {
+		return ""
+	}
+	names := slices.SortedFunc(maps.Keys(secs), func(a, b string) int { return cmp.Compare(secs[b], secs[a]) })
+	var parts []string
+	var rest float64
+	for i, n := range names {
+		if i < 8 {
+			parts = append(parts, fmt.Sprintf("%s %.0f%%", n, 100*secs[n]/total))
+		} else {
+			rest += secs[n]
+		}
+	}
+	if rest > 0 {
+		parts = append(parts, fmt.Sprintf("%d others %.0f%%", len(names)-8, 100*rest/total))
+	}
+	return fmt.Sprintf("%s (of %s)", strings.Join(parts, ", "), dur(total))
 }
 
 // pad left-aligns s in a right-aligned tabwriter column.
