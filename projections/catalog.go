@@ -54,14 +54,15 @@ var (
 			expected: "expect-links", scope: "t.id IN (SELECT id FROM t_links)"},
 	}
 	// Kept by counter deltas on the delta path; defined in full for the audit.
-	catalogTotals = []table{
+	// The problems (problems.go) come last: they read every level.
+	catalogTotals = slices.Concat([]table{
 		{name: "repositories", keys: []string{"id"},
 			values:   []string{"name", "num_packages", "num_projects", "num_maintainers", "num_newest", "num_outdated", "last_updated"},
 			expected: "expect-repositories", scope: "true"},
 		{name: "statistics", keys: []string{"singleton"},
 			values:   []string{"num_packages", "num_projects", "num_maintainers", "num_repos", "num_links"},
 			expected: "expect-statistics", scope: "true"},
-	}
+	}, problemTables)
 )
 
 // CatalogConfig configures the catalog projection.
@@ -186,6 +187,9 @@ func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), err
 		return nil, err
 	}
 	if err := applyLevel2(ctx, tx, sch); err != nil {
+		return nil, err
+	}
+	if err := applyProblems(ctx, tx, sch); err != nil {
 		return nil, err
 	}
 
