@@ -215,9 +215,14 @@ func (s *Server) pageRepository(ctx context.Context, r *http.Request) (string, a
 	if err != nil {
 		return "", nil, err
 	}
+	problems, err := s.store.problemCounts(ctx, "web-repository-problem-counts", repo.ID)
+	if err != nil {
+		return "", nil, err
+	}
 	return "repository.html", struct {
 		Repository Repository
 		Outdated   ProjectsPage
 		History    []HistoryEntry
-	}{repo, outdated, h}, nil
+		Problems   []ProblemCount
+	}{repo, outdated, h, problems}, nil
 }

@@ -184,3 +184,54 @@ SELECT maintainer_id, kind, d FROM d_maintainer_problems
 ON CONFLICT (maintainer_id, kind) DO UPDATE SET num_problems = t.num_problems + excluded.num_problems;
 DELETE FROM /* TEMPLATE: schema */maintainer_problems t
 USING d_maintainer_problems d WHERE d.maintainer_id = t.maintainer_id AND d.kind = t.kind AND t.num_problems = 0;
+
+-- ---- the read side (package web, cmd report problems) ----
+
+-- name: web-repository-problems
+-- A page of a repository's problems in key order after the cursor ($2
+-- project, $3 name, $4 kind; empty strings: from the start), of kind $5
+-- (empty: every kind): a range of problems_repo.
+SELECT p.project, p.name, p.kind, p.data, p.maintainers
+FROM public.problems p
+WHERE p.repo_id = $1 AND (p.project, p.name, p.kind) > ($2, $3, $4) AND ($5 = '' OR p.kind = $5)
+ORDER BY p.project, p.name, p.kind
+LIMIT $6;
+
+-- name: web-repository-problem-counts
+SELECT kind, num_problems FROM public.repository_problems WHERE repo_id = $1;
+
+-- name: web-maintainer-problem-counts
+SELECT kind, num_problems FROM public.maintainer_problems WHERE maintainer_id = $1;
+
+-- name: report-problems
+-- The counts of each kind per repository ($1: one repository's name, or
+-- empty for all of them).
+SELECT r.name, x.kind, x.num_problems
+FROM public.repository_problems x
+JOIN public.repositories r ON r.id = x.repo_id
+WHERE $1 = '' OR r.name = $1
+ORDER BY r.name, x.kind;
+
+-- name: report-problems-maintainers
+-- The $2 maintainers with the most problems (in repository $1, or in all
+-- when empty), with their counts by kind.
+WITH m AS (
+    SELECT x.maintainer_id, sum(x.num_problems) AS total, jsonb_object_agg(x.kind, x.num_problems) AS kinds
+    FROM public.maintainer_problems x
+    WHERE $1 = ''
+    GROUP BY x.maintainer_id
+    UNION ALL
+    SELECT m.id, sum(k.n), jsonb_object_agg(k.kind, k.n)
+    FROM (SELECT e.email, p.kind, count(*) AS n
+          FROM public.problems p
+          JOIN public.repositories r ON r.id = p.repo_id AND r.name = $1
+          CROSS JOIN LATERAL unnest(p.maintainers) e (email)
+          GROUP BY 1, 2) k
+    JOIN public.maintainers m ON m.email = k.email
+    WHERE $1 <> ''
+    GROUP BY m.id
+)
+SELECT mt.email, m.total, m.kinds
+FROM m JOIN public.maintainers mt ON mt.id = m.maintainer_id
+ORDER BY m.total DESC, mt.email
+LIMIT $2;
