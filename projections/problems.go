@@ -2,10 +2,13 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"maps"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/deltalog/deltalog/changelog"
 	dlsql "github.com/deltalog/deltalog/sql"
 )
 
@@ -56,4 +59,87 @@ func applyProblems(ctx context.Context, tx pgx.Tx, sch dlsql.Schemas) error {
 		statsFrom(ctx).add(tb.name, n, n)
 	}
 	return nil
+}
+
+// ProblemReportOpts selects a problems report.
+type ProblemReportOpts struct {
+	// Repo limits the report to one repository (empty: all).
+	Repo string
+	// TopMaintainers is how many maintainers to list, most problems
+	// first. Default 10.
+	TopMaintainers int
+}
+
+// ProblemReport is the counts of each kind of problem per repository and
+// the maintainers with the most problems.
+type ProblemReport struct {
+	Repositories []ProblemCounts `json:"repositories"`
+	Maintainers  []ProblemCounts `json:"maintainers"`
+}
+
+// ProblemCounts is what one repository or maintainer (Name) has: the
+// count of each kind (every kind present, zeros included) and their sum.
+type ProblemCounts struct {
+	Name   string         `json:"name"`
+	Total  int            `json:"total"`
+	Counts map[string]int `json:"counts"`
+}
+
+// ErrNoRepository is returned for a report of a repository the catalog
+// does not hold.
+var ErrNoRepository = errors.New("projections: no such repository")
+
+// ReadProblemReport reads the report from the counts the catalog keeps
+// (a repository's maintainers from its problems rows).
+func ReadProblemReport(ctx context.Context, q changelog.Querier, opts ProblemReportOpts) (ProblemReport, error) {
+	if opts.TopMaintainers <= 0 {
+		opts.TopMaintainers = 10
+	}
+	rep := ProblemReport{Repositories: []ProblemCounts{}, Maintainers: []ProblemCounts{}}
+	rows, err := q.Query(ctx, dlsql.Query("report-problems-repositories"), opts.Repo)
+	if err != nil {
+		return rep, fmt.Errorf("problems report: %w", err)
+	}
+	var c ProblemCounts
+	var kind string
+	var num int
+	if _, err := pgx.ForEachRow(rows, []any{&c.Name, &kind, &num}, func() error {
+		if n := len(rep.Repositories); n == 0 || rep.Repositories[n-1].Name != c.Name {
+			rep.Repositories = append(rep.Repositories, newProblemCounts(c.Name))
+		}
+		if kind != "" {
+			r := &rep.Repositories[len(rep.Repositories)-1]
+			r.Counts[kind] += num
+			r.Total += num
+		}
+		return nil
+	}); err != nil {
+		return rep, fmt.Errorf("problems report: %w", err)
+	}
+	if opts.Repo != "" && len(rep.Repositories) == 0 {
+		return rep, fmt.Errorf("%w: %q", ErrNoRepository, opts.Repo)
+	}
+	rows, err = q.Query(ctx, dlsql.Query("report-problems-maintainers"), opts.Repo, opts.TopMaintainers)
+	if err != nil {
+		return rep, fmt.Errorf("problems report: %w", err)
+	}
+	var counts map[string]int
+	if _, err := pgx.ForEachRow(rows, []any{&c.Name, &c.Total, &counts}, func() error {
+		m := newProblemCounts(c.Name)
+		m.Total = c.Total
+		maps.Copy(m.Counts, counts)
+		rep.Maintainers = append(rep.Maintainers, m)
+		return nil
+	}); err != nil {
+		return rep, fmt.Errorf("problems report: %w", err)
+	}
+	return rep, nil
+}
+
+func newProblemCounts(name string) ProblemCounts {
+	c := ProblemCounts{Name: name, Counts: map[string]int{}}
+	for _, k := range ProblemKinds {
+		c.Counts[k] = 0
+	}
+	return c
 }

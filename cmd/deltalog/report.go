@@ -13,7 +13,6 @@ func newReportCmd(e *env) *cobra.Command {
 		Short: "Print what the catalog derives: problems, related projects, freshness",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand()
-	_ = e
+	cmd.AddCommand(newReportProblemsCmd(e))
 	return cmd
 }

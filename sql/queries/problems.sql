@@ -203,12 +203,13 @@ SELECT kind, num_problems FROM public.repository_problems WHERE repo_id = $1;
 -- name: web-maintainer-problem-counts
 SELECT kind, num_problems FROM public.maintainer_problems WHERE maintainer_id = $1;
 
--- name: report-problems
+-- name: report-problems-repositories
 -- The counts of each kind per repository ($1: one repository's name, or
--- empty for all of them).
-SELECT r.name, x.kind, x.num_problems
-FROM public.repository_problems x
-JOIN public.repositories r ON r.id = x.repo_id
+-- empty for all of them); a repository without problems has one row of
+-- kind ''.
+SELECT r.name, coalesce(x.kind, ''), coalesce(x.num_problems, 0)
+FROM public.repositories r
+LEFT JOIN public.repository_problems x ON x.repo_id = r.id
 WHERE $1 = '' OR r.name = $1
 ORDER BY r.name, x.kind;
 
@@ -216,12 +217,12 @@ ORDER BY r.name, x.kind;
 -- The $2 maintainers with the most problems (in repository $1, or in all
 -- when empty), with their counts by kind.
 WITH m AS (
-    SELECT x.maintainer_id, sum(x.num_problems) AS total, jsonb_object_agg(x.kind, x.num_problems) AS kinds
+    SELECT x.maintainer_id, sum(x.num_problems)::bigint AS total, jsonb_object_agg(x.kind, x.num_problems) AS kinds
     FROM public.maintainer_problems x
     WHERE $1 = ''
     GROUP BY x.maintainer_id
     UNION ALL
-    SELECT m.id, sum(k.n), jsonb_object_agg(k.kind, k.n)
+    SELECT m.id, sum(k.n)::bigint, jsonb_object_agg(k.kind, k.n)
     FROM (SELECT e.email, p.kind, count(*) AS n
           FROM public.problems p
           JOIN public.repositories r ON r.id = p.repo_id AND r.name = $1
