@@ -85,11 +85,21 @@ WHERE EXISTS (
           WHERE https_host(o.url) = h.host AND NOT o.orphaned))
 ON CONFLICT DO NOTHING;
 ANALYZE t_problem_pairs;
--- The definition's input: the packages of those pairs.
+-- The definition's input: the packages of those pairs, and the ids of
+-- their maintainers' emails (the catalog's pg_temp.maintainer_ids holds
+-- those of its own pairs: the others are added, found by index from a
+-- small analyzed list, as catalog-scope-packages finds them).
 CREATE TEMP TABLE problem_packages ON COMMIT DROP AS
 SELECT p.repo_id, p.project, p.name, p.version, p.version_key, p.maintainers, p.links
 FROM public.packages p JOIN t_problem_pairs t ON t.repo_id = p.repo_id AND t.project = p.project;
 ANALYZE pg_temp.problem_packages (repo_id, project, name, version, version_key);
+CREATE TEMP TABLE t_problem_emails ON COMMIT DROP AS
+SELECT DISTINCT e ->> 'email' AS email FROM pg_temp.problem_packages p, jsonb_array_elements(p.maintainers) e
+EXCEPT SELECT email FROM pg_temp.maintainer_ids;
+ANALYZE t_problem_emails;
+INSERT INTO pg_temp.maintainer_ids
+SELECT m.email, m.id FROM /* TEMPLATE: schema */maintainers m JOIN t_problem_emails t ON t.email = m.email;
+ANALYZE pg_temp.maintainer_ids;
 
 -- name: expect-problems
 -- A package (repository, project, name; several packages of one name are
@@ -140,7 +150,7 @@ WITH pk AS (
            coalesce(array_agg(DISTINCT m.email ORDER BY m.email) FILTER (WHERE m.email IS NOT NULL), '{}') AS maintainers
     FROM /* TEMPLATE: input */problem_packages p
     LEFT JOIN LATERAL jsonb_array_elements(p.maintainers) e ON true
-    LEFT JOIN /* TEMPLATE: levels */maintainers m ON m.email = e ->> 'email'
+    LEFT JOIN /* TEMPLATE: input */maintainer_ids m ON m.email = e ->> 'email'
     GROUP BY p.project, p.repo_id, p.name
 )
 SELECT f.project, f.repo_id, f.name, f.kind, (array_agg(f.data ORDER BY f.data))[1] AS data, pm.maintainers
@@ -168,12 +178,15 @@ CREATE TEMP TABLE d_repository_problems ON COMMIT DROP AS
 SELECT repo_id, kind, sum(d)::integer AS d
 FROM (SELECT repo_id, kind, 1 AS d FROM n_problems UNION ALL SELECT repo_id, kind, -1 FROM o_problems) x
 GROUP BY 1, 2 HAVING sum(d) <> 0;
-CREATE TEMP TABLE d_maintainer_problems ON COMMIT DROP AS
-SELECT m.id AS maintainer_id, x.kind, sum(x.d)::integer AS d
+CREATE TEMP TABLE t_problem_counts ON COMMIT DROP AS
+SELECT e.email, x.kind, sum(x.d)::integer AS d
 FROM (SELECT kind, maintainers, 1 AS d FROM n_problems UNION ALL SELECT kind, maintainers, -1 FROM o_problems) x
 CROSS JOIN LATERAL unnest(x.maintainers) e (email)
-JOIN /* TEMPLATE: schema */maintainers m ON m.email = e.email
 GROUP BY 1, 2 HAVING sum(x.d) <> 0;
+ANALYZE t_problem_counts;
+CREATE TEMP TABLE d_maintainer_problems ON COMMIT DROP AS
+SELECT m.id AS maintainer_id, c.kind, c.d
+FROM t_problem_counts c JOIN /* TEMPLATE: schema */maintainers m ON m.email = c.email;
 INSERT INTO /* TEMPLATE: schema */repository_problems AS t (repo_id, kind, num_problems)
 SELECT repo_id, kind, d FROM d_repository_problems
 ON CONFLICT (repo_id, kind) DO UPDATE SET num_problems = t.num_problems + excluded.num_problems;
