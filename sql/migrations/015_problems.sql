@@ -9,8 +9,12 @@
 -- definition of the version_unparsed problem, the same as version.Parses
 -- in Go (a test holds them together against dpkg and over fuzzed input).
 -- Go's strings.TrimSpace trims Unicode white space: problem_trim does the same.
+-- None of these functions is STRICT: PostgreSQL inlines a SQL function
+-- into the query that calls it only if it is not, or if its body is
+-- strict too (CASE, AND, OR are not), and a call that is not inlined
+-- costs ten times the work.
 CREATE FUNCTION problem_trim(v text) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN btrim(v, E' \t\n\x0b\f\r' || chr(133) || chr(160) || chr(5760) || chr(8192) || chr(8193) || chr(8194)
     || chr(8195) || chr(8196) || chr(8197) || chr(8198) || chr(8199) || chr(8200) || chr(8201) || chr(8202)
     || chr(8232) || chr(8233) || chr(8239) || chr(8287) || chr(12288));
@@ -18,7 +22,7 @@ RETURN btrim(v, E' \t\n\x0b\f\r' || chr(133) || chr(160) || chr(5760) || chr(819
 -- dpkg's epoch is read by C's strtol (leading white space, a sign) and must
 -- lie in [0, INT_MAX].
 CREATE FUNCTION problem_debian_epoch(e text) RETURNS boolean
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN e !~ '^[ \t\n\x0b\f\r]*[+-]?[0-9]+$' THEN false
             ELSE ltrim(substring(e FROM '[0-9]+$'), '0') = ''
               OR (e !~ '-' AND (length(ltrim(substring(e FROM '[0-9]+$'), '0')) < 10
@@ -27,7 +31,7 @@ RETURN CASE WHEN e !~ '^[ \t\n\x0b\f\r]*[+-]?[0-9]+$' THEN false
        END;
 
 CREATE FUNCTION problem_debian_parses(v text) RETURNS boolean
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN btrim(v, E' \t') <> '' AND btrim(v, E' \t') !~ '[ \t]'
    AND CASE WHEN strpos(btrim(v, E' \t'), ':') > 0
             THEN problem_debian_epoch(split_part(btrim(v, E' \t'), ':', 1))
@@ -40,7 +44,7 @@ RETURN btrim(v, E' \t') <> '' AND btrim(v, E' \t') !~ '[ \t]'
 -- does: ASCII case, and the two non-ASCII letters that fold to ASCII ones
 -- (U+017F to s, U+212A to k).
 CREATE FUNCTION problem_pep440_parses(v text) RETURNS boolean
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN lower(translate(problem_trim(v), chr(383) || chr(8490), 'sk') COLLATE "C") ~ (
     '^v?(?:[0-9]+!)?[0-9]+(?:\.[0-9]+)*'
     '(?:[-_.]?(?:alpha|a|beta|b|preview|pre|c|rc)[-_.]?(?:[0-9]+)?)?'
@@ -49,12 +53,12 @@ RETURN lower(translate(problem_trim(v), chr(383) || chr(8490), 'sk') COLLATE "C"
     '(?:\+[a-z0-9]+(?:[-_.][a-z0-9]+)*)?$');
 
 CREATE FUNCTION problem_semver_parses(v text) RETURNS boolean
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN problem_trim(v)
     ~ '^=?v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$';
 
 CREATE FUNCTION version_parses(scheme text, version text) RETURNS boolean
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE scheme
     WHEN 'debian' THEN problem_debian_parses(version)
     WHEN 'pypi' THEN problem_pep440_parses(version)
@@ -65,23 +69,25 @@ END;
 
 -- A URL's host, lower-cased, without user information and port.
 CREATE FUNCTION url_host(url text) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN lower(substring(url FROM '^[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#@]*@)?([^/?#:]*)'));
 
--- A package's homepage: the least of its homepage links (one, in practice).
+-- A package's homepage: the least of its homepage links (one, in
+-- practice), which is the first, as a package's links are stored in
+-- canonical order (events.Package.Normalize: by kind, then URL).
 CREATE FUNCTION package_homepage(links jsonb) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-RETURN (SELECT min(e ->> 'url') FROM jsonb_array_elements(links) e WHERE e ->> 'kind' = 'homepage');
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN jsonb_path_query_first(links, '$[*] ? (@.kind == "homepage").url') #>> '{}';
 
 -- The host of an https URL, NULL for any other.
 CREATE FUNCTION https_host(url text) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN url ~* '^https://' THEN url_host(url) END;
 
 -- The host of a package's homepage when it is served over http, NULL
 -- otherwise.
 CREATE FUNCTION http_homepage_host(links jsonb) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE WHEN package_homepage(links) ~* '^http://' THEN url_host(package_homepage(links)) END;
 
 -- The delta path finds the packages whose homepage_http problem moves when

@@ -187,6 +187,7 @@ ANALYZE t_problem_counts;
 CREATE TEMP TABLE d_maintainer_problems ON COMMIT DROP AS
 SELECT m.id AS maintainer_id, c.kind, c.d
 FROM t_problem_counts c JOIN /* TEMPLATE: schema */maintainers m ON m.email = c.email;
+ANALYZE d_repository_problems, d_maintainer_problems;
 INSERT INTO /* TEMPLATE: schema */repository_problems AS t (repo_id, kind, num_problems)
 SELECT repo_id, kind, d FROM d_repository_problems
 ON CONFLICT (repo_id, kind) DO UPDATE SET num_problems = t.num_problems + excluded.num_problems;
