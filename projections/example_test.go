@@ -33,7 +33,7 @@ func ExampleTables() {
 		fmt.Println(name, projections.Tables()[name])
 	}
 	// Output:
-	// catalog [project_repositories project_maintainers project_links maintainer_repositories projects maintainers links repositories statistics]
+	// catalog [project_repositories project_maintainers project_links maintainer_repositories projects maintainers links repositories statistics problems repository_problems maintainer_problems]
 	// history [history_versions project_history]
 }
 

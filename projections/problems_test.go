@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/deltalog/deltalog/changelog"
@@ -31,37 +32,29 @@ func pkg(project, ver, homepage, maint string) events.Package {
 // problemRows lists the problems as "repo project/name kind data [emails]".
 func problemRows(t *testing.T, f *fixture) []string {
 	t.Helper()
-	rows, err := f.pool.Query(context.Background(), `
+	return texts(t, f, `
 		SELECT r.name || ' ' || p.project || '/' || p.name || ' ' || p.kind || ' ' || p.data::text || ' ' || p.maintainers::text
 		FROM problems p JOIN repos r ON r.id = p.repo_id ORDER BY 1`)
-	require.NoError(t, err)
-	var out []string
-	for rows.Next() {
-		var s string
-		require.NoError(t, rows.Scan(&s))
-		out = append(out, s)
-	}
-	require.NoError(t, rows.Err())
-	return out
 }
 
 // problemCounts is repository_problems and maintainer_problems as
 // "repo kind n" and "email kind n".
 func problemCounts(t *testing.T, f *fixture) []string {
 	t.Helper()
-	rows, err := f.pool.Query(context.Background(), `
+	return texts(t, f, `
 		SELECT r.name || ' ' || x.kind || ' ' || x.num_problems FROM repository_problems x JOIN repos r ON r.id = x.repo_id
 		UNION ALL
 		SELECT m.email || ' ' || x.kind || ' ' || x.num_problems FROM maintainer_problems x JOIN maintainers m ON m.id = x.maintainer_id
 		ORDER BY 1`)
+}
+
+// texts runs a query of one text column and returns its rows.
+func texts(t *testing.T, f *fixture, sql string) []string {
+	t.Helper()
+	rows, err := f.pool.Query(context.Background(), sql)
 	require.NoError(t, err)
-	var out []string
-	for rows.Next() {
-		var s string
-		require.NoError(t, rows.Scan(&s))
-		out = append(out, s)
-	}
-	require.NoError(t, rows.Err())
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
 	return out
 }
 
