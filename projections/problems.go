@@ -40,14 +40,18 @@ var ProblemKinds = []string{"no_homepage", "homepage_http", "homepage_shared", "
 // reach, found through indexes) are re-derived by the definition, and the
 // counts move by the differences of their rows.
 func applyProblems(ctx context.Context, tx pgx.Tx, sch dlsql.Schemas) error {
-	if err := timedExec(ctx, tx, "problems", dlsql.Render("problems-scope", sch)); err != nil {
-		return err
+	for _, q := range []string{"problems-plan-by-index", "problems-scope"} {
+		if err := timedExec(ctx, tx, "problems", dlsql.Render(q, sch)); err != nil {
+			return err
+		}
 	}
 	if err := problemTables[0].sync(ctx, tx, sch); err != nil {
 		return err
 	}
-	if err := timedExec(ctx, tx, "problems", dlsql.Render("problems-counts-delta", sch)); err != nil {
-		return err
+	for _, q := range []string{"problems-counts-delta", "problems-plan-default"} {
+		if err := timedExec(ctx, tx, "problems", dlsql.Render(q, sch)); err != nil {
+			return err
+		}
 	}
 	// Every row of the differences moves a count: re-derived and changed
 	// are the same rows.
