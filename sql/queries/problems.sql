@@ -101,17 +101,14 @@ INSERT INTO pg_temp.maintainer_ids
 SELECT m.email, m.id FROM /* TEMPLATE: schema */maintainers m JOIN t_problem_emails t ON t.email = m.email;
 ANALYZE pg_temp.maintainer_ids;
 
--- name: problems-plan-by-index
--- The delta path plans its statements with sequential scans of the live
--- tables priced out: each reads a page's worth of rows through indexes,
--- and a fresh catalog's first pages would otherwise be planned with the
--- statistics of empty tables (a nested loop over a sequential scan of
--- project_links for every package: minutes for one page of 34k pairs).
--- Temporary tables, which have no index, are scanned all the same.
-SET LOCAL enable_seqscan = off;
-
--- name: problems-plan-default
-SET LOCAL enable_seqscan TO DEFAULT;
+-- name: problems-analyze-levels
+-- A large page (a fresh catalog's first ones) analyzes the levels the
+-- definition reads before it runs: their statistics may still be those of
+-- empty tables, with which the planner loops over a whole index for every
+-- package (minutes for a page of 20k pairs). ANALYZE in the page's
+-- transaction samples the rows it wrote.
+ANALYZE /* TEMPLATE: schema */links, /* TEMPLATE: schema */project_links, /* TEMPLATE: schema */projects,
+        /* TEMPLATE: schema */project_repositories;
 
 -- name: expect-problems
 -- A package (repository, project, name; several packages of one name are
