@@ -82,7 +82,7 @@ func TestAuditNamesCorruptedRowsAndRepairs(t *testing.T) {
 	ctx := context.Background()
 	rep := audit(t, f, projections.AuditOpts{Record: true, Source: "test"})
 	require.Equal(t, projections.OutcomeConsistent, rep.Outcome, "%+v", rep.Failed())
-	require.Len(t, rep.Checks, 7+1+14+1, "state and changelog, identities, catalog tables, history_versions")
+	require.Len(t, rep.Checks, 7+1+17+1, "state and changelog, identities, catalog tables, history_versions")
 	before := digest(t, f.pool)
 
 	var nID int64

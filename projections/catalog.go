@@ -56,8 +56,8 @@ var (
 		categoryProjects, repositoryCategories,
 	}
 	// Kept by counter deltas on the delta path; defined in full for the audit.
-	// The related projects (applyRelated) follow in the audit's and
-	// rebuilds' lists.
+	// The related projects (applyRelated) and the problems (problems.go,
+	// last: they read every level) follow in the audit's and rebuilds' lists.
 	catalogTotals = slices.Concat([]table{
 		{name: "repositories", keys: []string{"id"},
 			values:   []string{"name", "num_packages", "num_projects", "num_maintainers", "num_newest", "num_outdated", "last_updated"},
@@ -65,7 +65,7 @@ var (
 		{name: "statistics", keys: []string{"singleton"},
 			values:   []string{"num_packages", "num_projects", "num_maintainers", "num_repos", "num_links"},
 			expected: "expect-statistics", scope: "true"},
-	}, relatedTables)
+	}, relatedTables, problemTables)
 )
 
 // CatalogConfig configures the catalog projection.
@@ -196,6 +196,9 @@ func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), err
 		return nil, err
 	}
 	if err := applyCategories(ctx, tx, sch); err != nil {
+		return nil, err
+	}
+	if err := applyProblems(ctx, tx, sch); err != nil {
 		return nil, err
 	}
 

@@ -23,7 +23,12 @@
 // from those bindings; finally repository totals and global statistics,
 // which the delta path moves by the differences between old and new
 // binding rows rather than re-aggregating (that would cost a repository's
-// size, not the change's).
+// size, not the change's). Last come the problems of packages
+// (sql/queries/problems.sql), which read every level below: their pairs in
+// scope are the page's and those whose problems other projects' changes
+// reach (a URL gaining or losing its second project, an https link to a
+// host coming or going, a repository of the project gaining or losing the
+// newest), found through indexes.
 //
 // # Every table named with its schema
 //

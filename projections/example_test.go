@@ -33,7 +33,7 @@ func ExampleTables() {
 		fmt.Println(name, projections.Tables()[name])
 	}
 	// Output:
-	// catalog [project_repositories project_maintainers project_links project_categories maintainer_repositories projects maintainers links category_projects repository_categories repositories statistics related_urls project_related]
+	// catalog [project_repositories project_maintainers project_links project_categories maintainer_repositories projects maintainers links category_projects repository_categories repositories statistics related_urls project_related problems repository_problems maintainer_problems]
 	// history [history_versions project_history project_redirects]
 }
 

@@ -45,7 +45,7 @@ func TestLevel1ByRepository(t *testing.T) {
 	// re-derived, though foo is in four repositories.
 	state["r4"] = []events.Package{p("foo", "foo", "1.0", "a@x")}
 	st := apply("catch up", "r4")
-	require.Equal(t, projections.TableStats{Rederived: 1, Changed: 1}, st["project_repositories"])
+	require.Equal(t, projections.TableStats{Rederived: 1, Changed: 1}, counts(st["project_repositories"]))
 	require.Zero(t, st["project_links"].Rederived, "a version bump moves no link")
 	require.Equal(t, int64(1), count(t, f.pool, `SELECT num_newest FROM repositories WHERE name = 'r4'`))
 
@@ -53,13 +53,13 @@ func TestLevel1ByRepository(t *testing.T) {
 	// their newest package and are re-derived with (foo, r2).
 	state["r2"] = []events.Package{p("foo", "foo", "1.1", "a@x")}
 	st = apply("new newest", "r2")
-	require.Equal(t, projections.TableStats{Rederived: 4, Changed: 4}, st["project_repositories"])
+	require.Equal(t, projections.TableStats{Rederived: 4, Changed: 4}, counts(st["project_repositories"]))
 	require.Equal(t, int64(3), count(t, f.pool, `SELECT num_updates FROM projects WHERE name = 'foo'`))
 
 	// Moved down: the newest goes away; the pairs at 1.0 become newest again.
 	state["r2"] = []events.Package{p("foo", "foo", "0.8", "a@x")}
 	st = apply("newest gone", "r2")
-	require.Equal(t, projections.TableStats{Rederived: 4, Changed: 4}, st["project_repositories"])
+	require.Equal(t, projections.TableStats{Rederived: 4, Changed: 4}, counts(st["project_repositories"]))
 	require.Equal(t, "1.0", str(t, f, `SELECT newest_version FROM projects WHERE name = 'foo'`))
 
 	// Spelling only: r3 spells the newest 1.00 (equal key): its pair and the
@@ -107,5 +107,11 @@ func str(t *testing.T, f *fixture, sql string) string {
 	t.Helper()
 	var s string
 	require.NoError(t, f.pool.QueryRow(context.Background(), sql).Scan(&s))
+	return s
+}
+
+// counts is s without its time, which no test can know.
+func counts(s projections.TableStats) projections.TableStats {
+	s.Seconds = 0
 	return s
 }

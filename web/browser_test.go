@@ -114,6 +114,15 @@ func TestDashboardInBrowser(t *testing.T) {
 	require.Contains(t, text("#maintainer-repositories"), "deb")
 	page := screenshot()
 
+	// The repository page shows its problems by kind: deb's foo is behind
+	// reg's, the only other repository with it.
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.Search(`//table[@id="maintainer-repositories"]//a[text()="deb"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#problems")),
+	))
+	require.Regexp(t, `outdated_alone\s+1`, text("#problems"))
+	require.Regexp(t, `no_homepage\s+0`, text("#problems"))
+
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "dashboard.png"), dashboard, 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "maintainer.png"), page, 0o644))

@@ -217,10 +217,15 @@ func (s *Server) pageRepository(ctx context.Context, r *http.Request) (string, a
 	if err != nil {
 		return "", nil, err
 	}
+	problems, err := s.store.problemCounts(ctx, "web-repository-problem-counts", repo.ID)
+	if err != nil {
+		return "", nil, err
+	}
 	return "repository.html", struct {
 		Repository Repository
 		Outdated   ProjectsPage
 		History    []HistoryEntry
 		Chart      template.HTML
-	}{repo, outdated, h, snapshotChart(snaps)}, nil
+		Problems   []ProblemCount
+	}{repo, outdated, h, snapshotChart(snaps), problems}, nil
 }

@@ -163,6 +163,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/project/{name}/history", s.polled(s.apiHistory))
 	s.mux.HandleFunc("GET /api/v1/projects", s.polled(s.apiProjects))
 	s.mux.HandleFunc("GET /api/v1/repository/{name}", s.polled(s.apiRepository))
+	s.mux.HandleFunc("GET /api/v1/repository/{name}/problems", s.polled(s.apiRepositoryProblems))
+	s.mux.HandleFunc("GET /api/v1/maintainer/{email}/problems", s.polled(s.apiMaintainerProblems))
 	s.mux.HandleFunc("GET /api/v1/maintainer/{email}", s.polled(s.apiMaintainer))
 	s.mux.HandleFunc("GET /api/v1/repository/{name}/freshness", s.polled(s.apiRepositoryFreshness))
 	s.mux.HandleFunc("GET /api/v1/maintainer/{email}/freshness", s.polled(s.apiMaintainerFreshness))

@@ -13,6 +13,6 @@ func newReportCmd(e *env) *cobra.Command {
 		Short: "Print what the catalog derives: problems, related projects, freshness",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newReportRelatedCmd(e), newReportFreshnessCmd(e))
+	cmd.AddCommand(newReportProblemsCmd(e), newReportRelatedCmd(e), newReportFreshnessCmd(e))
 	return cmd
 }

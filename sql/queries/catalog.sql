@@ -49,6 +49,8 @@ CREATE TEMP TABLE IF NOT EXISTS page_maintainer_ids (email text, id integer) ON 
 CREATE INDEX IF NOT EXISTS page_maintainer_ids_email ON page_maintainer_ids (email);
 CREATE TEMP TABLE IF NOT EXISTS page_link_ids (url text, id integer) ON COMMIT DELETE ROWS;
 CREATE INDEX IF NOT EXISTS page_link_ids_url ON page_link_ids (url);
+CREATE TEMP TABLE IF NOT EXISTS page_problem_packages (repo_id integer, project text, name text, version text,
+    version_key bytea, maintainers jsonb, links jsonb) ON COMMIT DELETE ROWS;
 -- n_ and o_: the rows of a table's keys in scope after and before the page
 -- (the columns its description lists: keys, values, orphaned).
 CREATE TEMP TABLE IF NOT EXISTS n_project_repositories (project text, repo_id integer, num_packages integer,
@@ -88,6 +90,10 @@ CREATE TEMP TABLE IF NOT EXISTS o_category_projects (LIKE n_category_projects) O
 CREATE TEMP TABLE IF NOT EXISTS n_repository_categories (repo_id integer, category text, num_projects integer,
     num_packages integer) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS o_repository_categories (LIKE n_repository_categories) ON COMMIT DELETE ROWS;
+-- Problems (sql/queries/problems.sql).
+CREATE TEMP TABLE IF NOT EXISTS n_problems (project text, repo_id integer, name text, kind text, data jsonb,
+    maintainers text[]) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS o_problems (LIKE n_problems) ON COMMIT DELETE ROWS;
 -- Related projects (sql/queries/related.sql).
 CREATE TEMP TABLE IF NOT EXISTS d_related (project text, url text) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS n_related_urls (url text, num_projects integer) ON COMMIT DELETE ROWS;
