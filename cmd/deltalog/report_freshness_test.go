@@ -2,14 +2,11 @@ package main
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/deltalog/deltalog/internal/pg/dbtest"
 	"github.com/deltalog/deltalog/web"
 )
 
@@ -18,15 +15,7 @@ import (
 // up foo 1.0, and is pending in ra) and bar at 2.0 (bar 2.1 pending in rb).
 func TestReportFreshness(t *testing.T) {
 	t.Parallel()
-	url := dbtest.NewURL(t)
-	dir := t.TempDir()
-	a, b := filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")
-	require.NoError(t, os.WriteFile(a, []byte(snapshotA), 0o644))
-	require.NoError(t, os.WriteFile(b, []byte(snapshotB), 0o644))
-	for _, u := range [][]string{{"--repo", "ra", a}, {"--repo", "rb", b}} {
-		out, code := cli(t, url, append([]string{"update", "--format", "jsonl", "--project"}, u...)...)
-		require.Zero(t, code, out)
-	}
+	url := twoRepositories(t)
 	out, code := cli(t, url, "report", "freshness", "--days", "7")
 	require.Zero(t, code, out)
 	require.Contains(t, out, "new newest versions first seen in the 7 days to ")

@@ -16,15 +16,7 @@ import (
 // two repositories: plain text, --json, --repo, and an unknown repository.
 func TestReportProblems(t *testing.T) {
 	t.Parallel()
-	url := dbtest.NewURL(t)
-	dir := t.TempDir()
-	a, b := filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")
-	require.NoError(t, os.WriteFile(a, []byte(snapshotA), 0o644))
-	require.NoError(t, os.WriteFile(b, []byte(snapshotB), 0o644))
-	for _, u := range [][]string{{"--repo", "ra", a}, {"--repo", "rb", b}} {
-		out, code := cli(t, url, append([]string{"update", "--format", "jsonl", "--project"}, u...)...)
-		require.Zero(t, code, out)
-	}
+	url := twoRepositories(t)
 
 	// ra: libfoo, bar and baz have no homepage; foo's two packages are
 	// behind rb's foo, the only other repository with it. rb: neither
@@ -56,4 +48,21 @@ d@x                  1             0               0                0           
 	out, code = cli(t, url, "report", "problems", "--repo", "nope")
 	require.NotZero(t, code)
 	require.Contains(t, out, `no such repository: "nope"`)
+}
+
+// twoRepositories loads snapshotA as repository ra and snapshotB as rb,
+// with projections, into a new database, and returns its URL: the catalog
+// the report tests read.
+func twoRepositories(t *testing.T) string {
+	t.Helper()
+	url := dbtest.NewURL(t)
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b.jsonl")
+	require.NoError(t, os.WriteFile(a, []byte(snapshotA), 0o644))
+	require.NoError(t, os.WriteFile(b, []byte(snapshotB), 0o644))
+	for _, u := range [][]string{{"--repo", "ra", a}, {"--repo", "rb", b}} {
+		out, code := cli(t, url, append([]string{"update", "--format", "jsonl", "--project"}, u...)...)
+		require.Zero(t, code, out)
+	}
+	return url
 }
