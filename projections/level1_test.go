@@ -7,7 +7,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/deltalog/deltalog/events"
-	"github.com/deltalog/deltalog/internal/input/version"
 	"github.com/deltalog/deltalog/projections"
 )
 
@@ -21,7 +20,6 @@ func TestLevel1ByRepository(t *testing.T) {
 	t.Parallel()
 	counter := &projections.StatsSum{Only: projections.CatalogName}
 	f := setupRunner(t, projections.Config{PageSize: 100, MaxRetries: 1, RebuildLag: -1, PageFunc: counter.Add})
-	ctx := context.Background()
 	repos := []string{"r1", "r2", "r3", "r4"}
 	// foo is in every repository at 1.0 (r4 behind at 0.9), bar in r1 only.
 	state := map[string][]events.Package{
@@ -32,11 +30,7 @@ func TestLevel1ByRepository(t *testing.T) {
 	}
 	apply := func(step string, changed ...string) map[string]projections.TableStats {
 		t.Helper()
-		for _, r := range changed {
-			f.update(t, r, version.SchemeGeneric, state[r])
-		}
-		require.NoError(t, f.runner.Run(ctx, false), step)
-		verifyClean(t, f.pool)
+		f.step(t, step, state, nil, changed...)
 		return counter.Take()
 	}
 	apply("initial", repos...)

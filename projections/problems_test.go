@@ -67,7 +67,6 @@ func TestProblemsAppearAndDisappear(t *testing.T) {
 	t.Parallel()
 	counter := &projections.StatsSum{Only: projections.CatalogName}
 	f := setupRunner(t, projections.Config{PageSize: 100, MaxRetries: 1, RebuildLag: -1, PageFunc: counter.Add})
-	ctx := context.Background()
 	state := map[string][]events.Package{
 		// a: http homepage on h.example, no https link there yet. c: a
 		// homepage of its own. e: outdated in r1, newest in r2.
@@ -80,11 +79,7 @@ func TestProblemsAppearAndDisappear(t *testing.T) {
 		"r3": version.SchemeGeneric, "deb": version.SchemeDebian}
 	apply := func(step string, repos ...string) []string {
 		t.Helper()
-		for _, r := range repos {
-			f.update(t, r, schemes[r], state[r])
-		}
-		require.NoError(t, f.runner.Run(ctx, false), step)
-		verifyClean(t, f.pool)
+		f.step(t, step, state, schemes, repos...)
 		return problemRows(t, f)
 	}
 	require.Equal(t, []string{`r1 e/e outdated_alone {"version": "1.0"} {n@x}`}, apply("initial", "r1", "r2", "r3"))

@@ -1,6 +1,7 @@
 package projections_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -90,6 +91,18 @@ func (f *fixture) update(t *testing.T, repo string, scheme version.Scheme, pkgs 
 	})
 	require.NoError(t, err)
 	return res
+}
+
+// step updates each of repos to its snapshot in state (generic versions
+// unless schemes names another), runs the projections to the head and
+// requires every derived table to equal its recomputation.
+func (f *fixture) step(t *testing.T, name string, state map[string][]events.Package, schemes map[string]version.Scheme, repos ...string) {
+	t.Helper()
+	for _, r := range repos {
+		f.update(t, r, cmp.Or(schemes[r], version.SchemeGeneric), state[r])
+	}
+	require.NoError(t, f.runner.Run(context.Background(), false), name)
+	verifyClean(t, f.pool)
 }
 
 // verifyClean runs the from-scratch recomputation and requires every table

@@ -123,11 +123,7 @@ func TestRelatedProjects(t *testing.T) {
 	}
 	apply := func(step string, repos ...string) map[string]projections.TableStats {
 		t.Helper()
-		for _, r := range repos {
-			f.update(t, r, version.SchemeGeneric, state[r])
-		}
-		require.NoError(t, f.runner.Run(ctx, false), step)
-		verifyClean(t, f.pool)
+		f.step(t, step, state, nil, repos...)
 		return counter.Take()
 	}
 	apply("initial", "r", "s")
