@@ -170,11 +170,21 @@ func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), err
 		return nil, fmt.Errorf("resolving links: %w", err)
 	}
 
+	// The scratch tables live as long as the connection: declared by its
+	// first page, they cost later pages one probe.
+	var declared bool
+	if err := tx.QueryRow(ctx, dlsql.Query("catalog-scope-declared")).Scan(&declared); err != nil {
+		return nil, fmt.Errorf("catalog-scope-declared: %w", err)
+	}
+	if !declared {
+		if err := timedExec(ctx, tx, "catalog-scope", dlsql.Render("catalog-scope", sch)); err != nil {
+			return nil, err
+		}
+	}
 	steps := []struct {
 		query string
 		args  []any
 	}{
-		{"catalog-scope", nil},
 		{"catalog-scope-pairs", []any{projects, repos, links}},
 		// The newest versions are read before the page's copy of packages.
 		{"catalog-newest", nil},

@@ -94,12 +94,27 @@ CREATE TEMP TABLE IF NOT EXISTS o_repository_categories (LIKE n_repository_categ
 CREATE TEMP TABLE IF NOT EXISTS n_problems (project text, repo_id integer, name text, kind text, data jsonb,
     maintainers text[]) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS o_problems (LIKE n_problems) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS t_problem_pairs (project text, repo_id integer, PRIMARY KEY (project, repo_id)) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS t_problem_links (project text, link_id integer, gained boolean) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS t_problem_emails (email text) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS t_problem_counts (email text, kind text, d integer) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS d_repository_problems (repo_id integer, kind text, d integer) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS d_maintainer_problems (maintainer_id integer, kind text, d integer) ON COMMIT DELETE ROWS;
 -- Related projects (sql/queries/related.sql).
 CREATE TEMP TABLE IF NOT EXISTS d_related (project text, url text) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS n_related_urls (url text, num_projects integer) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS o_related_urls (LIKE n_related_urls) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS n_project_related (project text, related text, weight integer) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS o_project_related (LIKE n_project_related) ON COMMIT DELETE ROWS;
+-- Declared last: its presence says the session has every table above
+-- (catalog-scope-declared), since they are created in one transaction.
+CREATE TEMP TABLE IF NOT EXISTS catalog_scope_declared () ON COMMIT DELETE ROWS;
+
+-- name: catalog-scope-declared
+-- Whether this session has declared the scratch tables already: a page
+-- then skips catalog-scope, some fifty statements. A page that failed
+-- rolled its declarations back with it, and this says false again.
+SELECT to_regclass('pg_temp.catalog_scope_declared') IS NOT NULL;
 
 -- name: catalog-scope-pairs
 -- The (project, repository) pairs a page touched: $1 projects, $2 their

@@ -20,7 +20,6 @@
 --     a live https link came or went, when that changed whether the host
 --     has one (found by the index on http_homepage_host).
 -- Every lookup goes by an index from the page's own rows.
-CREATE TEMP TABLE t_problem_pairs (project text, repo_id integer, PRIMARY KEY (project, repo_id)) ON COMMIT DROP;
 INSERT INTO t_problem_pairs SELECT project, repo_id FROM t_pairs;
 INSERT INTO t_problem_pairs
 SELECT pr.project, pr.repo_id
@@ -33,7 +32,7 @@ FROM (
 JOIN /* TEMPLATE: schema */project_repositories pr ON pr.project = x.project
 WHERE pr.num_outdated > 0
 ON CONFLICT DO NOTHING;
-CREATE TEMP TABLE t_problem_links ON COMMIT DROP AS
+INSERT INTO t_problem_links (project, link_id, gained)
 SELECT c.project, c.link_id, c.gained
 FROM (
     SELECT coalesce(n.project, o.project) AS project, coalesce(n.link_id, o.link_id) AS link_id,
@@ -71,7 +70,10 @@ FROM (
     FROM n_links n JOIN o_links o ON o.id = n.id
     WHERE n.orphaned <> o.orphaned AND https_host(n.url) IS NOT NULL
 ) h
-JOIN public.packages p ON http_homepage_host(p.links) = h.host
+-- Per host, by the index (a join would be costed for any host and hash
+-- every package's homepage; OFFSET 0 keeps the lookup per host).
+CROSS JOIN LATERAL (
+    SELECT p.project, p.repo_id FROM public.packages p WHERE http_homepage_host(p.links) = h.host OFFSET 0) p
 WHERE EXISTS (
           SELECT 1 FROM /* TEMPLATE: schema */links l
           WHERE https_host(l.url) = h.host AND NOT l.orphaned)
@@ -93,7 +95,7 @@ INSERT INTO page_problem_packages (repo_id, project, name, version, version_key,
 SELECT p.repo_id, p.project, p.name, p.version, p.version_key, p.maintainers, p.links
 FROM public.packages p JOIN t_problem_pairs t ON t.repo_id = p.repo_id AND t.project = p.project;
 ANALYZE page_problem_packages (repo_id, project, name, version, version_key);
-CREATE TEMP TABLE t_problem_emails ON COMMIT DROP AS
+INSERT INTO t_problem_emails (email)
 SELECT DISTINCT e ->> 'email' AS email FROM page_problem_packages p, jsonb_array_elements(p.maintainers) e
 EXCEPT SELECT email FROM page_maintainer_ids;
 ANALYZE t_problem_emails;
@@ -141,7 +143,10 @@ WITH pk AS (
     UNION ALL
     SELECT p.project, p.repo_id, p.name, 'homepage_shared', jsonb_build_object('homepage', p.homepage)
     FROM pk p JOIN /* TEMPLATE: levels */links l ON l.url = p.homepage
-    WHERE EXISTS (SELECT 1 FROM /* TEMPLATE: levels */project_links pl WHERE pl.link_id = l.id AND pl.project <> p.project)
+    -- Another project before or after it: two probes of project_links_link
+    -- (link, project), not a walk over the link's rows of this project.
+    WHERE EXISTS (SELECT 1 FROM /* TEMPLATE: levels */project_links pl WHERE pl.link_id = l.id AND pl.project < p.project)
+       OR EXISTS (SELECT 1 FROM /* TEMPLATE: levels */project_links pl WHERE pl.link_id = l.id AND pl.project > p.project)
     UNION ALL
     SELECT p.project, p.repo_id, p.name, 'version_unparsed', jsonb_build_object('version', p.version, 'scheme', r.version_scheme)
     FROM pk p JOIN public.repos r ON r.id = p.repo_id
@@ -183,17 +188,17 @@ GROUP BY m.id, p.kind
 -- The counts move by the differences between the problems rows of the
 -- pairs in scope after (n_problems) and before (o_problems): a row that
 -- stayed cancels out, and no count is re-aggregated on this path.
-CREATE TEMP TABLE d_repository_problems ON COMMIT DROP AS
+INSERT INTO d_repository_problems (repo_id, kind, d)
 SELECT repo_id, kind, sum(d)::integer AS d
 FROM (SELECT repo_id, kind, 1 AS d FROM n_problems UNION ALL SELECT repo_id, kind, -1 FROM o_problems) x
 GROUP BY 1, 2 HAVING sum(d) <> 0;
-CREATE TEMP TABLE t_problem_counts ON COMMIT DROP AS
+INSERT INTO t_problem_counts (email, kind, d)
 SELECT e.email, x.kind, sum(x.d)::integer AS d
 FROM (SELECT kind, maintainers, 1 AS d FROM n_problems UNION ALL SELECT kind, maintainers, -1 FROM o_problems) x
 CROSS JOIN LATERAL unnest(x.maintainers) e (email)
 GROUP BY 1, 2 HAVING sum(x.d) <> 0;
 ANALYZE t_problem_counts;
-CREATE TEMP TABLE d_maintainer_problems ON COMMIT DROP AS
+INSERT INTO d_maintainer_problems (maintainer_id, kind, d)
 SELECT m.id AS maintainer_id, c.kind, c.d
 FROM t_problem_counts c JOIN /* TEMPLATE: schema */maintainers m ON m.email = c.email;
 ANALYZE d_repository_problems, d_maintainer_problems;
