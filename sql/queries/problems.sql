@@ -143,10 +143,10 @@ WITH pk AS (
     UNION ALL
     SELECT p.project, p.repo_id, p.name, 'homepage_shared', jsonb_build_object('homepage', p.homepage)
     FROM pk p JOIN /* TEMPLATE: levels */links l ON l.url = p.homepage
-    -- Another project before or after it: two probes of project_links_link
-    -- (link, project), not a walk over the link's rows of this project.
-    WHERE EXISTS (SELECT 1 FROM /* TEMPLATE: levels */project_links pl WHERE pl.link_id = l.id AND pl.project < p.project)
-       OR EXISTS (SELECT 1 FROM /* TEMPLATE: levels */project_links pl WHERE pl.link_id = l.id AND pl.project > p.project)
+    -- A semi-join: hashed in a full recompute (whose levels are scratch
+    -- tables without indexes), an index-only walk of project_links_link
+    -- (link, project) on the delta path.
+    WHERE EXISTS (SELECT 1 FROM /* TEMPLATE: levels */project_links pl WHERE pl.link_id = l.id AND pl.project <> p.project)
     UNION ALL
     SELECT p.project, p.repo_id, p.name, 'version_unparsed', jsonb_build_object('version', p.version, 'scheme', r.version_scheme)
     FROM pk p JOIN public.repos r ON r.id = p.repo_id
