@@ -23,6 +23,11 @@ const maxRelated = 100
 // related returns the related projects of name, the most related first.
 func (s *store) related(ctx context.Context, name string) ([]Related, error) {
 	rows, err := s.db.Query(ctx, dlsql.Query("web-project-related"), name, maxRelated)
+	return scanRelated(rows, err, name)
+}
+
+// scanRelated reads the rows of web-project-related (err is the query's).
+func scanRelated(rows pgx.Rows, err error, name string) ([]Related, error) {
 	if err != nil {
 		return nil, fmt.Errorf("web: related projects of %q: %w", name, err)
 	}
@@ -53,7 +58,26 @@ type projectView struct {
 // be found.
 func (s *store) projectView(ctx context.Context, name string) (projectView, error) {
 	v := projectView{}
-	p, pkgs, err := s.projectPackages(ctx, name)
+	// The project, its packages and its related projects in one round
+	// trip on one connection: under load the lookup's time is round trips
+	// and pool hand-overs, not the queries.
+	b := &pgx.Batch{}
+	b.Queue(dlsql.Query("web-project-packages"), name)
+	b.Queue(dlsql.Query("web-project-related"), name, maxRelated)
+	br := s.db.SendBatch(ctx, b)
+	rows, err := br.Query()
+	p, pkgs, err := scanProjectPackages(rows, err, name)
+	if err == nil {
+		rows, rerr := br.Query()
+		v.Related, err = scanRelated(rows, rerr, name)
+	}
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("web: project %q: %w", name, cerr)
+	}
+	if err == nil {
+		v.Project, v.Packages = p, pkgs
+		return v, nil
+	}
 	if errors.Is(err, ErrNotFound) {
 		var to string
 		if rerr := s.db.QueryRow(ctx, dlsql.Query("web-project-redirect"), name).Scan(&to); rerr != nil {
