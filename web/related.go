@@ -20,12 +20,6 @@ type Related struct {
 // maxRelated bounds a project's related list (most shared URLs first).
 const maxRelated = 100
 
-// related returns the related projects of name, the most related first.
-func (s *store) related(ctx context.Context, name string) ([]Related, error) {
-	rows, err := s.db.Query(ctx, dlsql.Query("web-project-related"), name, maxRelated)
-	return scanRelated(rows, err, name)
-}
-
 // scanRelated reads the rows of web-project-related (err is the query's).
 func scanRelated(rows pgx.Rows, err error, name string) ([]Related, error) {
 	if err != nil {
@@ -57,16 +51,33 @@ type projectView struct {
 // second request, as API clients of catalogs expect a renamed project to
 // be found.
 func (s *store) projectView(ctx context.Context, name string) (projectView, error) {
+	v, err := s.readProjectView(ctx, name)
+	if !errors.Is(err, ErrNotFound) {
+		return v, err
+	}
+	var to string
+	if rerr := s.db.QueryRow(ctx, dlsql.Query("web-project-redirect"), name).Scan(&to); rerr != nil {
+		if errors.Is(rerr, pgx.ErrNoRows) {
+			return v, err
+		}
+		return v, fmt.Errorf("web: redirect of %q: %w", name, rerr)
+	}
+	v, err = s.readProjectView(ctx, to)
+	v.RedirectedFrom = name
+	return v, err
+}
+
+// readProjectView reads the project, its packages and its related projects
+// in one round trip on one connection: under load a lookup's time is round
+// trips and pool hand-overs, not the queries.
+func (s *store) readProjectView(ctx context.Context, name string) (projectView, error) {
 	v := projectView{}
-	// The project, its packages and its related projects in one round
-	// trip on one connection: under load the lookup's time is round trips
-	// and pool hand-overs, not the queries.
 	b := &pgx.Batch{}
 	b.Queue(dlsql.Query("web-project-packages"), name)
 	b.Queue(dlsql.Query("web-project-related"), name, maxRelated)
 	br := s.db.SendBatch(ctx, b)
 	rows, err := br.Query()
-	p, pkgs, err := scanProjectPackages(rows, err, name)
+	v.Project, v.Packages, err = scanProjectPackages(rows, err, name)
 	if err == nil {
 		rows, rerr := br.Query()
 		v.Related, err = scanRelated(rows, rerr, name)
@@ -74,25 +85,8 @@ func (s *store) projectView(ctx context.Context, name string) (projectView, erro
 	if cerr := br.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("web: project %q: %w", name, cerr)
 	}
-	if err == nil {
-		v.Project, v.Packages = p, pkgs
-		return v, nil
-	}
-	if errors.Is(err, ErrNotFound) {
-		var to string
-		if rerr := s.db.QueryRow(ctx, dlsql.Query("web-project-redirect"), name).Scan(&to); rerr != nil {
-			if errors.Is(rerr, pgx.ErrNoRows) {
-				return v, err
-			}
-			return v, fmt.Errorf("web: redirect of %q: %w", name, rerr)
-		}
-		v.RedirectedFrom = name
-		p, pkgs, err = s.projectPackages(ctx, to)
-	}
 	if err != nil {
-		return v, err
+		return projectView{}, err
 	}
-	v.Project, v.Packages = p, pkgs
-	v.Related, err = s.related(ctx, p.Name)
-	return v, err
+	return v, nil
 }

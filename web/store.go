@@ -89,12 +89,6 @@ func (s *store) project(ctx context.Context, name string) (Project, error) {
 	return p, notFound(err, "project %q", name)
 }
 
-// projectPackages returns the project and its packages.
-func (s *store) projectPackages(ctx context.Context, name string) (Project, []Package, error) {
-	rows, err := s.db.Query(ctx, dlsql.Query("web-project-packages"), name)
-	return scanProjectPackages(rows, err, name)
-}
-
 // scanProjectPackages reads the rows of web-project-packages (err is the
 // query's).
 func scanProjectPackages(rows pgx.Rows, err error, name string) (Project, []Package, error) {
