@@ -22,7 +22,8 @@ import (
 // sequence of random snapshots of two repositories (adds, changes,
 // removals, a re-derivation under a new seed), with the snapshot's
 // packages given whole or loaded on demand (UpdateParams.Load, as a
-// spilled read does; the chunked writer drops them after each chunk).
+// spilled read does; the chunked writer drops them after each chunk), and
+// with its rows inserted by COPY (Config.CopyAbove) or as statements.
 func TestChunkedUpdateEqualsWhole(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -34,12 +35,14 @@ func TestChunkedUpdateEqualsWhole(t *testing.T) {
 	}
 	var sides []side
 	for _, s := range []struct {
-		name  string
-		chunk int
-		load  bool
-	}{{"whole", 0, false}, {"chunks of 3", 3, false}, {"chunks of 4, loaded", 4, true}} {
+		name      string
+		chunk     int
+		load      bool
+		copyAbove int
+	}{{"whole", 0, false, 0}, {"chunks of 3", 3, false, 0}, {"chunks of 4, loaded", 4, true, 0},
+		{"whole, every insert by COPY", 0, false, -1}} {
 		pool := dbtest.New(t)
-		u, err := changelog.NewUpdater(pool, changelog.Config{ChunkSets: s.chunk})
+		u, err := changelog.NewUpdater(pool, changelog.Config{ChunkSets: s.chunk, CopyAbove: s.copyAbove})
 		require.NoError(t, err)
 		sides = append(sides, side{s.name, u, pool, s.load})
 	}

@@ -197,7 +197,7 @@ type batchNote struct {
 	reason, actor string // empty unless invalidations or a re-derivation are claimed
 }
 
-func noteBatch(ctx context.Context, tx pgx.Tx, repo StoredRepo, p UpdateParams, c events.Counts, batchID int64) (batchNote, error) {
+func noteBatch(ctx context.Context, tx pgx.Tx, st *Store, repo StoredRepo, p UpdateParams, c events.Counts, batchID int64) (batchNote, error) {
 	n := batchNote{kind: "update"}
 	var reasons, actors []string
 	addActor := func(a string) {
@@ -227,36 +227,43 @@ func noteBatch(ctx context.Context, tx pgx.Tx, repo StoredRepo, p UpdateParams, 
 			addActor(Actor())
 		}
 	}
-	rows, err := tx.Query(ctx, dlsql.Query("invalidations-claim"), repo.ID, batchID)
-	if err != nil {
-		return n, fmt.Errorf("claiming invalidations: %w", err)
-	}
-	var (
-		id                             int64
-		scope, project, reason, author string
-		at                             time.Time
-	)
-	if _, err := pgx.ForEachRow(rows, []any{&id, &scope, &project, &reason, &author, &at}, func() error {
-		what := "invalidate --" + scope
-		switch scope {
-		case "repo":
-			what += " " + p.Repo
-		case "project":
-			what += " " + project
-		case "packageset":
-			what = fmt.Sprintf("invalidate --repo %s --project %s", p.Repo, project)
-		case "audit":
-			what = "audit --repair"
+	// Pending invalidations were read under the repository's lock, which
+	// every invalidation takes: without any, there is nothing to claim.
+	if repo.HasPending {
+		if err := st.Flush(ctx); err != nil {
+			return n, err
 		}
-		r := fmt.Sprintf("%s (#%d, %s)", what, id, at.UTC().Format(time.RFC3339))
-		if reason != "" {
-			r += ": " + reason
+		rows, err := tx.Query(ctx, dlsql.Query("invalidations-claim"), repo.ID, batchID)
+		if err != nil {
+			return n, fmt.Errorf("claiming invalidations: %w", err)
 		}
-		reasons = append(reasons, r)
-		addActor(author)
-		return nil
-	}); err != nil {
-		return n, fmt.Errorf("claiming invalidations: %w", err)
+		var (
+			id                             int64
+			scope, project, reason, author string
+			at                             time.Time
+		)
+		if _, err := pgx.ForEachRow(rows, []any{&id, &scope, &project, &reason, &author, &at}, func() error {
+			what := "invalidate --" + scope
+			switch scope {
+			case "repo":
+				what += " " + p.Repo
+			case "project":
+				what += " " + project
+			case "packageset":
+				what = fmt.Sprintf("invalidate --repo %s --project %s", p.Repo, project)
+			case "audit":
+				what = "audit --repair"
+			}
+			r := fmt.Sprintf("%s (#%d, %s)", what, id, at.UTC().Format(time.RFC3339))
+			if reason != "" {
+				r += ": " + reason
+			}
+			reasons = append(reasons, r)
+			addActor(author)
+			return nil
+		}); err != nil {
+			return n, fmt.Errorf("claiming invalidations: %w", err)
+		}
 	}
 	if len(reasons) > 0 {
 		n.reason, n.actor = strings.Join(reasons, "; "), strings.Join(actors, ", ")

@@ -23,6 +23,7 @@ type DBTX interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	CopyFrom(ctx context.Context, table pgx.Identifier, columns []string, src pgx.CopyFromSource) (int64, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // Store is the one writer of the current state (repos, packages,
@@ -30,13 +31,21 @@ type DBTX interface {
 // and a follower applying a leader's changelog both write through it, so a
 // follower's rows are by construction the rows its leader wrote.
 //
-// A Store works inside the caller's transaction; the caller commits.
+// A Store works inside the caller's transaction; the caller commits, after
+// Flush. Writes are queued and sent with the next read or Flush, in one
+// round trip (see queue): an error of a write can surface there.
 type Store struct {
 	tx DBTX
+	q  queue
+	// copyAbove: see Config.CopyAbove.
+	copyAbove int
 }
 
 // NewStore returns a Store writing through tx.
-func NewStore(tx DBTX) *Store { return &Store{tx: tx} }
+func NewStore(tx DBTX) *Store { return &Store{tx: tx, copyAbove: defaultCopyAbove} }
+
+// Flush sends the queued writes. Call it before committing.
+func (s *Store) Flush(ctx context.Context) error { return s.q.send(ctx, s.tx) }
 
 // RepoState is a repository's state after a batch: its state checksum,
 // sizes, and what its checksums and version keys were computed with.
@@ -58,16 +67,15 @@ type StoredRepo struct {
 	// VersionOrder is the version.OrderVersion its version keys were
 	// computed with (SetRepoState records this code's).
 	VersionOrder int
-	// HasInvalid says packagesets wait to be re-derived.
-	HasInvalid bool
+	// HasInvalid says packagesets wait to be re-derived; HasPending, that
+	// invalidations wait for an update to claim them.
+	HasInvalid, HasPending bool
 }
 
-// LockRepo serializes writers of one repository until the transaction ends.
-func (s *Store) LockRepo(ctx context.Context, name string) error {
-	if _, err := s.tx.Exec(ctx, dlsql.Query("repo-lock"), name); err != nil {
-		return fmt.Errorf("locking repository %s: %w", name, err)
-	}
-	return nil
+// LockRepo serializes writers of one repository until the transaction
+// ends (queued: taken by the next read, Repo's).
+func (s *Store) LockRepo(name string) {
+	s.q.exec("locking repository "+name, dlsql.Query("repo-lock"), name)
 }
 
 // Repo reads a repository's state; a repository that does not exist has
@@ -76,13 +84,21 @@ func (s *Store) Repo(ctx context.Context, name string) (StoredRepo, error) {
 	var r StoredRepo
 	var state, seed int64
 	var buckets []int64
-	err := s.tx.QueryRow(ctx, dlsql.Query("repo-get"), name).
-		Scan(&r.ID, &state, &r.Packages, &r.Packagesets, &seed, &r.HashVersion, &r.Scheme, &r.VersionOrder, &r.HasInvalid, &buckets)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return StoredRepo{}, nil
+	found := false
+	s.q.row("reading repository "+name, func(row pgx.Row) error {
+		err := row.Scan(&r.ID, &state, &r.Packages, &r.Packagesets, &seed, &r.HashVersion, &r.Scheme, &r.VersionOrder,
+			&r.HasInvalid, &r.HasPending, &buckets)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		found = err == nil
+		return err
+	}, dlsql.Query("repo-get"), name)
+	if err := s.Flush(ctx); err != nil {
+		return StoredRepo{}, err
 	}
-	if err != nil {
-		return StoredRepo{}, fmt.Errorf("reading repository %s: %w", name, err)
+	if !found {
+		return StoredRepo{}, nil
 	}
 	r.State, r.Seed, r.Buckets = hashing.State(state), uint64(seed), BucketsOf(buckets)
 	return r, nil
@@ -99,11 +115,9 @@ type CreateRepoParams struct {
 // CreateRepo inserts a repository and returns its id.
 func (s *Store) CreateRepo(ctx context.Context, p CreateRepoParams) (int32, error) {
 	var id int32
-	if err := s.tx.QueryRow(ctx, dlsql.Query("repo-create"), p.Name, int64(p.Seed), p.HashVersion, string(p.Scheme)).
-		Scan(&id); err != nil {
-		return 0, fmt.Errorf("creating repository %s: %w", p.Name, err)
-	}
-	return id, nil
+	s.q.row("creating repository "+p.Name, func(row pgx.Row) error { return row.Scan(&id) },
+		dlsql.Query("repo-create"), p.Name, int64(p.Seed), p.HashVersion, string(p.Scheme))
+	return id, s.Flush(ctx)
 }
 
 // SetRepoStateParams is a repository's state after a batch.
@@ -112,32 +126,30 @@ type SetRepoStateParams struct {
 	RepoState
 }
 
-// SetRepoState writes a repository's state. It records version.OrderVersion
-// as the repository's version order: the Store computes every version key
-// it writes with this code.
-func (s *Store) SetRepoState(ctx context.Context, p SetRepoStateParams) error {
-	if _, err := s.tx.Exec(ctx, dlsql.Query("repo-set-state"), p.RepoID, int64(p.State), p.Packages, p.Packagesets,
-		int64(p.Seed), p.HashVersion, string(p.Scheme), version.OrderVersion, p.Buckets.Int64s()); err != nil {
-		return fmt.Errorf("updating repository state: %w", err)
-	}
-	return nil
+// SetRepoState writes a repository's state (queued). It records
+// version.OrderVersion as the repository's version order: the Store
+// computes every version key it writes with this code.
+func (s *Store) SetRepoState(p SetRepoStateParams) {
+	s.q.exec("updating repository state", dlsql.Query("repo-set-state"), p.RepoID, int64(p.State), p.Packages,
+		p.Packagesets, int64(p.Seed), p.HashVersion, string(p.Scheme), version.OrderVersion, p.Buckets.Int64s())
 }
 
 // GlobalState sums every repository's state checksum.
 func (s *Store) GlobalState(ctx context.Context) (hashing.Sum, error) {
-	return globalState(ctx, s.tx)
+	var states []int64
+	s.q.row("reading global state", func(row pgx.Row) error { return row.Scan(&states) }, dlsql.Query("global-state"))
+	if err := s.Flush(ctx); err != nil {
+		return 0, err
+	}
+	return sumStates(states), nil
 }
 
-func globalState(ctx context.Context, q Querier) (hashing.Sum, error) {
-	var states []int64
-	if err := q.QueryRow(ctx, dlsql.Query("global-state")).Scan(&states); err != nil {
-		return 0, fmt.Errorf("reading global state: %w", err)
-	}
+func sumStates(states []int64) hashing.Sum {
 	var g hashing.State
 	for _, s := range states {
 		g = g.Add(hashing.Sum(s))
 	}
-	return g.Sum(), nil
+	return g.Sum()
 }
 
 // StoredSet is a packageset as stored.
@@ -158,22 +170,16 @@ type PackagesetsParams struct {
 
 // Packagesets reads stored packagesets by project.
 func (s *Store) Packagesets(ctx context.Context, p PackagesetsParams) (map[string]StoredSet, error) {
-	var rows pgx.Rows
-	var err error
+	sql, args := dlsql.Query("packagesets-of-repo"), []any{p.RepoID}
 	switch {
 	case p.Projects != nil:
-		rows, err = s.tx.Query(ctx, dlsql.Query("packagesets-of-projects"), p.RepoID, p.Projects)
+		sql, args = dlsql.Query("packagesets-of-projects"), []any{p.RepoID, p.Projects}
 	case p.Buckets != nil:
 		lo, hi := make([]int32, len(p.Buckets)), make([]int32, len(p.Buckets))
 		for i, r := range p.Buckets {
 			lo[i], hi[i] = int32(r.Lo), int32(r.Hi)
 		}
-		rows, err = s.tx.Query(ctx, dlsql.Query("packagesets-of-buckets"), p.RepoID, lo, hi)
-	default:
-		rows, err = s.tx.Query(ctx, dlsql.Query("packagesets-of-repo"), p.RepoID)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading packagesets: %w", err)
+		sql, args = dlsql.Query("packagesets-of-buckets"), []any{p.RepoID, lo, hi}
 	}
 	out := make(map[string]StoredSet, len(p.Projects))
 	var (
@@ -181,11 +187,15 @@ func (s *Store) Packagesets(ctx context.Context, p PackagesetsParams) (map[strin
 		sum     int64
 		invalid bool
 	)
-	if _, err := pgx.ForEachRow(rows, []any{&project, &sum, &invalid}, func() error {
-		out[project] = StoredSet{Sum: hashing.Sum(sum), Invalid: invalid}
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("reading packagesets: %w", err)
+	s.q.rows("reading packagesets", func(rows pgx.Rows) error {
+		_, err := pgx.ForEachRow(rows, []any{&project, &sum, &invalid}, func() error {
+			out[project] = StoredSet{Sum: hashing.Sum(sum), Invalid: invalid}
+			return nil
+		})
+		return err
+	}, sql, args...)
+	if err := s.Flush(ctx); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -193,6 +203,9 @@ func (s *Store) Packagesets(ctx context.Context, p PackagesetsParams) (map[strin
 // InvalidBuckets returns the buckets of a repository that hold
 // invalidated packagesets.
 func (s *Store) InvalidBuckets(ctx context.Context, repoID int32) ([]uint16, error) {
+	if err := s.Flush(ctx); err != nil {
+		return nil, err
+	}
 	rows, err := s.tx.Query(ctx, dlsql.Query("packagesets-invalid-buckets"), repoID)
 	if err != nil {
 		return nil, fmt.Errorf("reading invalidated packagesets: %w", err)
@@ -232,42 +245,36 @@ func (s *Store) Packages(ctx context.Context, p PackagesParams) (map[string][]St
 		return out, nil
 	}
 	if p.KeysOnly {
-		rows, err := s.tx.Query(ctx, dlsql.Query("package-keys-of-projects"), p.RepoID, p.Projects)
-		if err != nil {
-			return nil, fmt.Errorf("reading packages: %w", err)
-		}
 		var sp StoredPackage
 		var key int64
-		if _, err := pgx.ForEachRow(rows, []any{&sp.Package.Project, &key}, func() error {
-			sp.Key = hashing.Sum(key)
-			out[sp.Package.Project] = append(out[sp.Package.Project], sp)
-			return nil
-		}); err != nil {
-			return nil, fmt.Errorf("reading packages: %w", err)
-		}
-		return out, nil
-	}
-	rows, err := s.tx.Query(ctx, dlsql.Query("packages-of-projects"), p.RepoID, p.Projects)
-	if err != nil {
-		return nil, fmt.Errorf("reading packages: %w", err)
+		s.q.rows("reading packages", func(rows pgx.Rows) error {
+			_, err := pgx.ForEachRow(rows, []any{&sp.Package.Project, &key}, func() error {
+				sp.Key = hashing.Sum(key)
+				out[sp.Package.Project] = append(out[sp.Package.Project], sp)
+				return nil
+			})
+			return err
+		}, dlsql.Query("package-keys-of-projects"), p.RepoID, p.Projects)
+		return out, s.Flush(ctx)
 	}
 	var (
 		key                       int64
 		maintainers, links, extra []byte
 		pkg                       events.Package
 	)
-	if _, err := pgx.ForEachRow(rows, []any{&pkg.Project, &key, &pkg.Name, &pkg.Version, &pkg.Summary, &pkg.Category,
-		&maintainers, &links, &extra}, func() error {
-		sp := StoredPackage{Key: hashing.Sum(key), Package: pkg}
-		if err := decodePackage(&sp.Package, maintainers, links, extra); err != nil {
-			return fmt.Errorf("package %s/%s: %w", pkg.Project, pkg.Name, err)
-		}
-		out[pkg.Project] = append(out[pkg.Project], sp)
-		return nil
-	}); err != nil {
-		return nil, fmt.Errorf("reading packages: %w", err)
-	}
-	return out, nil
+	s.q.rows("reading packages", func(rows pgx.Rows) error {
+		_, err := pgx.ForEachRow(rows, []any{&pkg.Project, &key, &pkg.Name, &pkg.Version, &pkg.Summary, &pkg.Category,
+			&maintainers, &links, &extra}, func() error {
+			sp := StoredPackage{Key: hashing.Sum(key), Package: pkg}
+			if err := decodePackage(&sp.Package, maintainers, links, extra); err != nil {
+				return fmt.Errorf("package %s/%s: %w", pkg.Project, pkg.Name, err)
+			}
+			out[pkg.Project] = append(out[pkg.Project], sp)
+			return nil
+		})
+		return err
+	}, dlsql.Query("packages-of-projects"), p.RepoID, p.Projects)
+	return out, s.Flush(ctx)
 }
 
 // decodePackage fills p's lists from their stored JSON columns.
@@ -323,8 +330,9 @@ func (p *RowsParams) Rows() int64 {
 	return int64(len(p.DeletePackages) + len(p.InsertPackages) + len(p.DeleteSets) + len(p.UpdateSets) + len(p.InsertSets))
 }
 
-// WriteRows applies row writes. A row inserted that exists already fails
-// with PostgreSQL's unique violation (a *pgconn.PgError naming the table).
+// WriteRows queues row writes. A row inserted that exists already fails
+// with PostgreSQL's unique violation (a *pgconn.PgError naming the table),
+// when the queue is sent.
 func (s *Store) WriteRows(ctx context.Context, p RowsParams) error {
 	if len(p.DeletePackages) > 0 {
 		projects := make([]string, len(p.DeletePackages))
@@ -332,150 +340,206 @@ func (s *Store) WriteRows(ctx context.Context, p RowsParams) error {
 		for i, k := range p.DeletePackages {
 			projects[i], keys[i] = k.Project, k.Key.Int64()
 		}
-		if _, err := s.tx.Exec(ctx, dlsql.Query("packages-delete"), p.RepoID, projects, keys); err != nil {
-			return fmt.Errorf("deleting packages: %w", err)
-		}
+		s.q.exec("deleting packages", dlsql.Query("packages-delete"), p.RepoID, projects, keys)
 	}
 	if len(p.InsertPackages) > 0 {
-		if err := s.copyPackages(ctx, p.RepoID, p.Scheme, p.InsertPackages); err != nil {
+		c, err := packageColumnsOf(p.Scheme, p.InsertPackages)
+		if err != nil {
+			return fmt.Errorf("packages: %w", err)
+		}
+		if err := s.insert(ctx, "packages", dlsql.Query("packages-insert"), packageColumnNames, len(p.InsertPackages),
+			p.RepoID, c.args(), c.row); err != nil {
 			return err
 		}
 	}
 	if len(p.DeleteSets) > 0 {
-		if _, err := s.tx.Exec(ctx, dlsql.Query("packagesets-delete"), p.RepoID, p.DeleteSets); err != nil {
-			return fmt.Errorf("deleting packagesets: %w", err)
-		}
+		s.q.exec("deleting packagesets", dlsql.Query("packagesets-delete"), p.RepoID, p.DeleteSets)
 	}
 	if len(p.UpdateSets) > 0 {
-		projects := make([]string, len(p.UpdateSets))
-		sums := make([]int64, len(p.UpdateSets))
-		counts := make([]int32, len(p.UpdateSets))
-		for i, r := range p.UpdateSets {
-			projects[i], sums[i], counts[i] = r.Project, r.Sum.Int64(), int32(r.Packages)
-		}
-		if _, err := s.tx.Exec(ctx, dlsql.Query("packagesets-update"), p.RepoID, projects, sums, counts); err != nil {
-			return fmt.Errorf("updating packagesets: %w", err)
-		}
+		c := setColumnsOf(p.UpdateSets)
+		s.q.exec("updating packagesets", dlsql.Query("packagesets-update"), p.RepoID, c.project, c.checksum, c.packages)
 	}
 	if len(p.InsertSets) > 0 {
-		if err := copyRows(ctx, s.tx, "packagesets", []string{"repo_id", "project", "checksum", "num_packages"},
-			p.InsertSets, func(r *SetRow) ([]any, error) {
-				return []any{p.RepoID, r.Project, r.Sum.Int64(), int32(r.Packages)}, nil
-			}); err != nil {
-			return fmt.Errorf("copying packagesets: %w", err)
+		c := setColumnsOf(p.InsertSets)
+		if err := s.insert(ctx, "packagesets", dlsql.Query("packagesets-insert"), setColumnNames, len(p.InsertSets),
+			p.RepoID, []any{c.project, c.checksum, c.packages}, c.row); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// copyRows writes one row per item into table with COPY.
-func copyRows[T any](ctx context.Context, tx DBTX, table string, columns []string, items []T,
-	row func(*T) ([]any, error)) error {
-	i := 0
-	_, err := tx.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromFunc(func() ([]any, error) {
-		if i == len(items) {
-			return nil, nil
-		}
-		i++
-		return row(&items[i-1])
-	}))
-	return err
-}
+// defaultCopyAbove is the most rows an insert sends as one statement of
+// the queue, as arrays unnested by the server; more go by COPY, which is
+// faster per row but takes round trips of its own.
+const defaultCopyAbove = 1000
 
-// copyPackages writes rows into packages with COPY. This is the one
-// definition of a packages row.
-func (s *Store) copyPackages(ctx context.Context, repoID int32, scheme events.VersionScheme, rows []PackageRow) error {
-	err := copyRows(ctx, s.tx, "packages",
-		[]string{"repo_id", "project", "checksum", "name", "version", "version_key", "summary", "category",
-			"maintainers", "links", "extra"},
-		rows, func(r *PackageRow) ([]any, error) {
-			key, p := r.Key, r.Package
-			extra := p.Extra
-			if extra == nil {
-				extra = map[string]string{}
-			}
-			maintainers, err1 := json.Marshal(nonNil(p.Maintainers))
-			links, err2 := json.Marshal(nonNil(p.Links))
-			extraJSON, err3 := json.Marshal(extra)
-			if err := errors.Join(err1, err2, err3); err != nil {
-				return nil, err
-			}
-			return []any{repoID, p.Project, key.Int64(), p.Name, p.Version, version.SchemeKey(scheme, p.Version),
-				p.Summary, p.Category, maintainers, links, extraJSON}, nil
-		})
-	if err != nil {
-		return fmt.Errorf("copying packages: %w", err)
+// insert writes n rows into table: queued as the INSERT … unnest statement
+// sql (parameters: repoID, then one array per further column, columns),
+// or, above s.copyAbove, sent now by COPY of columns (the first being
+// repo_id), row i being row(repoID, i). Both take the same column values:
+// one definition of a row.
+func (s *Store) insert(ctx context.Context, table, sql string, columns []string, n int, repoID any, columnArgs []any,
+	row func(repoID any, i int) []any) error {
+	if n <= s.copyAbove {
+		s.q.exec("inserting "+table, sql, append([]any{repoID}, columnArgs...)...)
+		return nil
+	}
+	if err := s.Flush(ctx); err != nil {
+		return err
+	}
+	if _, err := s.tx.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromSlice(n, func(i int) ([]any, error) {
+		return row(repoID, i), nil
+	})); err != nil {
+		return fmt.Errorf("copying %s: %w", table, err)
 	}
 	return nil
 }
 
-// NextBatchID allocates a batch id.
-func (s *Store) NextBatchID(ctx context.Context) (int64, error) {
-	var id int64
-	if err := s.tx.QueryRow(ctx, dlsql.Query("batch-next-id")).Scan(&id); err != nil {
-		return 0, fmt.Errorf("allocating batch id: %w", err)
-	}
-	return id, nil
+// packageColumnNames are the columns a packages row is written with, in
+// the order of packages-insert's parameters.
+var packageColumnNames = []string{"repo_id", "project", "checksum", "name", "version", "version_key", "summary",
+	"category", "maintainers", "links", "extra"}
+
+// packageColumns are packages rows by column. This is the one definition of
+// a packages row.
+type packageColumns struct {
+	project, name, version, summary, category []string
+	checksum                                  []int64
+	versionKey, maintainers, links, extra     [][]byte
 }
 
-// AdvanceHead takes the changelog's append lock (held until commit; see
-// the package doc) and allocates n seqs: the new range is
-// (last - n, last].
-func (s *Store) AdvanceHead(ctx context.Context, n int64) (last int64, err error) {
-	if err := s.tx.QueryRow(ctx, dlsql.Query("head-advance"), n).Scan(&last); err != nil {
-		return 0, fmt.Errorf("locking changelog head: %w", err)
+func packageColumnsOf(scheme events.VersionScheme, rows []PackageRow) (*packageColumns, error) {
+	n := len(rows)
+	c := &packageColumns{project: make([]string, n), name: make([]string, n), version: make([]string, n),
+		summary: make([]string, n), category: make([]string, n), checksum: make([]int64, n),
+		versionKey: make([][]byte, n), maintainers: make([][]byte, n), links: make([][]byte, n), extra: make([][]byte, n)}
+	for i, r := range rows {
+		p := r.Package
+		extra := p.Extra
+		if extra == nil {
+			extra = map[string]string{}
+		}
+		var err1, err2, err3 error
+		c.maintainers[i], err1 = json.Marshal(nonNil(p.Maintainers))
+		c.links[i], err2 = json.Marshal(nonNil(p.Links))
+		c.extra[i], err3 = json.Marshal(extra)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return nil, fmt.Errorf("%s/%s: %w", p.Project, p.Name, err)
+		}
+		c.project[i], c.checksum[i], c.name[i], c.version[i] = p.Project, r.Key.Int64(), p.Name, p.Version
+		c.versionKey[i], c.summary[i], c.category[i] = version.SchemeKey(scheme, p.Version), p.Summary, p.Category
 	}
-	return last, nil
+	return c, nil
+}
+
+func (c *packageColumns) args() []any {
+	return []any{c.project, c.checksum, c.name, c.version, c.versionKey, c.summary, c.category,
+		c.maintainers, c.links, c.extra}
+}
+
+func (c *packageColumns) row(repoID any, i int) []any {
+	return []any{repoID, c.project[i], c.checksum[i], c.name[i], c.version[i], c.versionKey[i], c.summary[i],
+		c.category[i], c.maintainers[i], c.links[i], c.extra[i]}
+}
+
+// setColumnNames are the columns a packagesets row is written with, in
+// the order of packagesets-insert's parameters.
+var setColumnNames = []string{"repo_id", "project", "checksum", "num_packages"}
+
+// setColumns are packagesets rows by column.
+type setColumns struct {
+	project  []string
+	checksum []int64
+	packages []int32
+}
+
+func setColumnsOf(rows []SetRow) setColumns {
+	c := setColumns{project: make([]string, len(rows)), checksum: make([]int64, len(rows)),
+		packages: make([]int32, len(rows))}
+	for i, r := range rows {
+		c.project[i], c.checksum[i], c.packages[i] = r.Project, r.Sum.Int64(), int32(r.Packages)
+	}
+	return c
+}
+
+func (c setColumns) row(repoID any, i int) []any {
+	return []any{repoID, c.project[i], c.checksum[i], c.packages[i]}
+}
+
+// Reservation is a batch's id and seqs, allocated under the changelog's
+// append lock, with the other repositories' states as of that lock.
+type Reservation struct {
+	Batch int64
+	// The batch's seqs are (Last - n, Last].
+	Last   int64
+	others []int64
+}
+
+// GlobalState is the global state checksum with the batch's repository at
+// state repo. No other repository's state can change until the batch
+// commits: every writer of one appends, and waits for the lock.
+func (r Reservation) GlobalState(repo hashing.Sum) hashing.Sum {
+	return hashing.State(sumStates(r.others)).Add(repo).Sum()
+}
+
+// ReserveBatch allocates a batch id for repository repoID, takes the
+// changelog's append lock (held until commit; see the package doc) and
+// allocates n seqs. The queued writes go with it.
+func (s *Store) ReserveBatch(ctx context.Context, repoID int32, n int64) (Reservation, error) {
+	var r Reservation
+	s.q.row("allocating batch id", func(row pgx.Row) error { return row.Scan(&r.Batch) }, dlsql.Query("batch-next-id"))
+	s.q.row("locking changelog head", func(row pgx.Row) error { return row.Scan(&r.Last) }, dlsql.Query("head-advance"), n)
+	s.q.row("reading global state", func(row pgx.Row) error { return row.Scan(&r.others) },
+		dlsql.Query("global-state-others"), repoID)
+	return r, s.Flush(ctx)
 }
 
 // LockHead takes the append lock without allocating and returns the head:
 // a follower, whose head is its leader's, sets it with SetHead.
 func (s *Store) LockHead(ctx context.Context) (int64, error) {
 	var head int64
-	if err := s.tx.QueryRow(ctx, dlsql.Query("head-lock")).Scan(&head); err != nil {
-		return 0, fmt.Errorf("locking changelog head: %w", err)
-	}
-	return head, nil
+	s.q.row("locking changelog head", func(row pgx.Row) error { return row.Scan(&head) }, dlsql.Query("head-lock"))
+	return head, s.Flush(ctx)
 }
 
-// SetHead moves the head held by LockHead.
-func (s *Store) SetHead(ctx context.Context, seq int64) error {
-	if _, err := s.tx.Exec(ctx, dlsql.Query("head-set"), seq); err != nil {
-		return fmt.Errorf("advancing head: %w", err)
-	}
-	return nil
+// SetHead moves the head held by LockHead (queued).
+func (s *Store) SetHead(seq int64) {
+	s.q.exec("advancing head", dlsql.Query("head-set"), seq)
 }
 
-// AppendEvents appends evs (seq and batch already set) to the changelog
-// with COPY. The caller holds the append lock.
+// changelogColumnNames are the columns an event is written with, in the
+// order of changelog-insert's parameters.
+var changelogColumnNames = []string{"repo_id", "seq", "batch_id", "project", "kind", "old_checksum", "new_checksum",
+	"removed", "added"}
+
+// AppendEvents queues evs (seq and batch already set) for the changelog.
+// The caller holds the append lock.
 func (s *Store) AppendEvents(ctx context.Context, repoID int32, evs []events.Event) error {
-	err := copyRows(ctx, s.tx, "changelog",
-		[]string{"seq", "batch_id", "repo_id", "project", "kind", "old_checksum", "new_checksum", "removed", "added"},
-		evs, func(ev *events.Event) ([]any, error) {
-			removed, err1 := json.Marshal(nonNil(ev.Removed))
-			added, err2 := json.Marshal(nonNil(ev.Added))
-			if err := errors.Join(err1, err2); err != nil {
-				return nil, err
-			}
-			oldSum, err := sumOrNil(ev.OldChecksum)
-			if err != nil {
-				return nil, fmt.Errorf("event %d: old checksum: %w", ev.Seq, err)
-			}
-			newSum, err := sumOrNil(ev.NewChecksum)
-			if err != nil {
-				return nil, fmt.Errorf("event %d: new checksum: %w", ev.Seq, err)
-			}
-			return []any{ev.Seq, ev.Batch, repoID, ev.Project, string(ev.Kind), oldSum, newSum, removed, added}, nil
-		})
-	if err != nil {
-		return fmt.Errorf("appending events: %w", err)
+	n := len(evs)
+	seq, batch, oldSum, newSum := make([]int64, n), make([]int64, n), make([]*int64, n), make([]*int64, n)
+	project, kind, removed, added := make([]string, n), make([]string, n), make([][]byte, n), make([][]byte, n)
+	for i := range evs {
+		ev := &evs[i]
+		var err1, err2, err3, err4 error
+		removed[i], err1 = json.Marshal(nonNil(ev.Removed))
+		added[i], err2 = json.Marshal(nonNil(ev.Added))
+		oldSum[i], err3 = sumOrNil(ev.OldChecksum)
+		newSum[i], err4 = sumOrNil(ev.NewChecksum)
+		if err := errors.Join(err1, err2, err3, err4); err != nil {
+			return fmt.Errorf("appending event %d: %w", ev.Seq, err)
+		}
+		seq[i], batch[i], project[i], kind[i] = ev.Seq, ev.Batch, ev.Project, string(ev.Kind)
 	}
-	return nil
+	return s.insert(ctx, "changelog", dlsql.Query("changelog-insert"), changelogColumnNames, n, repoID,
+		[]any{seq, batch, project, kind, oldSum, newSum, removed, added}, func(repoID any, i int) []any {
+			return []any{repoID, seq[i], batch[i], project[i], kind[i], oldSum[i], newSum[i], removed[i], added[i]}
+		})
 }
 
 // sumOrNil converts a rendered checksum to its column value (NULL when
 // absent).
-func sumOrNil(s string) (any, error) {
+func sumOrNil(s string) (*int64, error) {
 	if s == "" {
 		return nil, nil
 	}
@@ -483,7 +547,8 @@ func sumOrNil(s string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.Int64(), nil
+	i := v.Int64()
+	return &i, nil
 }
 
 // InsertBatchParams is a batch record.
@@ -506,9 +571,9 @@ type InsertBatchParams struct {
 	Timings *events.BatchTimings
 }
 
-// InsertBatch writes a batch record and tells listeners (see Watcher) of
+// InsertBatch queues a batch record and tells listeners (see Watcher) of
 // the new head LastSeq when the transaction commits.
-func (s *Store) InsertBatch(ctx context.Context, p InsertBatchParams) error {
+func (s *Store) InsertBatch(p InsertBatchParams) error {
 	files, err := json.Marshal(nonNil(p.Files))
 	if err != nil {
 		return err
@@ -521,14 +586,10 @@ func (s *Store) InsertBatch(ctx context.Context, p InsertBatchParams) error {
 	if t := p.Timings; t != nil {
 		parse, diff, write = &t.Parse, &t.Diff, &t.Write
 	}
-	if _, err := s.tx.Exec(ctx, dlsql.Query("batch-insert"), p.ID, p.RepoID, p.Kind, files,
+	s.q.exec(fmt.Sprintf("writing batch %d", p.ID), dlsql.Query("batch-insert"), p.ID, p.RepoID, p.Kind, files,
 		p.StartedAt, p.FinishedAt, int64(p.Seed), p.HashVersion, string(p.Scheme), p.FirstSeq, p.LastSeq, counts,
-		nullable(p.Reason), nullable(p.Actor), p.RepoState.Int64(), p.GlobalState.Int64(), parse, diff, write); err != nil {
-		return fmt.Errorf("writing batch %d: %w", p.ID, err)
-	}
-	if _, err := s.tx.Exec(ctx, dlsql.Query("notify"), p.LastSeq); err != nil {
-		return fmt.Errorf("notify: %w", err)
-	}
+		nullable(p.Reason), nullable(p.Actor), p.RepoState.Int64(), p.GlobalState.Int64(), parse, diff, write)
+	s.q.exec("notify", dlsql.Query("notify"), p.LastSeq)
 	return nil
 }
 

@@ -36,6 +36,10 @@ type Config struct {
 	// packages, events and rows, not the whole change's (the PyPI list's
 	// first load is 886k events).
 	ChunkSets int
+	// CopyAbove is the most rows of one table an update writes as a
+	// statement sent with its others (one round trip for a small delta's
+	// writes); more go by COPY. Default 1000; negative: always COPY.
+	CopyAbove int
 	Logger    *slog.Logger
 }
 
@@ -45,6 +49,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ChunkSets <= 0 {
 		c.ChunkSets = 20000
+	}
+	if c.CopyAbove == 0 {
+		c.CopyAbove = defaultCopyAbove
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -152,13 +159,11 @@ func (u *Updater) Update(ctx context.Context, p UpdateParams) (*UpdateResult, er
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
 
-	if _, err := tx.Exec(ctx, dlsql.Query("tx-delta-settings")); err != nil {
-		return nil, fmt.Errorf("update %s: %w", p.Repo, err)
-	}
 	st := NewStore(tx)
-	if err := st.LockRepo(ctx, p.Repo); err != nil {
-		return nil, fmt.Errorf("update %s: %w", p.Repo, err)
-	}
+	st.copyAbove = max(u.cfg.CopyAbove, 0)
+	// The settings and the lock travel with the repository's read.
+	st.q.exec("settings", dlsql.Query("tx-delta-settings"))
+	st.LockRepo(p.Repo)
 	repo, err := st.Repo(ctx, p.Repo)
 	if err != nil {
 		return nil, fmt.Errorf("update %s: %w", p.Repo, err)
@@ -187,6 +192,9 @@ func (u *Updater) Update(ctx context.Context, p UpdateParams) (*UpdateResult, er
 
 	writeStart := time.Now()
 	if err := u.write(ctx, tx, st, p, repo, d, res, writeStart); err != nil {
+		return nil, fmt.Errorf("update %s: write: %w", p.Repo, err)
+	}
+	if err := st.Flush(ctx); err != nil {
 		return nil, fmt.Errorf("update %s: write: %w", p.Repo, err)
 	}
 	res.Counts = d.counts // with the events' kinds, known once they are built
@@ -235,7 +243,10 @@ func (u *Updater) write(ctx context.Context, tx pgx.Tx, st *Store, p UpdateParam
 			return err
 		}
 	}
-	var batchID, first, last int64
+	var (
+		r           Reservation
+		first, last int64
+	)
 	for lo := 0; lo < len(d.work); lo += u.cfg.ChunkSets {
 		work := d.work[lo:min(lo+u.cfg.ChunkSets, len(d.work))]
 		c, err := d.chunk(ctx, st, p, repo.ID, work)
@@ -247,19 +258,16 @@ func (u *Updater) write(ctx context.Context, tx pgx.Tx, st *Store, p UpdateParam
 		}
 		res.rows += c.rows.Rows()
 		if lo == 0 {
-			if batchID, err = st.NextBatchID(ctx); err != nil {
-				return err
-			}
 			// The append: from here to commit, other appends wait.
 			n := int64(len(d.work))
-			if last, err = st.AdvanceHead(ctx, n); err != nil {
+			if r, err = st.ReserveBatch(ctx, repo.ID, n); err != nil {
 				return err
 			}
-			first = last - n + 1
+			first, last = r.Last-n+1, r.Last
 		}
 		for i := range c.events {
 			c.events[i].Seq = first + int64(lo+i)
-			c.events[i].Batch = batchID
+			c.events[i].Batch = r.Batch
 		}
 		if err := st.AppendEvents(ctx, repo.ID, c.events); err != nil {
 			return err
@@ -267,27 +275,22 @@ func (u *Updater) write(ctx context.Context, tx pgx.Tx, st *Store, p UpdateParam
 		release(p, work)
 	}
 
-	if err := st.SetRepoState(ctx, SetRepoStateParams{RepoID: repo.ID, RepoState: RepoState{State: d.state,
+	st.SetRepoState(SetRepoStateParams{RepoID: repo.ID, RepoState: RepoState{State: d.state,
 		Packages: d.counts.Packages, Packagesets: d.counts.Packagesets,
-		Seed: p.Seed, HashVersion: hashing.AlgorithmVersion, Scheme: p.VersionScheme, Buckets: d.buckets}}); err != nil {
-		return err
-	}
-	global, err := st.GlobalState(ctx)
+		Seed: p.Seed, HashVersion: hashing.AlgorithmVersion, Scheme: p.VersionScheme, Buckets: d.buckets}})
+	global := r.GlobalState(d.state.Sum())
+	note, err := noteBatch(ctx, tx, st, repo, p, d.counts, r.Batch) // kind, and the reason and actor of re-statements
 	if err != nil {
 		return err
 	}
-	note, err := noteBatch(ctx, tx, repo, p, d.counts, batchID) // kind, and the reason and actor of re-statements
-	if err != nil {
-		return err
-	}
-	if err := st.InsertBatch(ctx, InsertBatchParams{ID: batchID, RepoID: repo.ID, Kind: note.kind, Files: p.Files,
+	if err := st.InsertBatch(InsertBatchParams{ID: r.Batch, RepoID: repo.ID, Kind: note.kind, Files: p.Files,
 		StartedAt: p.StartedAt, FinishedAt: time.Now(), Seed: p.Seed, HashVersion: hashing.AlgorithmVersion,
 		Scheme: p.VersionScheme, FirstSeq: first, LastSeq: last, Counts: d.counts,
 		Reason: note.reason, Actor: note.actor, RepoState: d.state.Sum(), GlobalState: global,
 		Timings: &events.BatchTimings{Parse: p.ParseTime.Seconds(), Diff: res.DiffTime.Seconds(), Write: time.Since(start).Seconds()}}); err != nil {
 		return err
 	}
-	res.Batch, res.FirstSeq, res.HeadSeq = batchID, first, last
+	res.Batch, res.FirstSeq, res.HeadSeq = r.Batch, first, last
 	res.RepoStateChecksum, res.GlobalStateChecksum = d.state.Sum(), global
 	return nil
 }

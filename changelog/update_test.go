@@ -170,8 +170,8 @@ func coreDigest(t *testing.T, q changelog.Querier) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	queries := map[string]string{
-		"packages": `SELECT coalesce(md5(string_agg(format('%s|%s|%s|%s|%s|%s|%s|%s|%s|%s', r.name, p.project, p.checksum,
-			p.name, p.version, p.summary, p.category, p.maintainers, p.links, p.extra), E'\n'
+		"packages": `SELECT coalesce(md5(string_agg(format('%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s', r.name, p.project, p.checksum,
+			p.name, p.version, encode(p.version_key, 'hex'), p.summary, p.category, p.maintainers, p.links, p.extra), E'\n'
 			ORDER BY r.name, p.project, p.checksum)), '') FROM packages p JOIN repos r ON r.id = p.repo_id`,
 		"packagesets": `SELECT coalesce(md5(string_agg(format('%s|%s|%s|%s|%s', r.name, s.project, s.checksum, s.num_packages, s.invalid),
 			E'\n' ORDER BY r.name, s.project)), '') FROM packagesets s JOIN repos r ON r.id = s.repo_id`,
@@ -314,4 +314,52 @@ func TestRolledBackAppendLeavesNoHole(t *testing.T) {
 
 	res := apply(t, u, "r", []events.Package{pkg("a", "a", "2")})
 	require.Equal(t, int64(2), res.FirstSeq)
+}
+
+// TestConcurrentUpdatesRecordTheGlobalState: updates of several
+// repositories at once each record the global state as of their own
+// commit — the other repositories' states read under the append lock —
+// so that, in seq order, every batch's global state checksum is the sum of
+// the repository states the batches before it and it left.
+func TestConcurrentUpdatesRecordTheGlobalState(t *testing.T) {
+	t.Parallel()
+	pool, u := setup(t)
+	ctx := context.Background()
+	const repos, rounds = 4, 6
+	errs := make(chan error, repos)
+	for r := range repos {
+		go func() {
+			var err error
+			for i := range rounds {
+				var pkgs []events.Package
+				for j := range 3 + i {
+					pkgs = append(pkgs, pkg(fmt.Sprintf("p%d", j), fmt.Sprintf("p%d-r%d", j, r), fmt.Sprint(i)))
+				}
+				if _, err = u.Update(ctx, changelog.UpdateParams{Repo: fmt.Sprintf("r%d", r), Seed: hashing.DefaultSeed,
+					Snapshot: hashing.Group(hashing.New(hashing.DefaultSeed), pkgs), Force: true}); err != nil {
+					break
+				}
+			}
+			errs <- err
+		}()
+	}
+	for range repos {
+		require.NoError(t, <-errs)
+	}
+
+	rows, err := pool.Query(ctx, `SELECT repo_id, repo_state_checksum, global_state_checksum FROM batches ORDER BY last_seq`)
+	require.NoError(t, err)
+	type batch struct{ Repo, State, Global int64 }
+	batches, err := pgx.CollectRows(rows, pgx.RowToStructByPos[batch])
+	require.NoError(t, err)
+	require.Len(t, batches, repos*rounds)
+	states := map[int64]hashing.Sum{}
+	for i, b := range batches {
+		states[b.Repo] = hashing.Sum(b.State)
+		var g hashing.State
+		for _, s := range states {
+			g = g.Add(s)
+		}
+		require.Equal(t, g.Sum(), hashing.Sum(b.Global), "batch %d of %d in seq order", i+1, len(batches))
+	}
 }

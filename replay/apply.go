@@ -336,7 +336,15 @@ func (a *applier) applyEvents(ctx context.Context, b *openBatch, evs []events.Ev
 	if err := b.st.WriteRows(ctx, rows); err != nil {
 		return b.conflict(err)
 	}
-	return b.st.AppendEvents(ctx, b.repoID, evs)
+	if err := b.st.AppendEvents(ctx, b.repoID, evs); err != nil {
+		return b.conflict(err)
+	}
+	// Sent now, so that a row the follower already has is reported as
+	// the divergence it is.
+	if err := b.st.Flush(ctx); err != nil {
+		return b.conflict(err)
+	}
+	return nil
 }
 
 // uniqueViolation is PostgreSQL's SQLSTATE for a duplicate key.
@@ -362,11 +370,9 @@ func (a *applier) commit(ctx context.Context, b *openBatch, last *events.Event) 
 		return &DivergenceError{Repo: batch.Repo, Seq: last.Seq, Batch: batch.ID,
 			What: "repository state checksum", Want: last.BatchEnd.RepoStateChecksum, Got: got}
 	}
-	if err := st.SetRepoState(ctx, changelog.SetRepoStateParams{RepoID: b.repoID, RepoState: changelog.RepoState{
+	st.SetRepoState(changelog.SetRepoStateParams{RepoID: b.repoID, RepoState: changelog.RepoState{
 		State: b.state, Packages: b.packages, Packagesets: b.sets, Buckets: b.buckets,
-		Seed: batch.HashSeed, HashVersion: batch.HashVersion, Scheme: batch.VersionScheme}}); err != nil {
-		return fmt.Errorf("follower: %w", err)
-	}
+		Seed: batch.HashSeed, HashVersion: batch.HashVersion, Scheme: batch.VersionScheme}})
 	global, err := st.GlobalState(ctx)
 	if err != nil {
 		return fmt.Errorf("follower: %w", err)
@@ -383,14 +389,15 @@ func (a *applier) commit(ctx context.Context, b *openBatch, last *events.Event) 
 	if err != nil {
 		return fmt.Errorf("%w: batch %d: %w", ErrBadFeed, batch.ID, err)
 	}
-	if err := st.InsertBatch(ctx, changelog.InsertBatchParams{ID: batch.ID, RepoID: b.repoID, Kind: batch.Kind,
+	if err := st.InsertBatch(changelog.InsertBatchParams{ID: batch.ID, RepoID: b.repoID, Kind: batch.Kind,
 		Files: batch.Files, StartedAt: batch.StartedAt, FinishedAt: batch.FinishedAt, Seed: batch.HashSeed,
 		HashVersion: batch.HashVersion, Scheme: batch.VersionScheme, FirstSeq: batch.FirstSeq, LastSeq: batch.LastSeq,
 		Counts: batch.Counts, Reason: batch.Reason, Actor: batch.Actor, RepoState: repoSt, GlobalState: globalSt,
 		Timings: batch.Timings}); err != nil {
 		return fmt.Errorf("follower: %w", err)
 	}
-	if err := st.SetHead(ctx, batch.LastSeq); err != nil {
+	st.SetHead(batch.LastSeq)
+	if err := st.Flush(ctx); err != nil {
 		return fmt.Errorf("follower: %w", err)
 	}
 	if err := b.tx.Commit(ctx); err != nil {

@@ -7,7 +7,9 @@ SELECT pg_advisory_xact_lock(1684368500, hashtext($1));
 
 -- name: repo-get
 SELECT r.id, r.state_checksum, r.num_packages, r.num_packagesets, r.hash_seed, r.hash_version, r.version_scheme,
-       r.version_order, EXISTS (SELECT 1 FROM packagesets p WHERE p.repo_id = r.id AND p.invalid) AS has_invalid, r.bucket_states
+       r.version_order, EXISTS (SELECT 1 FROM packagesets p WHERE p.repo_id = r.id AND p.invalid) AS has_invalid,
+       EXISTS (SELECT 1 FROM invalidations i WHERE i.repo_id = r.id AND i.batch_id IS NULL) AS has_pending,
+       r.bucket_states
 FROM repos r WHERE r.name = $1;
 
 -- name: repo-create
@@ -63,6 +65,19 @@ DELETE FROM packages p
 USING unnest($2::text[], $3::bigint[]) AS d (project, checksum)
 WHERE p.repo_id = $1 AND p.project = d.project AND p.checksum = d.checksum;
 
+-- name: packages-insert
+-- A few packages rows, as arrays in the statement (in the same round trip
+-- as the update's other writes); many go by COPY of the same columns.
+INSERT INTO packages (repo_id, project, checksum, name, version, version_key, summary, category,
+                      maintainers, links, extra)
+SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::bytea[], $7::text[], $8::text[],
+                         $9::jsonb[], $10::jsonb[], $11::jsonb[]);
+
+-- name: packagesets-insert
+-- As packages-insert.
+INSERT INTO packagesets (repo_id, project, checksum, num_packages)
+SELECT $1, * FROM unnest($2::text[], $3::bigint[], $4::integer[]);
+
 -- name: packagesets-delete
 DELETE FROM packagesets WHERE repo_id = $1 AND project = ANY ($2::text[]);
 
@@ -74,6 +89,12 @@ SET checksum = u.checksum, num_packages = u.num_packages, invalid = false
 FROM unnest($2::text[], $3::bigint[], $4::integer[]) AS u (project, checksum, num_packages)
 WHERE p.repo_id = $1 AND p.project = u.project
   AND (p.checksum, p.num_packages, p.invalid) IS DISTINCT FROM (u.checksum, u.num_packages, false);
+
+-- name: changelog-insert
+-- As packages-insert. The caller holds the append lock.
+INSERT INTO changelog (repo_id, seq, batch_id, project, kind, old_checksum, new_checksum, removed, added)
+SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::bigint[], $7::bigint[],
+                         $8::jsonb[], $9::jsonb[]);
 
 -- name: head-advance
 -- Takes the changelog's append lock (the row lock, held until commit) and
@@ -103,6 +124,10 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $
 
 -- name: global-state
 SELECT coalesce(array_agg(state_checksum), '{}') FROM repos;
+
+-- name: global-state-others
+-- Every other repository's state checksum (read under the append lock).
+SELECT coalesce(array_agg(state_checksum), '{}') FROM repos WHERE id <> $1;
 
 -- name: notify
 SELECT pg_notify('deltalog_changelog', $1::bigint::text);
