@@ -181,34 +181,31 @@ func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), err
 			return nil, err
 		}
 	}
-	steps := []struct {
-		query string
-		args  []any
-	}{
-		{"catalog-scope-pairs", []any{projects, repos, links}},
-		// The newest versions are read before the page's copy of packages.
-		{"catalog-newest", nil},
-		{"catalog-scope-moved", nil},
-		{"catalog-scope-packages", nil},
-	}
-	for _, s := range steps {
-		if err := timedExec(ctx, tx, s.query, dlsql.Render(s.query, sch), s.args...); err != nil {
-			return nil, err
-		}
-	}
-	if err := syncAll(ctx, tx, catalogLevel1, sch); err != nil {
+	if err := timedExec(ctx, tx, "catalog-scope-pairs", dlsql.Render("catalog-scope-pairs", sch),
+		projects, repos, links); err != nil {
 		return nil, err
 	}
-	if err := applyLevel2(ctx, tx, sch); err != nil {
+	// Everything else but the repositories' times goes in two scripts
+	// (one round trip each): the problems' plan depends on how many pairs
+	// the first found in scope.
+	var s script
+	// The newest versions are read before the page's copy of packages.
+	for _, q := range []string{"catalog-newest", "catalog-scope-moved", "catalog-scope-packages"} {
+		s.exec(q, dlsql.Render(q, sch))
+	}
+	for _, tb := range catalogLevel1 {
+		tb.sync(ctx, &s, sch)
+	}
+	applyLevel2(ctx, &s, sch)
+	applyRelated(ctx, &s, sch)
+	applyCategories(ctx, &s, sch)
+	var inScope int64
+	s.count("problems", "SELECT count(*) FROM t_pairs", func(n int64) { inScope = n })
+	if err := s.run(ctx, tx); err != nil {
 		return nil, err
 	}
-	if err := applyRelated(ctx, tx, sch); err != nil {
-		return nil, err
-	}
-	if err := applyCategories(ctx, tx, sch); err != nil {
-		return nil, err
-	}
-	if err := applyProblems(ctx, tx, sch); err != nil {
+	applyProblems(ctx, &s, sch, inScope)
+	if err := s.run(ctx, tx); err != nil {
 		return nil, err
 	}
 
@@ -239,33 +236,28 @@ func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), err
 // projects recomputed per touched project; maintainer_repositories,
 // maintainers and links moved by the counter differences of level 1, so
 // that a maintainer or link of many projects costs no more than one of few.
-func applyLevel2(ctx context.Context, tx pgx.Tx, sch dlsql.Schemas) error {
+func applyLevel2(ctx context.Context, s *script, sch dlsql.Schemas) {
 	byName := map[string]table{}
 	for _, tb := range catalogLevel2 {
 		byName[tb.name] = tb
 	}
-	if err := timedExec(ctx, tx, "maintainer_repositories", dlsql.Render("catalog-maintainer-repositories-delta", sch)); err != nil {
-		return err
-	}
+	s.exec("maintainer_repositories", dlsql.Render("catalog-maintainer-repositories-delta", sch))
 	// Every row of the differences moves a row (counters only move where
 	// they differ): re-derived and changed are the same rows.
-	var n int64
-	if err := tx.QueryRow(ctx, "SELECT count(*) FROM d_maintainer_repositories").Scan(&n); err != nil {
-		return fmt.Errorf("maintainer_repositories: %w", err)
-	}
-	statsFrom(ctx).add("maintainer_repositories", n, n)
-	if err := byName["projects"].sync(ctx, tx, sch); err != nil {
-		return err
-	}
+	countDifferences(ctx, s, "maintainer_repositories")
+	byName["projects"].sync(ctx, s, sch)
 	for _, tb := range []string{"maintainers", "links"} {
-		if err := timedExec(ctx, tx, tb, dlsql.Render("catalog-"+tb+"-delta", sch)); err != nil {
-			return err
-		}
-		if err := byName[tb].write(ctx, tx, sch.Schema); err != nil {
-			return err
-		}
+		s.exec(tb, dlsql.Render("catalog-"+tb+"-delta", sch))
+		byName[tb].write(ctx, s, sch.Schema)
 	}
-	return nil
+}
+
+// countDifferences counts the rows of d_<table> as both re-derived and
+// changed: for a table moved by counter differences, every row of the
+// differences moves a row.
+func countDifferences(ctx context.Context, s *script, table string) {
+	stats := statsFrom(ctx)
+	s.count(table, "SELECT count(*) FROM d_"+table, func(n int64) { stats.add(table, n, n) })
 }
 
 // linksMove reports whether ev changes how many of the packageset's
@@ -290,15 +282,6 @@ func linksMove(ev events.Event) bool {
 		}
 	}
 	return false
-}
-
-func syncAll(ctx context.Context, tx pgx.Tx, tables []table, sch dlsql.Schemas) error {
-	for _, tb := range tables {
-		if err := tb.sync(ctx, tx, sch); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func keys(m map[string]struct{}) []string {

@@ -3,8 +3,6 @@ package projections
 import (
 	"context"
 
-	"github.com/jackc/pgx/v5"
-
 	dlsql "github.com/deltalog/deltalog/sql"
 )
 
@@ -29,14 +27,9 @@ var (
 // differences of the page's project_categories rows (categories-delta),
 // after the level-1 sync: a page reads only the rows of the categories its
 // pairs moved, by key.
-func applyCategories(ctx context.Context, tx pgx.Tx, sch dlsql.Schemas) error {
-	if err := timedExec(ctx, tx, "categories", dlsql.Render("categories-delta", sch)); err != nil {
-		return err
-	}
+func applyCategories(ctx context.Context, s *script, sch dlsql.Schemas) {
+	s.exec("categories", dlsql.Render("categories-delta", sch))
 	for _, tb := range []table{categoryProjects, repositoryCategories} {
-		if err := tb.write(ctx, tx, sch.Schema); err != nil {
-			return err
-		}
+		tb.write(ctx, s, sch.Schema)
 	}
-	return nil
 }

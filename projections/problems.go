@@ -44,35 +44,16 @@ const analyzeLevelsPairs = 5000
 // (problems-scope: the pairs in scope and those other projects' changes
 // reach, found through indexes) are re-derived by the definition, and the
 // counts move by the differences of their rows.
-func applyProblems(ctx context.Context, tx pgx.Tx, sch dlsql.Schemas) error {
-	var pairs int
-	if err := tx.QueryRow(ctx, "SELECT count(*) FROM t_pairs").Scan(&pairs); err != nil {
-		return fmt.Errorf("problems: %w", err)
-	}
+func applyProblems(ctx context.Context, s *script, sch dlsql.Schemas, pairs int64) {
 	if pairs >= analyzeLevelsPairs {
-		if err := timedExec(ctx, tx, "problems", dlsql.Render("problems-analyze-levels", sch)); err != nil {
-			return err
-		}
+		s.exec("problems", dlsql.Render("problems-analyze-levels", sch))
 	}
-	if err := timedExec(ctx, tx, "problems", dlsql.Render("problems-scope", sch)); err != nil {
-		return err
-	}
-	if err := problemTables[0].sync(ctx, tx, sch); err != nil {
-		return err
-	}
-	if err := timedExec(ctx, tx, "problems", dlsql.Render("problems-counts-delta", sch)); err != nil {
-		return err
-	}
-	// Every row of the differences moves a count: re-derived and changed
-	// are the same rows.
+	s.exec("problems", dlsql.Render("problems-scope", sch))
+	problemTables[0].sync(ctx, s, sch)
+	s.exec("problems", dlsql.Render("problems-counts-delta", sch))
 	for _, tb := range problemTables[1:] {
-		var n int64
-		if err := tx.QueryRow(ctx, "SELECT count(*) FROM d_"+tb.name).Scan(&n); err != nil {
-			return fmt.Errorf("%s: %w", tb.name, err)
-		}
-		statsFrom(ctx).add(tb.name, n, n)
+		countDifferences(ctx, s, tb.name)
 	}
-	return nil
 }
 
 // ProblemReportOpts selects a problems report.

@@ -32,18 +32,12 @@ var relatedTables = []table{
 // gained or lost are recounted, and only the projects carrying them (while
 // under the cap) re-derive their relations. A page that moves no link's
 // set of projects reads nothing here but its own temporary tables.
-func applyRelated(ctx context.Context, tx pgx.Tx, sch dlsql.Schemas) error {
+func applyRelated(ctx context.Context, s *script, sch dlsql.Schemas) {
 	urls, projects := relatedTables[0], relatedTables[1]
-	if err := timedExec(ctx, tx, urls.name, dlsql.Render("related-scope-urls", sch)); err != nil {
-		return err
-	}
-	if err := urls.sync(ctx, tx, sch); err != nil {
-		return err
-	}
-	if err := timedExec(ctx, tx, projects.name, dlsql.Render("related-scope-projects", sch)); err != nil {
-		return err
-	}
-	return projects.sync(ctx, tx, sch)
+	s.exec(urls.name, dlsql.Render("related-scope-urls", sch))
+	urls.sync(ctx, s, sch)
+	s.exec(projects.name, dlsql.Render("related-scope-projects", sch))
+	projects.sync(ctx, s, sch)
 }
 
 // RelatedReport summarizes the related projects (deltalog report

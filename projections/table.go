@@ -65,41 +65,34 @@ func prefixed(alias string, cols []string) string {
 // transaction, for the counter deltas of higher levels); then rows are
 // deleted, updated and inserted where they differ — an unchanged row is not
 // touched.
-func (tb table) sync(ctx context.Context, tx pgx.Tx, sch dlsql.Schemas) error {
-	for _, s := range tb.syncSQL(sch) {
-		if err := timedExec(ctx, tx, tb.name, s); err != nil {
-			return err
-		}
+func (tb table) sync(ctx context.Context, s *script, sch dlsql.Schemas) {
+	for _, q := range tb.syncSQL(sch) {
+		s.exec(tb.name, q)
 	}
-	return tb.write(ctx, tx, sch.Schema)
+	tb.write(ctx, s, sch.Schema)
 }
 
 // write makes the table in schema hold n_<table> where it held o_<table>:
 // the second half of sync, for tables whose n_ and o_ rows come from
 // elsewhere (the counter differences of the delta path). It counts the rows
 // re-derived (the keys of o_ and n_) and those written in the page's stats.
-func (tb table) write(ctx context.Context, tx pgx.Tx, schema string) error {
+func (tb table) write(ctx context.Context, s *script, schema string) {
+	stats := statsFrom(ctx)
 	stmts := tb.writeSQL(schema)
 	// The first statement analyzes the temporary tables; the others delete,
 	// update and insert, the last one inserting.
-	if err := timedExec(ctx, tx, tb.name, stmts[0]); err != nil {
-		return err
+	s.exec(tb.name, stmts[0])
+	var before, changed int64
+	s.count(tb.name, "SELECT count(*) FROM o_"+tb.name, func(n int64) { before = n })
+	for i, q := range stmts[1:] {
+		inserts := i == len(stmts)-2
+		s.rows(tb.name, q, func(n int64) {
+			changed += n
+			if inserts {
+				stats.add(tb.name, before+n, changed)
+			}
+		})
 	}
-	var before int64
-	if err := tx.QueryRow(ctx, "SELECT count(*) FROM o_"+tb.name).Scan(&before); err != nil {
-		return fmt.Errorf("%s: %w", tb.name, err)
-	}
-	var changed, inserted int64
-	for _, s := range stmts[1:] {
-		rows, err := timedRows(ctx, tx, tb.name, s)
-		if err != nil {
-			return err
-		}
-		changed += rows
-		inserted = rows // the last statement inserts
-	}
-	statsFrom(ctx).add(tb.name, before+inserted, changed)
-	return nil
 }
 
 // timedExec runs one statement, logging its duration at debug level: the
