@@ -279,8 +279,13 @@ func (b *rebuilder) buildFromState(ctx context.Context) error {
 			// again since its checkpoint, has one as any other: the
 			// identities' one definition, audit-identities), committed
 			// before the snapshot is taken.
-			var created int64
-			if err := b.pool.QueryRow(ctx, dlsql.Query("rebuild-identities")).Scan(&created, &b.identitiesAt); err != nil {
+			if err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+				if _, err := tx.Exec(ctx, dlsql.Query("rebuild-settings")); err != nil {
+					return err
+				}
+				var created int64
+				return tx.QueryRow(ctx, dlsql.Query("rebuild-identities")).Scan(&created, &b.identitiesAt)
+			}); err != nil {
 				return fmt.Errorf("identities: %w", err)
 			}
 		}
@@ -300,7 +305,7 @@ func (b *rebuilder) buildStateSnapshot(ctx context.Context) error {
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
-	if _, err := tx.Exec(ctx, auditWorkMem); err != nil {
+	if _, err := tx.Exec(ctx, auditWorkMem+";\n"+dlsql.Query("rebuild-settings")); err != nil {
 		return err
 	}
 	head, err := changelog.Head(ctx, tx)
@@ -444,6 +449,10 @@ func (b *rebuilder) applyPage(ctx context.Context, to int64) error {
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
+	// A page of the projection's own delta path, as the runner applies it.
+	if _, err := tx.Exec(ctx, dlsql.Query("tx-delta-settings")); err != nil {
+		return err
+	}
 	n, committed, err := b.applyIn(ctx, tx, to)
 	if err != nil {
 		return err
