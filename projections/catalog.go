@@ -52,7 +52,8 @@ var (
 				"num_outdated", "repo_counts"},
 			expected: "expect-maintainers", scope: "t.id IN (SELECT id FROM t_maintainers)"},
 		{name: "links", keys: []string{"id"}, orphans: true, values: []string{"url", "refcount"},
-			expected: "expect-links", scope: "t.id IN (SELECT id FROM t_links)"},
+			expected: "expect-links", scope: "t.id IN (SELECT id FROM t_links)",
+			carried: []string{"normalized_url", "https_host"}, triggers: []string{"links_derive_urls", "links_derive_urls_again"}},
 		categoryProjects, repositoryCategories,
 	}
 	// Kept by counter deltas on the delta path; defined in full for the audit.

@@ -183,6 +183,9 @@ type rebuilder struct {
 	catalog bool
 	// lockedAt is when the swap took the live tables.
 	lockedAt time.Time
+	// identitiesAt is the head at which rebuild-identities made the
+	// catalog's identity rows complete.
+	identitiesAt int64
 }
 
 func (b *rebuilder) progress(phase string, done, total int64) {
@@ -239,7 +242,7 @@ func rebuildOne(ctx context.Context, pool *pgxpool.Pool, name string, opts Rebui
 	if err := b.dropRetired(ctx); err != nil { // left by a swap whose drop failed
 		return b.res, fmt.Errorf("dropping old tables: %w", err)
 	}
-	if err := b.createShadow(ctx); err != nil {
+	if err := b.createShadow(ctx, opts.From != FromState); err != nil {
 		return b.res, fmt.Errorf("creating the new tables: %w", err)
 	}
 	if opts.From == FromState {
@@ -276,10 +279,14 @@ func (b *rebuilder) buildFromState(ctx context.Context) error {
 			// again since its checkpoint, has one as any other: the
 			// identities' one definition, audit-identities), committed
 			// before the snapshot is taken.
-			for _, q := range []string{"rebuild-identities-from-packages", "rebuild-identities-from-removed"} {
-				if _, err := b.pool.Exec(ctx, dlsql.Query(q)); err != nil {
-					return fmt.Errorf("identities: %w", err)
+			if err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error {
+				if _, err := tx.Exec(ctx, dlsql.Query("rebuild-settings")); err != nil {
+					return err
 				}
+				var created int64
+				return tx.QueryRow(ctx, dlsql.Query("rebuild-identities")).Scan(&created, &b.identitiesAt)
+			}); err != nil {
+				return fmt.Errorf("identities: %w", err)
 			}
 		}
 		err := b.buildStateSnapshot(ctx)
@@ -298,10 +305,18 @@ func (b *rebuilder) buildStateSnapshot(ctx context.Context) error {
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
-	if _, err := tx.Exec(ctx, auditWorkMem); err != nil {
+	if _, err := tx.Exec(ctx, auditWorkMem+";\n"+dlsql.Query("rebuild-settings")); err != nil {
 		return err
 	}
-	if b.catalog {
+	head, err := changelog.Head(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if b.catalog && head != b.identitiesAt {
+		// An update committed since the identity rows were made: look for
+		// the emails and URLs it brought (the current state only changes
+		// with the head, in one transaction; at the same head nothing can
+		// be missing).
 		var missing int64
 		if err := tx.QueryRow(ctx, dlsql.Query("rebuild-identities-missing")).Scan(&missing); err != nil {
 			return err
@@ -309,10 +324,6 @@ func (b *rebuilder) buildStateSnapshot(ctx context.Context) error {
 		if missing > 0 {
 			return errIdentitiesMoved
 		}
-	}
-	head, err := changelog.Head(ctx, tx)
-	if err != nil {
-		return err
 	}
 
 	b.seq = head
@@ -335,6 +346,9 @@ func (b *rebuilder) buildStateSnapshot(ctx context.Context) error {
 			return err
 		}
 		b.progress("build", int64(i+1), total)
+	}
+	if err := b.createIndexes(ctx, tx); err != nil {
+		return fmt.Errorf("indexes: %w", err)
 	}
 	if !b.catalog {
 		// The entries kept end at the history checkpoint: move the
@@ -435,6 +449,10 @@ func (b *rebuilder) applyPage(ctx context.Context, to int64) error {
 		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
+	// A page of the projection's own delta path, as the runner applies it.
+	if _, err := tx.Exec(ctx, dlsql.Query("tx-delta-settings")); err != nil {
+		return err
+	}
 	n, committed, err := b.applyIn(ctx, tx, to)
 	if err != nil {
 		return err

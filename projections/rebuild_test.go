@@ -156,16 +156,26 @@ func identities(t *testing.T, q changelog.Querier) identityRows {
 	}
 	return identityRows{
 		maintainers: read(`SELECT id || ' ' || email FROM maintainers ORDER BY id`),
-		links:       read(`SELECT id || ' ' || url FROM links ORDER BY id`),
+		// With the URL columns a rebuild carries (migration 020).
+		links: read(`SELECT id || ' ' || url || ' ' || normalized_url || ' ' || coalesce(https_host, '-') FROM links ORDER BY id`),
 	}
 }
 
-// shape lists the public schema's indexes, tables with their storage
-// parameters, and views with their definitions: what a swap must keep.
+// shape lists the public schema's indexes and constraints with their
+// definitions, tables with their storage parameters and triggers, and views
+// with their definitions: what a swap must keep (a rebuild from state
+// creates the indexes and the constraints they back after filling its
+// tables, and copies the tables' own triggers).
 func shape(t *testing.T, q changelog.Querier) []string {
 	t.Helper()
 	rows, err := q.Query(context.Background(), `
-		SELECT tablename || '.' || indexname FROM pg_indexes WHERE schemaname = 'public'
+		SELECT tablename || '.' || indexname || ' ' || indexdef FROM pg_indexes WHERE schemaname = 'public'
+		UNION ALL
+		SELECT conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+		WHERE connamespace = 'public'::regnamespace
+		UNION ALL
+		SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+		WHERE c.relnamespace = 'public'::regnamespace AND NOT t.tgisinternal
 		UNION ALL
 		SELECT relname || ' ' || coalesce(reloptions::text, '') FROM pg_class
 		WHERE relnamespace = 'public'::regnamespace AND relkind = 'r'
@@ -202,7 +212,9 @@ func TestRebuildMatchesIncremental(t *testing.T) {
 	want := digest(t, f.pool)
 	ids, tables := identities(t, f.pool), shape(t, f.pool)
 	require.Contains(t, tables, "projects {fillfactor=85}")
+	require.Contains(t, tables, "CREATE TRIGGER links_derive_urls BEFORE INSERT ON public.links FOR EACH ROW WHEN ((new.normalized_url IS NULL)) EXECUTE FUNCTION links_derive_urls()")
 	require.NotEmpty(t, ids.links)
+	require.Positive(t, count(t, f.pool, `SELECT count(*) FROM links WHERE https_host IS NOT NULL`), "the churn has https links")
 	require.Positive(t, count(t, f.pool, `SELECT count(*) FROM maintainers WHERE orphaned`), "the churn orphans maintainers")
 
 	pool := bigPool(t, f)
@@ -228,7 +240,10 @@ func TestRebuildMatchesIncremental(t *testing.T) {
 		require.True(t, phases["swap"] && phases["done"])
 		require.Equal(t, want, digest(t, f.pool), "rebuilt from %s", from)
 		require.Equal(t, ids, identities(t, f.pool), "ids stay what they were (from %s)", from)
-		require.Equal(t, tables, shape(t, f.pool), "indexes, storage parameters and views survive the swap")
+		require.Equal(t, tables, shape(t, f.pool), "indexes, constraints, storage parameters, triggers and views survive the swap")
+		require.Zero(t, count(t, f.pool, `SELECT count(*) FROM links
+			WHERE normalized_url IS DISTINCT FROM normalize_url(url) OR https_host IS DISTINCT FROM https_host(url)`),
+			"every link's URL columns are its URL's (from %s)", from)
 		verifyClean(t, f.pool)
 		require.Zero(t, count(t, f.pool, `SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'deltalog_re%'`))
 	}
@@ -236,13 +251,20 @@ func TestRebuildMatchesIncremental(t *testing.T) {
 
 	// The swapped-in tables are kept incrementally from here: identity
 	// sequences continue past the old ids, history continues.
-	f.update(t, "r1", version.SchemeGeneric, []events.Package{p("new", "new", "1", "fresh@x")})
+	fresh := p("new", "new", "1", "fresh@x")
+	fresh.Links = []events.Link{{Kind: "homepage", URL: "https://WWW.Fresh.example/new.git"}}
+	f.update(t, "r1", version.SchemeGeneric, []events.Package{fresh})
 	require.NoError(t, f.runner.Run(ctx, false))
 	verifyClean(t, f.pool)
-	var maxOld, fresh int64
+	var normalized, host string
+	require.NoError(t, f.pool.QueryRow(ctx, `SELECT normalized_url, https_host FROM links WHERE url = 'https://WWW.Fresh.example/new.git'`).
+		Scan(&normalized, &host))
+	require.Equal(t, "fresh.example/new", normalized, "the swapped-in links derive a new link's URL columns")
+	require.Equal(t, "www.fresh.example", host)
+	var maxOld, freshID int64
 	require.NoError(t, f.pool.QueryRow(ctx, `SELECT max(id) FILTER (WHERE email <> 'fresh@x'), max(id) FILTER (WHERE email = 'fresh@x') FROM maintainers`).
-		Scan(&maxOld, &fresh))
-	require.Greater(t, fresh, maxOld)
+		Scan(&maxOld, &freshID))
+	require.Greater(t, freshID, maxOld)
 	require.Equal(t, projections.OutcomeConsistent, audit(t, f, projections.AuditOpts{ReplayHistory: true}).Outcome)
 }
 

@@ -15,8 +15,13 @@ import (
 
 // createShadow creates the shadow schema afresh, with an empty copy of each
 // live table: same columns, defaults, identities, generated columns,
-// constraints and indexes, the indexes under the live names.
-func (b *rebuilder) createShadow(ctx context.Context) error {
+// constraints, triggers and indexes, the indexes under the live names.
+// Without indexes (a rebuild from state), the tables get their indexes and
+// the constraints they back once filled (createIndexes): one sort per index
+// instead of a descent of every index per row inserted, which took more
+// time than the rows' own writes (project_links: 1.8 s for 200k rows with
+// its indexes, 0.8 s filled first and indexed after).
+func (b *rebuilder) createShadow(ctx context.Context, indexes bool) error {
 	tx, err := b.pool.Begin(ctx)
 	if err != nil {
 		return err
@@ -28,7 +33,7 @@ func (b *rebuilder) createShadow(ctx context.Context) error {
 		}
 	}
 	for _, tb := range b.tables {
-		if _, err := tx.Exec(ctx, likeSQL(b.schema, tb.name)); err != nil {
+		if _, err := tx.Exec(ctx, likeSQL(b.schema, tb.name, indexes)); err != nil {
 			return err
 		}
 		// LIKE copies no storage parameters (fillfactor): copy them.
@@ -41,11 +46,82 @@ func (b *rebuilder) createShadow(ctx context.Context) error {
 				return err
 			}
 		}
-		if err := b.alignIndexNames(ctx, tx, tb.name); err != nil {
+		if indexes {
+			if err := b.alignIndexNames(ctx, tx, tb.name); err != nil {
+				return err
+			}
+		}
+		if err := b.copyTriggers(ctx, tx, tb); err != nil {
 			return err
 		}
 	}
 	return tx.Commit(ctx)
+}
+
+// createIndexes gives the shadow tables, created without indexes, the live
+// tables' indexes under their names, and the constraints they back.
+func (b *rebuilder) createIndexes(ctx context.Context, tx pgx.Tx) error {
+	for _, tb := range b.tables {
+		rows, err := tx.Query(ctx, dlsql.Query("rebuild-index-definitions"), liveSchema+"."+tb.name)
+		if err != nil {
+			return err
+		}
+		var defs []indexDefinition
+		var d indexDefinition
+		if _, err := pgx.ForEachRow(rows, []any{&d.name, &d.index, &d.constraint, &d.constraintDef}, func() error {
+			defs = append(defs, d)
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, d := range defs {
+			stmts, err := d.createSQL(b.schema, tb.name)
+			if err != nil {
+				return err
+			}
+			for _, s := range stmts {
+				if err := timedExec(ctx, tx, "rebuild "+tb.name+" indexes", s); err != nil {
+					return err
+				}
+			}
+		}
+		// The same check as for indexes copied by LIKE: one for one, by
+		// definition, under the live names.
+		if err := b.alignIndexNames(ctx, tx, tb.name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyTriggers gives the shadow table the live one's own triggers
+// (tb.triggers; LIKE copies none): the swapped-in table must keep them —
+// links derives its URL columns by one (migration 020).
+func (b *rebuilder) copyTriggers(ctx context.Context, tx pgx.Tx, tb table) error {
+	if len(tb.triggers) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, dlsql.Query("rebuild-triggers"), liveSchema+"."+tb.name, tb.triggers)
+	if err != nil {
+		return err
+	}
+	defs, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	if len(defs) != len(tb.triggers) {
+		return fmt.Errorf("%s: %d of the triggers %v found", tb.name, len(defs), tb.triggers)
+	}
+	for _, def := range defs {
+		s, err := triggerSQL(b.schema, tb.name, def)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, s); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 var indexDef = regexp.MustCompile(`^CREATE (UNIQUE )?INDEX \S+ ON \S+ (USING .*)$`)

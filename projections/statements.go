@@ -2,6 +2,7 @@ package projections
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -180,9 +181,39 @@ func dropShadowSQL(shadow string) string {
 	return "DROP SCHEMA IF EXISTS " + pgx.Identifier{shadow}.Sanitize() + " CASCADE"
 }
 
-// likeSQL creates the shadow table as an empty copy of the live one.
-func likeSQL(shadow, table string) string {
-	return fmt.Sprintf("CREATE TABLE %s (LIKE %s INCLUDING ALL)", qualified(shadow, table), qualified(liveSchema, table))
+// likeSQL creates the shadow table as an empty copy of the live one, with
+// or without its indexes (and the constraints they back).
+func likeSQL(shadow, table string, indexes bool) string {
+	excluding := ""
+	if !indexes {
+		excluding = " EXCLUDING INDEXES"
+	}
+	return fmt.Sprintf("CREATE TABLE %s (LIKE %s INCLUDING ALL%s)", qualified(shadow, table), qualified(liveSchema, table), excluding)
+}
+
+// indexDefinition is one index of a live table (rebuild-index-definitions):
+// its name and definition, and the constraint it backs, if any.
+type indexDefinition struct {
+	name, index               string
+	constraint, constraintDef *string
+}
+
+// createSQL creates the index on the shadow table of the same name: the
+// constraint, which creates its index, for an index that backs one.
+func (d indexDefinition) createSQL(shadow, table string) ([]string, error) {
+	target := qualified(shadow, table)
+	if d.constraint != nil && d.constraintDef != nil {
+		stmts := []string{fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", target, pgx.Identifier{*d.constraint}.Sanitize(), *d.constraintDef)}
+		if *d.constraint != d.name {
+			stmts = append(stmts, renameIndexSQL(shadow, *d.constraint, d.name))
+		}
+		return stmts, nil
+	}
+	m := indexDef.FindStringSubmatch(d.index)
+	if m == nil {
+		return nil, fmt.Errorf("%s: unexpected index definition %q", table, d.index)
+	}
+	return []string{fmt.Sprintf("CREATE %sINDEX %s ON %s %s", m[1], pgx.Identifier{d.name}.Sanitize(), target, m[2])}, nil
 }
 
 // reloptionsSQL gives the shadow table the live one's storage parameters.
@@ -195,9 +226,21 @@ func renameIndexSQL(shadow, from, to string) string {
 	return fmt.Sprintf("ALTER INDEX %s RENAME TO %s", qualified(shadow, from), pgx.Identifier{to}.Sanitize())
 }
 
+var triggerDef = regexp.MustCompile(`^(CREATE (?:CONSTRAINT )?TRIGGER \S+ .+? ON )\S+( .*)$`)
+
+// triggerSQL is def (pg_get_triggerdef of a live table's trigger) on the
+// shadow table of the same name.
+func triggerSQL(shadow, table, def string) (string, error) {
+	m := triggerDef.FindStringSubmatch(def)
+	if m == nil {
+		return "", fmt.Errorf("%s: unexpected trigger definition %q", table, def)
+	}
+	return m[1] + qualified(shadow, table) + m[2], nil
+}
+
 // fillSQL copies the recomputed rows (pg_temp.<table>) into the empty
-// shadow table, with first_seen (when the table has it) and orphaned_at of
-// the live rows.
+// shadow table, with first_seen (when the table has it), orphaned_at and
+// the carried columns of the live rows.
 func (tb table) fillSQL(shadow string, firstSeen bool) string {
 	names := append(append([]string{}, tb.keys...), tb.values...)
 	vals := prefixed("e", names)
@@ -209,6 +252,10 @@ func (tb table) fillSQL(shadow string, firstSeen bool) string {
 	if firstSeen {
 		names = append(names, "first_seen")
 		vals += ", coalesce(l.first_seen, now())"
+	}
+	if len(tb.carried) > 0 {
+		names = append(names, tb.carried...)
+		vals += ", " + prefixed("l", tb.carried)
 	}
 	if len(names) > len(tb.keys)+len(tb.values) {
 		from += fmt.Sprintf(" LEFT JOIN %s l ON %s", qualified(liveSchema, tb.name), tb.on("l", "e"))

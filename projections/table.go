@@ -31,6 +31,14 @@ type table struct {
 	// scope is a predicate on the table (aliased t) selecting the rows of
 	// the keys in scope.
 	scope string
+	// carried are columns a rebuild copies from the live row as they are:
+	// values computed once when the row was created, not by the
+	// definition (links' URL columns, migration 020). A row without a live
+	// counterpart gets them from the table's trigger.
+	carried []string
+	// triggers are the table's own triggers (its migrations'), which a
+	// rebuild gives its new table: LIKE copies none.
+	triggers []string
 }
 
 func (tb table) cols() []string {

@@ -216,9 +216,12 @@ UNION ALL
 SELECT id, email FROM /* TEMPLATE: schema */maintainers WHERE email = ANY ($1::text[]);
 
 -- name: catalog-link-ids
+-- Only URLs without a link are offered to the insert: its trigger (the URL
+-- columns, migration 020) fires before the conflict is found.
 WITH ins AS (
     INSERT INTO /* TEMPLATE: schema */links (url, orphaned_at)
-    SELECT DISTINCT unnest($1::text[]), now()
+    SELECT DISTINCT u, now() FROM unnest($1::text[]) u
+    WHERE NOT EXISTS (SELECT 1 FROM /* TEMPLATE: schema */links l WHERE l.url = u)
     ON CONFLICT (url) DO NOTHING
     RETURNING id, url
 )
@@ -310,9 +313,12 @@ LEFT JOIN (
 ) pmx ON pmx.maintainer_id = t.id
 
 -- name: expect-links
+-- https_host is not derived here but carried (migration 020): the full
+-- definition of problems reads it from these rows.
 SELECT l.id, l.url,
        coalesce(sum(pl.refcount), 0)::integer AS refcount,
-       sum(pl.refcount) IS NULL AS orphaned
+       sum(pl.refcount) IS NULL AS orphaned,
+       l.https_host
 FROM t_links t
 JOIN /* TEMPLATE: schema */links l ON l.id = t.id
 LEFT JOIN /* TEMPLATE: levels */project_links pl ON pl.link_id = t.id

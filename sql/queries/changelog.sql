@@ -175,7 +175,8 @@ SELECT name, num_packages, num_packagesets, state_checksum, updated_at FROM repo
 -- name: tx-delta-settings
 -- Delta transactions run many short statements whose cost estimates, on a
 -- large catalog, pass jit_above_cost: compiling them takes longer than
--- running them. Bulk work (audits, rebuilds) keeps the server's setting.
+-- running them. Audits keep the server's setting; rebuilds from state turn
+-- it off too (rebuild-settings).
 -- (The statistics of the temporary tables they ANALYZE need the default
 -- sample: with a tenth of it, a 60k-row anti-join was planned as a nested
 -- loop and took two minutes instead of 0.1 s.)

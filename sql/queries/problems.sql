@@ -76,10 +76,10 @@ CROSS JOIN LATERAL (
     SELECT p.project, p.repo_id FROM public.packages p WHERE http_homepage_host(p.links) = h.host OFFSET 0) p
 WHERE EXISTS (
           SELECT 1 FROM /* TEMPLATE: schema */links l
-          WHERE https_host(l.url) = h.host AND NOT l.orphaned)
+          WHERE l.https_host = h.host AND NOT l.orphaned)
    <> (EXISTS (
           SELECT 1 FROM /* TEMPLATE: schema */links l
-          WHERE https_host(l.url) = h.host AND NOT l.orphaned
+          WHERE l.https_host = h.host AND NOT l.orphaned
             AND NOT EXISTS (SELECT 1 FROM n_links n JOIN o_links o ON o.id = n.id
                             WHERE n.id = l.id AND o.orphaned AND NOT n.orphaned))
        OR EXISTS (
@@ -139,7 +139,7 @@ WITH pk AS (
     SELECT p.project, p.repo_id, p.name, 'homepage_http', jsonb_build_object('homepage', p.homepage)
     FROM pk p
     WHERE p.homepage ~* '^http://' AND EXISTS (
-        SELECT 1 FROM /* TEMPLATE: levels */links l WHERE https_host(l.url) = url_host(p.homepage) AND NOT l.orphaned)
+        SELECT 1 FROM /* TEMPLATE: levels */links l WHERE l.https_host = url_host(p.homepage) AND NOT l.orphaned)
     UNION ALL
     SELECT p.project, p.repo_id, p.name, 'homepage_shared', jsonb_build_object('homepage', p.homepage)
     FROM pk p JOIN /* TEMPLATE: levels */links l ON l.url = p.homepage
