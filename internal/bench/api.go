@@ -77,7 +77,9 @@ type APIRun struct {
 	// the machine's cores busy over the step, whoever used them. Unlike
 	// latencies, the costs hardly move with what else runs on a shared
 	// machine.
-	ServerCPU   float64 `json:"server_cpu_us_per_request"`
+	ServerCPU float64 `json:"server_cpu_us_per_request"`
+	// LoadCPU is the load generator's (this process's) CPU per request.
+	LoadCPU     float64 `json:"load_cpu_us_per_request"`
 	BackendCPU  float64 `json:"backend_cpu_us_per_request"`
 	UpdateCores float64 `json:"update_cores"`
 	MachineBusy float64 `json:"machine_busy"`
@@ -138,7 +140,7 @@ func (h *harness) api(ctx context.Context, names []string, snaps0 []snapshot) er
 				run.Endpoint, run.Updating = ep.name, updating
 				run.Updates = int(updates.Load() - before)
 				cpu1, busy1 := h.serverCPU(ctx, srv), machineTicks()
-				run.ServerCPU, run.BackendCPU = cpu1.since(cpu0, run.Requests)
+				run.ServerCPU, run.LoadCPU, run.BackendCPU = cpu1.since(cpu0, run.Requests)
 				run.UpdateCores = float64(h.childCPU.Load()-upd0) / float64(h.cfg.APIStep)
 				run.MachineBusy = busy1.since(busy0)
 				m1 := srv.metrics(ctx)
@@ -146,11 +148,11 @@ func (h *harness) api(ctx context.Context, names []string, snaps0 []snapshot) er
 				run.ServerHeapMiB, run.GCs = m1[metricHeapInuse]/(1<<20), int(m1[metricGCs]-m0[metricGCs])
 				h.rep.API = append(h.rep.API, run)
 				h.progress("api: %s at %d/s%s: p50 %.2fms p99 %.2fms max %.1fms, %d/%d errors, %.0f/s achieved, "+
-					"server RSS %.0f MiB heap %.0f MiB %d GCs, CPU/request %.0fµs + %.0fµs in PostgreSQL, "+
+					"server RSS %.0f MiB heap %.0f MiB %d GCs, CPU/request %.0fµs + %.0fµs in PostgreSQL (load %.0fµs), "+
 					"%d updates on %.2f cores, machine %.0f%% busy",
 					ep.name, rate, map[bool]string{true: " during updates"}[updating],
 					run.P50, run.P99, run.Max, run.Errors, run.Requests, run.Achieved,
-					run.ServerRSSMiB, run.ServerHeapMiB, run.GCs, run.ServerCPU, run.BackendCPU,
+					run.ServerRSSMiB, run.ServerHeapMiB, run.GCs, run.ServerCPU, run.BackendCPU, run.LoadCPU,
 					run.Updates, run.UpdateCores, 100*run.MachineBusy)
 				for _, cause := range slices.Sorted(maps.Keys(run.Failures)) {
 					h.progress("api:   %d× %s", run.Failures[cause], cause)
@@ -355,13 +357,14 @@ const serveApp = "deltalog-bench-serve"
 // of its backends, in clock ticks.
 type cpuSample struct {
 	server   int64
+	self     int64
 	backends map[int]int64
 }
 
 // serverCPU samples the serve process and its backends (found by their
 // application_name).
 func (h *harness) serverCPU(ctx context.Context, s *served) cpuSample {
-	c := cpuSample{server: processTicks(s.cmd.Process.Pid), backends: map[int]int64{}}
+	c := cpuSample{server: processTicks(s.cmd.Process.Pid), self: processTicks(os.Getpid()), backends: map[int]int64{}}
 	rows, err := h.pool.Query(ctx, "SELECT pid FROM pg_stat_activity WHERE application_name = $1", serveApp)
 	if err != nil {
 		return c
@@ -373,10 +376,10 @@ func (h *harness) serverCPU(ctx context.Context, s *served) cpuSample {
 	return c
 }
 
-// since is the CPU per request, in µs, used since c0 by the server and by
-// its backends; a backend that connected in between used all its time
+// since is the CPU per request, in µs, used since c0 by the server, by
+// this process and by the server's backends; a backend that connected in between used all its time
 // since.
-func (c cpuSample) since(c0 cpuSample, requests int) (server, backends float64) {
+func (c cpuSample) since(c0 cpuSample, requests int) (server, self, backends float64) {
 	var b int64
 	for pid, t := range c.backends {
 		b += t - c0.backends[pid]
@@ -384,7 +387,7 @@ func (c cpuSample) since(c0 cpuSample, requests int) (server, backends float64) 
 	perRequest := func(ticks int64) float64 {
 		return float64(ticks) * 1e6 / clockTicks / float64(max(requests, 1))
 	}
-	return perRequest(c.server - c0.server), perRequest(b)
+	return perRequest(c.server - c0.server), perRequest(c.self - c0.self), perRequest(b)
 }
 
 // clockTicks is the kernel's USER_HZ, the unit of /proc's CPU times
@@ -489,8 +492,13 @@ func attack(ctx context.Context, urls []string, rate int, d time.Duration) APIRu
 		t.URL = urls[next.Add(1)%uint64(len(urls))]
 		return nil
 	}
-	a := vegeta.NewAttacker(vegeta.Timeout(10*time.Second), vegeta.Workers(32), vegeta.MaxWorkers(512),
-		vegeta.KeepAlive(true), vegeta.MaxBody(1<<20))
+	// A transport of the step's own, closed after it: vegeta's would keep
+	// its connections open for ever, and the server would hold every
+	// earlier step's connections (goroutines, buffers) on top of this one's.
+	tr := &http.Transport{MaxIdleConnsPerHost: vegeta.DefaultConnections}
+	defer tr.CloseIdleConnections()
+	a := vegeta.NewAttacker(vegeta.Client(&http.Client{Transport: tr}), vegeta.Timeout(10*time.Second),
+		vegeta.Workers(32), vegeta.MaxWorkers(512), vegeta.KeepAlive(true), vegeta.MaxBody(1<<20))
 	stopped := context.AfterFunc(ctx, func() { a.Stop() })
 	defer stopped()
 	period := time.Second / time.Duration(rate)
@@ -567,15 +575,15 @@ func writeAPI(w io.Writer, runs []APIRun) error {
 	step := time.Duration(runs[0].StepSeconds * float64(time.Second))
 	fmt.Fprintf(w, "\nAPI load (deltalog serve, update and project as processes of their own; open loop, latency from the intended send time, %s per step)\n\n", step)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "endpoint\tcondition\trate/s\tachieved/s\trequests\terrors\tp50 ms\tp99 ms\tmax ms\tserver RSS MiB\theap MiB\tGCs\tµs/req serve\tµs/req PG\tupdates\tupdate cores\tmachine busy\t")
+	fmt.Fprintln(tw, "endpoint\tcondition\trate/s\tachieved/s\trequests\terrors\tp50 ms\tp99 ms\tmax ms\tserver RSS MiB\theap MiB\tGCs\tµs/req serve\tµs/req PG\tµs/req load\tupdates\tupdate cores\tmachine busy\t")
 	for _, r := range runs {
 		cond := "idle"
 		if r.Updating {
 			cond = "during update"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%d\t%d\t%.2f\t%.2f\t%.1f\t%.1f\t%.1f\t%d\t%.0f\t%.0f\t%d\t%.2f\t%.0f%%\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.0f\t%d\t%d\t%.2f\t%.2f\t%.1f\t%.1f\t%.1f\t%d\t%.0f\t%.0f\t%.0f\t%d\t%.2f\t%.0f%%\t\n",
 			r.Endpoint, cond, r.Rate, r.Achieved, r.Requests, r.Errors, r.P50, r.P99, r.Max,
-			r.ServerRSSMiB, r.ServerHeapMiB, r.GCs, r.ServerCPU, r.BackendCPU, r.Updates, r.UpdateCores, 100*r.MachineBusy)
+			r.ServerRSSMiB, r.ServerHeapMiB, r.GCs, r.ServerCPU, r.BackendCPU, r.LoadCPU, r.Updates, r.UpdateCores, 100*r.MachineBusy)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
