@@ -46,16 +46,8 @@ func TestBenchCommand(t *testing.T) {
 	t.Parallel()
 	url := dbtest.NewURL(t)
 	name := fmt.Sprintf("deltalog_bench_e2e_%d", os.Getpid())
-	cmd := exec.Command(binary, "bench", "--db", url, "--db-name", name, "--packages", "400", "--repos", "2",
-		"--reps", "1", "--rates", "0.1", "--cases", "parse,full,nochange,delta,recompute", "--json")
-	out, err := cmd.Output()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		t.Log(string(ee.Stderr))
-	}
-	require.NoError(t, err)
-	var rep bench.Report
-	require.NoError(t, json.Unmarshal(out, &rep))
+	rep := runBench(t, "--db", url, "--db-name", name, "--packages", "400", "--repos", "2",
+		"--reps", "1", "--rates", "0.1", "--cases", "parse,full,nochange,delta,recompute")
 	var names []string
 	for _, c := range rep.Cases {
 		names = append(names, c.Name)
@@ -72,6 +64,7 @@ func TestBenchCommand(t *testing.T) {
 	require.False(t, exists, "the benchmark database is dropped")
 
 	err = exec.Command(binary, "bench", "--db", url, "extra").Run()
+	var ee *exec.ExitError
 	require.True(t, errors.As(err, &ee))
 	require.Equal(t, 2, ee.ExitCode())
 }
@@ -84,16 +77,8 @@ func TestBenchAPICase(t *testing.T) {
 	t.Parallel()
 	url := dbtest.NewURL(t)
 	name := fmt.Sprintf("deltalog_bench_api_%d", os.Getpid())
-	cmd := exec.Command(binary, "bench", "--db", url, "--db-name", name, "--packages", "400", "--repos", "2",
-		"--cases", "api", "--api-rates", "50", "--api-step", "1s", "--api-serve-args", "--read-conns 3", "--json")
-	out, err := cmd.Output()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		t.Log(string(ee.Stderr))
-	}
-	require.NoError(t, err)
-	var rep bench.Report
-	require.NoError(t, json.Unmarshal(out, &rep))
+	rep := runBench(t, "--db", url, "--db-name", name, "--packages", "400", "--repos", "2",
+		"--cases", "api", "--api-rates", "50", "--api-step", "1s", "--api-serve-args", "--read-conns 3")
 	require.Len(t, rep.API, 4, "two endpoints, idle and during updates")
 	updates := 0
 	for _, r := range rep.API {
@@ -109,4 +94,18 @@ func TestBenchAPICase(t *testing.T) {
 	require.Positive(t, updates, "update processes finished during the steps under load")
 	require.NotEmpty(t, rep.Audits)
 	require.Equal(t, projections.OutcomeConsistent, rep.Audits[len(rep.Audits)-1].Outcome, "the catalog after the updates under load")
+}
+
+// runBench runs `deltalog bench --json` with args and returns its report.
+func runBench(t *testing.T, args ...string) bench.Report {
+	t.Helper()
+	out, err := exec.Command(binary, append([]string{"bench", "--json"}, args...)...).Output()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		t.Log(string(ee.Stderr))
+	}
+	require.NoError(t, err)
+	var rep bench.Report
+	require.NoError(t, json.Unmarshal(out, &rep))
+	return rep
 }
