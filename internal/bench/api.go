@@ -70,17 +70,16 @@ type APIRun struct {
 	// the collections it ran during the step (from its /metrics).
 	ServerHeapMiB float64 `json:"server_heap_mib"`
 	GCs           int     `json:"server_gcs"`
-	// ServerCPU and BackendCPU are the CPU time one request cost, in µs,
-	// in the serve process and in its PostgreSQL backends; UpdateCores is
-	// the cores the update and project processes used during the step
-	// (their own CPU, not their backends'); MachineBusy the share of all
-	// the machine's cores busy over the step, whoever used them. Unlike
-	// latencies, the costs hardly move with what else runs on a shared
-	// machine.
-	ServerCPU float64 `json:"server_cpu_us_per_request"`
-	// LoadCPU is the load generator's (this process's) CPU per request.
-	LoadCPU     float64 `json:"load_cpu_us_per_request"`
+	// ServerCPU, BackendCPU and LoadCPU are the CPU time one request
+	// cost, in µs, in the serve process, in its PostgreSQL backends and in
+	// the load generator (this process); UpdateCores is the CPU time of
+	// the update and project processes that finished during the step, in
+	// cores over it (their own CPU, not their backends'); MachineBusy the share of all the machine's
+	// cores busy over the step, whoever used them. Unlike latencies, the
+	// costs hardly move with what else runs on a shared machine.
+	ServerCPU   float64 `json:"server_cpu_us_per_request"`
 	BackendCPU  float64 `json:"backend_cpu_us_per_request"`
+	LoadCPU     float64 `json:"load_cpu_us_per_request"`
 	UpdateCores float64 `json:"update_cores"`
 	MachineBusy float64 `json:"machine_busy"`
 	// Updates counts the `deltalog update` processes that finished during
@@ -134,18 +133,8 @@ func (h *harness) api(ctx context.Context, names []string, snaps0 []snapshot) er
 		}
 		for _, ep := range endpoints {
 			for _, rate := range h.cfg.APIRates {
-				before, m0 := updates.Load(), srv.metrics(ctx)
-				cpu0, busy0, upd0 := h.serverCPU(ctx, srv), machineTicks(), h.childCPU.Load()
-				run := attack(ctx, ep.urls, rate, h.cfg.APIStep)
+				run := h.step(ctx, srv, ep.urls, rate, &updates)
 				run.Endpoint, run.Updating = ep.name, updating
-				run.Updates = int(updates.Load() - before)
-				cpu1, busy1 := h.serverCPU(ctx, srv), machineTicks()
-				run.ServerCPU, run.LoadCPU, run.BackendCPU = cpu1.since(cpu0, run.Requests)
-				run.UpdateCores = float64(h.childCPU.Load()-upd0) / float64(h.cfg.APIStep)
-				run.MachineBusy = busy1.since(busy0)
-				m1 := srv.metrics(ctx)
-				run.ServerRSSMiB = float64(processRSS(srv.cmd.Process.Pid)) / (1 << 20)
-				run.ServerHeapMiB, run.GCs = m1[metricHeapInuse]/(1<<20), int(m1[metricGCs]-m0[metricGCs])
 				h.rep.API = append(h.rep.API, run)
 				h.progress("api: %s at %d/s%s: p50 %.2fms p99 %.2fms max %.1fms, %d/%d errors, %.0f/s achieved, "+
 					"server RSS %.0f MiB heap %.0f MiB %d GCs, CPU/request %.0fµs + %.0fµs in PostgreSQL (load %.0fµs), "+
@@ -174,6 +163,23 @@ func (h *harness) api(ctx context.Context, names []string, snaps0 []snapshot) er
 	// The processes created and dropped ids the in-process id caches may
 	// hold: later cases start from fresh ones.
 	return h.newWriters()
+}
+
+// step attacks urls at rate for one step and records, beside the
+// latencies, what the server, the machine and the updates did meanwhile.
+func (h *harness) step(ctx context.Context, srv *served, urls []string, rate int, updates *atomic.Int64) APIRun {
+	upd0, m0 := updates.Load(), srv.metrics(ctx)
+	cpu0, busy0, child0 := h.serverCPU(ctx, srv), machineTicks(), h.childCPU.Load()
+	run := attack(ctx, urls, rate, h.cfg.APIStep)
+	cpu1, busy1 := h.serverCPU(ctx, srv), machineTicks()
+	run.Updates = int(updates.Load() - upd0)
+	run.ServerCPU, run.LoadCPU, run.BackendCPU = cpu1.since(cpu0, run.Requests)
+	run.UpdateCores = float64(h.childCPU.Load()-child0) / float64(h.cfg.APIStep)
+	run.MachineBusy = busy1.since(busy0)
+	m1 := srv.metrics(ctx)
+	run.ServerRSSMiB = float64(processRSS(srv.cmd.Process.Pid)) / (1 << 20)
+	run.ServerHeapMiB, run.GCs = m1[metricHeapInuse]/(1<<20), int(m1[metricGCs]-m0[metricGCs])
+	return run
 }
 
 // updateLoop runs, until stopped, `deltalog update` for each repository of
