@@ -45,7 +45,7 @@ func setup(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	admin := dbtest.New(t)
-	reader, err := web.OpenReadOnly(ctx, admin.Config())
+	reader, err := web.OpenReadOnly(ctx, admin.Config(), 0)
 	require.NoError(t, err)
 	t.Cleanup(reader.Close)
 	u, err := changelog.NewUpdater(admin, changelog.Config{})

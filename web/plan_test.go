@@ -65,7 +65,7 @@ func TestProjectsPlansUseIndexes(t *testing.T) {
 	admin := dbtest.New(t)
 	_, err := admin.Exec(ctx, bigCatalog)
 	require.NoError(t, err)
-	reader, err := OpenReadOnly(ctx, admin.Config())
+	reader, err := OpenReadOnly(ctx, admin.Config(), 0)
 	require.NoError(t, err)
 	defer reader.Close()
 

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,8 +19,17 @@ import (
 // package serves.
 const ReaderRole = "deltalog_reader"
 
-// minReadConns is the least connections OpenReadOnly's pool may open.
-const minReadConns = 16
+// DefaultReadConns is the size of OpenReadOnly's pool unless told
+// otherwise: two connections per core the process may run on, plus two.
+// A lookup holds its connection for well under a millisecond, so a few
+// connections per core keep every core busy, while more only add
+// PostgreSQL backends that contend for the same cores (on 2 cores, 16 of
+// them runnable at once beside an update's) and queue a request in the
+// kernel's run queue instead of the pool's. Against a database server
+// with more cores than this process, size it with the flag.
+func DefaultReadConns() int32 {
+	return int32(2*runtime.GOMAXPROCS(0) + 2)
+}
 
 // Config configures the read side.
 type Config struct {
@@ -182,16 +192,18 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /static/", http.FileServerFS(staticFS))
 }
 
-// OpenReadOnly opens a pool like cfg (at least 16 connections) whose sessions run as ReaderRole and
+// OpenReadOnly opens a pool like cfg of conns connections (DefaultReadConns
+// when conns ≤ 0) whose sessions run as ReaderRole and
 // read only: the role is a startup parameter, so no query of this package
 // runs with more than the role's privileges. The connecting user must be
 // the role, a member of it or a superuser (migration 007 grants it to the
 // role that migrates).
-func OpenReadOnly(ctx context.Context, cfg *pgxpool.Config) (*pgxpool.Pool, error) {
+func OpenReadOnly(ctx context.Context, cfg *pgxpool.Config, conns int32) (*pgxpool.Pool, error) {
 	cfg = cfg.Copy()
-	// Requests are short and many: a pool of a command's default size
-	// (4 on a small machine) queues them behind each other.
-	cfg.MaxConns = max(cfg.MaxConns, minReadConns)
+	if conns <= 0 {
+		conns = DefaultReadConns()
+	}
+	cfg.MaxConns = conns
 	rp := cfg.ConnConfig.RuntimeParams
 	rp["role"] = ReaderRole
 	rp["default_transaction_read_only"] = "on"

@@ -103,10 +103,18 @@ materialized views, COPY), each case in a database the benchmark creates and dro
 	pageSize := fs.Int("page-size", 10000, "most events a projection applies in one transaction")
 	cacheSize := fs.Int("cache-size", 100000, "entries in each projection id cache (maintainers, links)")
 	dbName := fs.String("db-name", bench.DefaultDatabase, "database the benchmark creates (and wipes) on the server")
+	apiRates := fs.IntSlice("api-rates", bench.APIRates, "request rates per second of the api case")
+	apiStep := fs.Duration("api-step", bench.APIStep, "how long the api case holds each rate")
+	apiServe := fs.String("api-serve-args", "", "extra flags of the api case's deltalog serve, e.g. \"--read-conns 16\"")
 	cmd.RunE = e.runE(func(ctx context.Context, _ []string) error {
 		cfg := bench.Config{
 			Dir: *dir, Gen: gf.config(), Reps: *reps, FullReps: *fullReps,
 			PageSize: *pageSize, CacheSize: *cacheSize, Progress: e.stderr, Logger: e.logger(),
+			APIRates: *apiRates, APIStep: *apiStep, APIServeArgs: strings.Fields(*apiServe),
+		}
+		// The api case runs this binary as the server and the updates.
+		if exe, err := os.Executable(); err == nil {
+			cfg.Exe = exe
 		}
 		for _, s := range strings.Split(*rates, ",") {
 			r, err := strconv.ParseFloat(strings.TrimSpace(s), 64)

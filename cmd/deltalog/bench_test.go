@@ -16,6 +16,7 @@ import (
 	"github.com/deltalog/deltalog/internal/bench"
 	"github.com/deltalog/deltalog/internal/bench/gen"
 	"github.com/deltalog/deltalog/internal/pg/dbtest"
+	"github.com/deltalog/deltalog/projections"
 )
 
 // TestGenCommand writes one JSONL file per repository.
@@ -45,16 +46,8 @@ func TestBenchCommand(t *testing.T) {
 	t.Parallel()
 	url := dbtest.NewURL(t)
 	name := fmt.Sprintf("deltalog_bench_e2e_%d", os.Getpid())
-	cmd := exec.Command(binary, "bench", "--db", url, "--db-name", name, "--packages", "400", "--repos", "2",
-		"--reps", "1", "--rates", "0.1", "--cases", "parse,full,nochange,delta,recompute", "--json")
-	out, err := cmd.Output()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		t.Log(string(ee.Stderr))
-	}
-	require.NoError(t, err)
-	var rep bench.Report
-	require.NoError(t, json.Unmarshal(out, &rep))
+	rep := runBench(t, "--db", url, "--db-name", name, "--packages", "400", "--repos", "2",
+		"--reps", "1", "--rates", "0.1", "--cases", "parse,full,nochange,delta,recompute")
 	var names []string
 	for _, c := range rep.Cases {
 		names = append(names, c.Name)
@@ -71,6 +64,48 @@ func TestBenchCommand(t *testing.T) {
 	require.False(t, exists, "the benchmark database is dropped")
 
 	err = exec.Command(binary, "bench", "--db", url, "extra").Run()
+	var ee *exec.ExitError
 	require.True(t, errors.As(err, &ee))
 	require.Equal(t, 2, ee.ExitCode())
+}
+
+// TestBenchAPICase runs the api case at a tiny scale: the server, the
+// updates and the projections under load are deltalog processes of their
+// own, no request fails, and the updates really ran during the steps
+// that say so.
+func TestBenchAPICase(t *testing.T) {
+	t.Parallel()
+	url := dbtest.NewURL(t)
+	name := fmt.Sprintf("deltalog_bench_api_%d", os.Getpid())
+	rep := runBench(t, "--db", url, "--db-name", name, "--packages", "400", "--repos", "2",
+		"--cases", "api", "--api-rates", "50", "--api-step", "1s", "--api-serve-args", "--read-conns 3")
+	require.Len(t, rep.API, 4, "two endpoints, idle and during updates")
+	updates := 0
+	for _, r := range rep.API {
+		require.Zero(t, r.Errors, "%s at %d/s: %v", r.Endpoint, r.Rate, r.Failures)
+		require.InDelta(t, 50, r.Requests, 2, r.Endpoint)
+		require.Positive(t, r.ServerRSSMiB, "the serve process's memory is read")
+		require.Positive(t, r.ServerHeapMiB, "and its heap, from its /metrics")
+		if !r.Updating {
+			require.Zero(t, r.Updates, "no update runs while idle")
+		}
+		updates += r.Updates
+	}
+	require.Positive(t, updates, "update processes finished during the steps under load")
+	require.NotEmpty(t, rep.Audits)
+	require.Equal(t, projections.OutcomeConsistent, rep.Audits[len(rep.Audits)-1].Outcome, "the catalog after the updates under load")
+}
+
+// runBench runs `deltalog bench --json` with args and returns its report.
+func runBench(t *testing.T, args ...string) bench.Report {
+	t.Helper()
+	out, err := exec.Command(binary, append([]string{"bench", "--json"}, args...)...).Output()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		t.Log(string(ee.Stderr))
+	}
+	require.NoError(t, err)
+	var rep bench.Report
+	require.NoError(t, json.Unmarshal(out, &rep))
+	return rep
 }

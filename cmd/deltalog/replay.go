@@ -79,7 +79,11 @@ followers read, /status and /metrics. Listens on loopback by default.`,
 	maxStreams := fs.Int("max-streams", 64, "concurrent /changelog/stream connections")
 	writeTimeout := fs.Duration("write-timeout", 30*time.Second, "drop a stream client that does not read for this long")
 	requestTimeout := fs.Duration("request-timeout", 30*time.Second, "fail a request (other than a stream) that takes longer, with 503")
+	readConns := fs.Int32("read-conns", 0, "connections of the read side's pool (default 2 per core + 2: more only contend for the cores)")
 	cmd.RunE = e.runE(func(ctx context.Context, _ []string) error {
+		if *readConns < 0 {
+			return usageError(fmt.Errorf("--read-conns %d: must not be negative", *readConns))
+		}
 		e.longRunning = true
 		pool, err := e.open(ctx)
 		if err != nil {
@@ -114,7 +118,7 @@ followers read, /status and /metrics. Listens on loopback by default.`,
 		if err != nil {
 			return err
 		}
-		handler, closeReadSide, err := withReadSide(ctx, pool, srv, *requestTimeout, e.logger()) // web.go
+		handler, closeReadSide, err := withReadSide(ctx, pool, srv, *requestTimeout, *readConns, e.logger()) // web.go
 		if err != nil {
 			return err
 		}

@@ -177,7 +177,7 @@ func TestREADMEUsageLines(t *testing.T) {
 		"update FILE...": snapshot, "--page-size N": "100", "--cache-size N": "1000", "--rebuild-lag N": "0",
 		"--audit-every DURATION": "1h", "--from SEQ": "0", "--limit N": "3", "--repo R": "ra",
 		"--projection NAME...": "catalog", "rebuild NAME...": "catalog", "--project P": "foo", "--reason TEXT": "usage test",
-		"--max-streams N": "4", "--write-timeout DURATION": "5s", "--request-timeout DURATION": "20s", "--to nats://HOST:PORT": "nats://127.0.0.1:4222",
+		"--max-streams N": "4", "--write-timeout DURATION": "5s", "--request-timeout DURATION": "20s", "--read-conns N": "4", "--to nats://HOST:PORT": "nats://127.0.0.1:4222",
 		"--stream NAME": "DELTALOG", "--until SEQ": "10", "--from http://HOST:PORT": "http://127.0.0.1:8080",
 		"--from nats://HOST:PORT": "nats://127.0.0.1:4222", "--db FOLLOWER_URL": "postgres:///follower",
 		"--out DIR": filepath.Join(dir, "gen"), "--packages N": "200", "--repos N": "2", "--seed N": "7", "--gen G": "1",

@@ -31,11 +31,12 @@ func openStatusPool(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Pool, err
 }
 
 // withReadSide mounts the read side (package web: API, feeds, dashboard)
-// beside the replication API, on a pool of its own that runs as the
-// read-only role. The returned func closes that pool.
+// beside the replication API, on a pool of its own of readConns
+// connections (web.DefaultReadConns when 0) that runs as the read-only
+// role. The returned func closes that pool.
 func withReadSide(ctx context.Context, pool *pgxpool.Pool, srv *replay.Server, requestTimeout time.Duration,
-	logger *slog.Logger) (http.Handler, func(), error) {
-	reader, err := web.OpenReadOnly(ctx, pool.Config())
+	readConns int32, logger *slog.Logger) (http.Handler, func(), error) {
+	reader, err := web.OpenReadOnly(ctx, pool.Config(), readConns)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -99,6 +100,15 @@ type Config struct {
 	// and trixie Sources as one repository each, initial, no-change and the
 	// bookworm overlays as the delta.
 	PeerDebian bool
+	// Exe is the deltalog binary the API load case runs as `deltalog
+	// serve`, `update` and `project` processes (required by that case).
+	Exe string
+	// APIRates and APIStep are the API load case's rates and how long each
+	// is held (defaults APIRates and APIStep); APIServeArgs are extra
+	// flags of its `deltalog serve`.
+	APIRates     []int
+	APIStep      time.Duration
+	APIServeArgs []string
 	// Progress, when set, receives a line per step.
 	Progress io.Writer
 	Logger   *slog.Logger
@@ -128,6 +138,12 @@ func (c *Config) withDefaults() error {
 	if c.CacheSize == 0 {
 		c.CacheSize = 100000
 	}
+	if c.APIRates == nil {
+		c.APIRates = APIRates
+	}
+	if c.APIStep == 0 {
+		c.APIStep = APIStep
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -144,6 +160,18 @@ func (c *Config) withDefaults() error {
 	for _, r := range c.Rates {
 		if !(r > 0 && r <= 1) {
 			errs = append(errs, fmt.Errorf("rate %v outside (0, 1]", r))
+		}
+	}
+	if c.want("api") && c.Exe == "" {
+		errs = append(errs, errors.New("the api case runs deltalog serve, update and project as processes of their own: "+
+			"it needs the deltalog binary (Exe)"))
+	}
+	if c.APIStep < 0 {
+		errs = append(errs, fmt.Errorf("API step %s is negative", c.APIStep))
+	}
+	for _, r := range c.APIRates {
+		if r <= 0 {
+			errs = append(errs, fmt.Errorf("API rate %d is not positive", r))
 		}
 	}
 	if c.PeerDebian && c.DebianDir == "" {
@@ -329,6 +357,9 @@ type harness struct {
 	// last holds each repository's files of its last update.
 	cache *formats.ParseCache
 	last  map[string][]string
+	// childCPU is the CPU time, in ns, of the processes the api case ran
+	// to completion (updates and projections).
+	childCPU atomic.Int64
 }
 
 func (h *harness) progress(format string, args ...any) {
@@ -400,6 +431,13 @@ func (h *harness) wipe(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	return h.newWriters()
+}
+
+// newWriters gives the harness a new updater and projection runner, with
+// empty id caches.
+func (h *harness) newWriters() error {
+	var err error
 	if h.updater, err = changelog.NewUpdater(h.pool, changelog.Config{Logger: h.cfg.Logger}); err != nil {
 		return err
 	}

@@ -23,7 +23,10 @@
 //   - materialized views: the same derived data as plain SQL materialized
 //     views over the packages (views.sql), REFRESHed — what a user without
 //     deltalog would run after each load;
-//   - tail: events per second read out of the changelog.
+//   - tail: events per second read out of the changelog;
+//   - api (asked for by name, api.go): the read side under open-loop load,
+//     idle and during updates, with the server, the updates and the
+//     projections as deltalog processes of their own (Config.Exe).
 //
 // Every delta case (here and in the real workloads) also measures its
 // ideal-delta floor and amplification (floor.go): the exact differences of

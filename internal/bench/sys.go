@@ -16,12 +16,18 @@ import (
 // peakRSS reads the process's peak resident set size (VmHWM) in bytes, 0
 // where /proc is not available.
 func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
+	return procStatusBytes("/proc/self/status", "VmHWM:")
+}
+
+// procStatusBytes reads the field (a size in kB) of a /proc status file in
+// bytes, 0 if it cannot.
+func procStatusBytes(path, field string) int64 {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}
 	for line := range bytes.Lines(b) {
-		if rest, ok := bytes.CutPrefix(line, []byte("VmHWM:")); ok {
+		if rest, ok := bytes.CutPrefix(line, []byte(field)); ok {
 			f := strings.Fields(string(rest))
 			if len(f) >= 1 {
 				kb, _ := strconv.ParseInt(f[0], 10, 64)
