@@ -27,9 +27,10 @@ import (
 //
 // The steps (a statement, or a query of sql/queries of several) run in
 // order, inside the page's transaction; the first statement that fails
-// stops the rest. Results are read as they arrive: the time between the
-// end of one step and the next's is the later step's, which is what the
-// page's stats record.
+// stops the rest. The server sends the results when the query ends, so a
+// step's time is taken on the server: a marker statement before the first
+// step and after each reads the server's clock, and the page's stats
+// record the differences.
 type script struct {
 	stmts []scriptStmt
 }
@@ -58,10 +59,15 @@ func (s *script) add(what, sql string, count bool, done func(int64)) {
 	s.stmts = append(s.stmts, scriptStmt{what: what, sql: sql, count: count, done: done})
 }
 
-// scriptMarker names the column of the marker statement that follows each
-// step: a step may be several statements (a query of sql/queries), so the
-// results of one end where its marker's begins.
+// scriptMarker names the column of the marker statements, which read the
+// server's clock before the first step and after each: a step may be
+// several statements (a query of sql/queries), so the results of one end
+// where its marker's begins.
 const scriptMarker = "deltalog_script_step"
+
+func markerSQL(i int) string {
+	return fmt.Sprintf("SELECT %d AS %s, extract(epoch FROM clock_timestamp())::float8;\n", i, scriptMarker)
+}
 
 // run sends the steps and reads their results; the script is empty
 // afterwards.
@@ -72,14 +78,15 @@ func (s *script) run(ctx context.Context, tx pgx.Tx) error {
 		return nil
 	}
 	var sql strings.Builder
+	sql.WriteString(markerSQL(-1))
 	for i, st := range steps {
-		fmt.Fprintf(&sql, "%s\n;\nSELECT %d AS %s;\n", st.sql, i, scriptMarker)
+		sql.WriteString(st.sql + "\n;\n" + markerSQL(i))
 	}
 	stats, log := statsFrom(ctx), loggerFrom(ctx)
 	debug := log.Enabled(ctx, slog.LevelDebug)
 	mrr := tx.Conn().PgConn().Exec(ctx, sql.String())
-	last := time.Now()
-	step, counted := 0, false
+	var last float64 // the server's clock at the last marker, in seconds
+	step, counted := -1, false
 	var n int64
 	for mrr.NextResult() {
 		rr := mrr.ResultReader()
@@ -87,18 +94,31 @@ func (s *script) run(ctx context.Context, tx pgx.Tx) error {
 			_ = mrr.Close()
 			return fmt.Errorf("script: results after its %d steps", len(steps))
 		}
-		st := steps[step]
-		if fds := rr.FieldDescriptions(); len(fds) == 1 && fds[0].Name == scriptMarker {
-			if _, err := rr.Close(); err != nil {
-				_ = mrr.Close()
-				return fmt.Errorf("%s: %w", st.what, err)
+		what := "script"
+		if step >= 0 {
+			what = steps[step].what
+		}
+		if fds := rr.FieldDescriptions(); len(fds) == 2 && fds[0].Name == scriptMarker {
+			var now float64
+			var err error
+			if rr.NextRow() {
+				now, err = strconv.ParseFloat(string(rr.Values()[1]), 64)
 			}
-			now := time.Now()
-			stats.addTime(st.what, now.Sub(last))
+			if _, cerr := rr.Close(); cmp.Or(cerr, err) != nil {
+				_ = mrr.Close()
+				return fmt.Errorf("%s: %w", what, cmp.Or(cerr, err))
+			}
+			if step < 0 {
+				last, step = now, 0
+				continue
+			}
+			st := steps[step]
+			d := time.Duration((now - last) * float64(time.Second))
+			stats.addTime(st.what, d)
 			if debug {
 				first, _, _ := strings.Cut(st.sql, "\n")
 				log.DebugContext(ctx, "statement", "what", st.what, "rows", n,
-					"ms", now.Sub(last).Milliseconds(), "sql", first[:min(len(first), 90)])
+					"ms", d.Milliseconds(), "sql", first[:min(len(first), 90)])
 			}
 			if st.count && !counted {
 				_ = mrr.Close()
@@ -110,6 +130,11 @@ func (s *script) run(ctx context.Context, tx pgx.Tx) error {
 			last, step, counted, n = now, step+1, false, 0
 			continue
 		}
+		if step < 0 {
+			_ = mrr.Close()
+			return errors.New("script: a result before its first marker")
+		}
+		st := steps[step]
 		var err error
 		if st.count && !counted {
 			counted = true
@@ -131,7 +156,7 @@ func (s *script) run(ctx context.Context, tx pgx.Tx) error {
 	if err := mrr.Close(); err != nil {
 		// A statement failed: one of the step after the last marker read.
 		what := "script"
-		if step < len(steps) {
+		if step >= 0 && step < len(steps) {
 			what = steps[step].what
 		}
 		return fmt.Errorf("%s: %w", what, err)

@@ -11,7 +11,7 @@ import (
 
 // TestScript: a script's steps run in order in one round trip, a step of
 // several statements (and trailing comments) included; each step's rows
-// or count reach its callback and its time the page's stats; a failing
+// or count reach its callback and its server time the page's stats; a failing
 // step is named, and the steps after it do not run.
 func TestScript(t *testing.T) {
 	t.Parallel()
@@ -28,12 +28,14 @@ func TestScript(t *testing.T) {
 	s.rows("insert", "INSERT INTO script_t SELECT generate_series(1, 5)", func(n int64) { inserted = n })
 	s.rows("several", "UPDATE script_t SET x = x + 10 WHERE x <= 2; -- moved\nDELETE FROM script_t WHERE x = 3;\n",
 		func(n int64) { several = n })
+	s.exec("slow", "SELECT pg_sleep(0.05)")
 	s.count("count", "SELECT count(*) FROM script_t -- what is left", func(n int64) { counted = n })
 	require.NoError(t, s.run(ctx, tx))
 	require.Equal(t, int64(5), inserted)
 	require.Equal(t, int64(3), several, "the rows of both statements of the step")
 	require.Equal(t, int64(4), counted)
 	require.Contains(t, stats.Tables, "several")
+	require.GreaterOrEqual(t, stats.Tables["slow"].Seconds, 0.05, "a step's time is its own, taken on the server")
 	require.Empty(t, s.stmts, "a script is empty once run")
 
 	ran := false
