@@ -287,6 +287,8 @@ func (u *Updater) write(ctx context.Context, tx pgx.Tx, st *Store, p UpdateParam
 		StartedAt: p.StartedAt, FinishedAt: time.Now(), Seed: p.Seed, HashVersion: hashing.AlgorithmVersion,
 		Scheme: p.VersionScheme, FirstSeq: first, LastSeq: last, Counts: d.counts,
 		Reason: note.reason, Actor: note.actor, RepoState: d.state.Sum(), GlobalState: global,
+		// Write ends here: the last round trip (a small delta's events and
+		// state, sent with the batch record) is not in it.
 		Timings: &events.BatchTimings{Parse: p.ParseTime.Seconds(), Diff: res.DiffTime.Seconds(), Write: time.Since(start).Seconds()}}); err != nil {
 		return err
 	}
