@@ -379,8 +379,8 @@ const defaultCopyAbove = 1000
 // or, above s.copyAbove, sent now by COPY of columns (the first being
 // repo_id), row i being row(repoID, i). Both take the same column values:
 // one definition of a row.
-func (s *Store) insert(ctx context.Context, table, sql string, columns []string, n int, repoID any, columnArgs []any,
-	row func(repoID any, i int) []any) error {
+func (s *Store) insert(ctx context.Context, table, sql string, columns []string, n int, repoID int32, columnArgs []any,
+	row func(repoID int32, i int) []any) error {
 	if n <= s.copyAbove {
 		s.q.exec("inserting "+table, sql, append([]any{repoID}, columnArgs...)...)
 		return nil
@@ -438,7 +438,7 @@ func (c *packageColumns) args() []any {
 		c.maintainers, c.links, c.extra}
 }
 
-func (c *packageColumns) row(repoID any, i int) []any {
+func (c *packageColumns) row(repoID int32, i int) []any {
 	return []any{repoID, c.project[i], c.checksum[i], c.name[i], c.version[i], c.versionKey[i], c.summary[i],
 		c.category[i], c.maintainers[i], c.links[i], c.extra[i]}
 }
@@ -463,7 +463,7 @@ func setColumnsOf(rows []SetRow) setColumns {
 	return c
 }
 
-func (c setColumns) row(repoID any, i int) []any {
+func (c setColumns) row(repoID int32, i int) []any {
 	return []any{repoID, c.project[i], c.checksum[i], c.packages[i]}
 }
 
@@ -532,7 +532,7 @@ func (s *Store) AppendEvents(ctx context.Context, repoID int32, evs []events.Eve
 		seq[i], batch[i], project[i], kind[i] = ev.Seq, ev.Batch, ev.Project, string(ev.Kind)
 	}
 	return s.insert(ctx, "changelog", dlsql.Query("changelog-insert"), changelogColumnNames, n, repoID,
-		[]any{seq, batch, project, kind, oldSum, newSum, removed, added}, func(repoID any, i int) []any {
+		[]any{seq, batch, project, kind, oldSum, newSum, removed, added}, func(repoID int32, i int) []any {
 			return []any{repoID, seq[i], batch[i], project[i], kind[i], oldSum[i], newSum[i], removed[i], added[i]}
 		})
 }
