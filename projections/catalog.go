@@ -200,12 +200,13 @@ func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), err
 	applyLevel2(ctx, &s, sch)
 	applyRelated(ctx, &s, sch)
 	applyCategories(ctx, &s, sch)
-	var inScope int64
+	var inScope, known int64
 	s.count("problems", "SELECT count(*) FROM t_pairs", func(n int64) { inScope = n })
+	s.count("problems", dlsql.Render("problems-levels-known", sch), func(n int64) { known = n })
 	if err := s.run(ctx, tx); err != nil {
 		return nil, err
 	}
-	applyProblems(ctx, &s, sch, inScope)
+	applyProblems(ctx, &s, sch, inScope, known)
 	if err := s.run(ctx, tx); err != nil {
 		return nil, err
 	}

@@ -36,16 +36,29 @@ var ProblemKinds = []string{"no_homepage", "homepage_http", "homepage_shared", "
 
 // analyzeLevelsPairs is the page size, in pairs, from which a page
 // analyzes the levels before the problems' definition runs
-// (problems-analyze-levels): a 1 % delta of 100k packages stays below it.
-const analyzeLevelsPairs = 5000
+// (problems-analyze-levels) — when the statistics know fewer than
+// analyzeLevelsShare times as many pairs (problems-levels-known): a fresh
+// catalog's first pages, not a 1 % delta of 1M packages, whose statistics
+// are at most a fraction off after the page. A 1 % delta of 100k packages
+// stays below the size.
+const (
+	analyzeLevelsPairs = 5000
+	analyzeLevelsShare = 4
+)
+
+// analyzeLevels tells whether a page of pairs pairs, on levels whose
+// statistics count known pairs (-1: never analyzed), analyzes them first.
+func analyzeLevels(pairs, known int64) bool {
+	return pairs >= analyzeLevelsPairs && known < analyzeLevelsShare*pairs
+}
 
 // applyProblems brings the problems up to date on the delta path, after
 // every other level of the catalog: the pairs whose problems can change
 // (problems-scope: the pairs in scope and those other projects' changes
 // reach, found through indexes) are re-derived by the definition, and the
 // counts move by the differences of their rows.
-func applyProblems(ctx context.Context, s *script, sch dlsql.Schemas, pairs int64) {
-	if pairs >= analyzeLevelsPairs {
+func applyProblems(ctx context.Context, s *script, sch dlsql.Schemas, pairs, known int64) {
+	if analyzeLevels(pairs, known) {
 		s.exec("problems", dlsql.Render("problems-analyze-levels", sch))
 	}
 	s.exec("problems", dlsql.Render("problems-scope", sch))

@@ -47,3 +47,26 @@ func TestScript(t *testing.T) {
 	require.ErrorContains(t, err, "script_no_such_table")
 	require.False(t, ran, "no step runs after a failed one")
 }
+
+// TestAnalyzeLevels: a page analyzes the levels before the problems'
+// definition only when it is large and the statistics know few pairs
+// beside it — a fresh catalog's first pages, not a 1 % delta of a large
+// catalog with current statistics.
+func TestAnalyzeLevels(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		pairs, known int64
+		want         bool
+	}{
+		{"small page", analyzeLevelsPairs - 1, -1, false},
+		{"fresh catalog, never analyzed", analyzeLevelsPairs, -1, true},
+		{"fresh catalog, analyzed empty", 20000, 0, true},
+		{"statistics about the page's size", 20000, 3 * 20000, true},
+		{"large catalog, current statistics", 6733, 742319, false},
+		{"at the share", 10000, analyzeLevelsShare * 10000, false},
+	} {
+		if got := analyzeLevels(c.pairs, c.known); got != c.want {
+			t.Errorf("%s: analyzeLevels(%d, %d) = %v, want %v", c.name, c.pairs, c.known, got, c.want)
+		}
+	}
+}

@@ -112,6 +112,15 @@ ANALYZE page_maintainer_ids;
 ANALYZE /* TEMPLATE: schema */links, /* TEMPLATE: schema */project_links, /* TEMPLATE: schema */projects,
         /* TEMPLATE: schema */project_repositories;
 
+-- name: problems-levels-known
+-- How many rows the planner's statistics give project_repositories (one
+-- per pair; -1 before its first ANALYZE): a page analyzes the levels only
+-- when its pairs are a large share of that. On a large catalog whose
+-- statistics are current, a page of 7k pairs would otherwise spend most of
+-- a second sampling tables it barely moved.
+SELECT coalesce((SELECT reltuples::bigint FROM pg_class
+                 WHERE oid = '/* TEMPLATE: schema */project_repositories'::regclass), -1);
+
 -- name: expect-problems
 -- A package (repository, project, name; several packages of one name are
 -- one, with a kind when any of them has it) has
