@@ -63,28 +63,35 @@ WHERE NOT EXISTS (
     WHERE x.link_id = s.link_id AND x.project <> s.project
       AND NOT EXISTS (SELECT 1 FROM t_problem_links g WHERE g.link_id = x.link_id AND g.project = x.project AND g.gained))
 ON CONFLICT DO NOTHING;
+-- homepage_http: per host whose live https links the page changed, once
+-- (f: those links, with the host computed once each): whether it had a
+-- live link before the page — one the page orphaned, or one live now that
+-- the page did not bring back — and whether it has one now. (Written with
+-- the lookups per package row, the before side hashed every link of the
+-- catalog: half a second a page at 1M packages.)
 INSERT INTO t_problem_pairs
 SELECT DISTINCT p.project, p.repo_id
 FROM (
-    SELECT DISTINCT https_host(n.url) AS host
-    FROM n_links n JOIN o_links o ON o.id = n.id
-    WHERE n.orphaned <> o.orphaned AND https_host(n.url) IS NOT NULL
+    WITH f AS MATERIALIZED (
+        SELECT n.id, https_host(n.url) AS host, NOT n.orphaned AS live
+        FROM n_links n JOIN o_links o ON o.id = n.id
+        WHERE n.orphaned <> o.orphaned AND https_host(n.url) IS NOT NULL
+    )
+    SELECT h.host
+    FROM (SELECT DISTINCT host FROM f) h
+    WHERE EXISTS (
+              SELECT 1 FROM /* TEMPLATE: schema */links l
+              WHERE l.https_host = h.host AND NOT l.orphaned)
+       <> (EXISTS (SELECT 1 FROM f WHERE f.host = h.host AND NOT f.live)
+           OR EXISTS (
+              SELECT 1 FROM /* TEMPLATE: schema */links l
+              WHERE l.https_host = h.host AND NOT l.orphaned
+                AND NOT EXISTS (SELECT 1 FROM f WHERE f.id = l.id AND f.live)))
 ) h
 -- Per host, by the index (a join would be costed for any host and hash
 -- every package's homepage; OFFSET 0 keeps the lookup per host).
 CROSS JOIN LATERAL (
     SELECT p.project, p.repo_id FROM public.packages p WHERE http_homepage_host(p.links) = h.host OFFSET 0) p
-WHERE EXISTS (
-          SELECT 1 FROM /* TEMPLATE: schema */links l
-          WHERE l.https_host = h.host AND NOT l.orphaned)
-   <> (EXISTS (
-          SELECT 1 FROM /* TEMPLATE: schema */links l
-          WHERE l.https_host = h.host AND NOT l.orphaned
-            AND NOT EXISTS (SELECT 1 FROM n_links n JOIN o_links o ON o.id = n.id
-                            WHERE n.id = l.id AND o.orphaned AND NOT n.orphaned))
-       OR EXISTS (
-          SELECT 1 FROM o_links o
-          WHERE https_host(o.url) = h.host AND NOT o.orphaned))
 ON CONFLICT DO NOTHING;
 ANALYZE t_problem_pairs;
 -- The definition's input: the packages of those pairs, and the ids of
