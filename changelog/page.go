@@ -2,6 +2,7 @@ package changelog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -90,7 +91,16 @@ func ReadPage(ctx context.Context, q Querier, p PageParams) (*Page, error) {
 	if p.Repo == "" {
 		rows, err = q.Query(ctx, dlsql.Query("page"), p.After, head, p.Limit)
 	} else {
-		rows, err = q.Query(ctx, dlsql.Query("page-repo"), p.After, head, p.Limit, p.Repo)
+		var repoID int32
+		switch err := q.QueryRow(ctx, dlsql.Query("repo-id"), p.Repo).Scan(&repoID); {
+		case errors.Is(err, pgx.ErrNoRows):
+			return page, nil // no such repository: no events
+		case err != nil:
+			return nil, fmt.Errorf("reading changelog after %d: repository %q: %w", p.After, p.Repo, err)
+		}
+		// Planned for this repository each time (an unnamed statement): a
+		// cached generic plan would know only the average repository.
+		rows, err = q.Query(ctx, dlsql.Query("page-repo"), pgx.QueryExecModeExec, p.After, head, p.Limit, p.Repo, repoID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading changelog after %d: %w", p.After, err)

@@ -34,8 +34,10 @@ func TestPageRepoUsesIndex(t *testing.T) {
 	_, err := pool.Exec(ctx, rareRepoChangelog)
 	require.NoError(t, err)
 
+	var rare int32
+	require.NoError(t, pool.QueryRow(ctx, dlsql.Query("repo-id"), "rare").Scan(&rare))
 	for _, after := range []int64{0, 150000} {
-		scans, plan, err := dbtest.Scans(ctx, pool, dlsql.Query("page-repo"), after, int64(300000), 1000, "rare")
+		scans, plan, err := dbtest.Scans(ctx, pool, dlsql.Query("page-repo"), after, int64(300000), 1000, "rare", rare)
 		require.NoError(t, err)
 		var onChangelog []dbtest.Scan
 		for _, s := range scans {
@@ -56,4 +58,11 @@ func TestPageRepoUsesIndex(t *testing.T) {
 		require.Equal(t, "rare", e.Repo)
 	}
 	require.Equal(t, int64(200000), page.Next)
+
+	// A repository the catalog does not hold has no events: the page is
+	// empty and covers everything up to the head.
+	page, err = changelog.ReadPage(ctx, pool, changelog.PageParams{After: 150000, Limit: 5, Repo: "nosuch"})
+	require.NoError(t, err)
+	require.Empty(t, page.Events)
+	require.Equal(t, int64(300000), page.Next)
 }
