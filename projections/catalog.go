@@ -200,11 +200,18 @@ func (c *Catalog) Apply(ctx context.Context, tx pgx.Tx, page *Page) (func(), err
 	applyLevel2(ctx, &s, sch)
 	applyRelated(ctx, &s, sch)
 	applyCategories(ctx, &s, sch)
-	var inScope, known int64
+	var inScope int64
 	s.count("problems", "SELECT count(*) FROM t_pairs", func(n int64) { inScope = n })
-	s.count("problems", dlsql.Render("problems-levels-known", sch), func(n int64) { known = n })
 	if err := s.run(ctx, tx); err != nil {
 		return nil, err
+	}
+	// What the statistics know matters only to a large page: a small one
+	// does not ask.
+	known := int64(-1)
+	if inScope >= analyzeLevelsPairs {
+		if err := tx.QueryRow(ctx, dlsql.Render("problems-levels-known", sch)).Scan(&known); err != nil {
+			return nil, fmt.Errorf("problems-levels-known: %w", err)
+		}
 	}
 	applyProblems(ctx, &s, sch, inScope, known)
 	if err := s.run(ctx, tx); err != nil {
